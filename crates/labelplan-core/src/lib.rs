@@ -1,0 +1,16 @@
+//! labelplan-core: the data types every other crate shares, the readers that turn an
+//! embeddings file into a [`Dataset`], the load summary, and the one error type.
+//!
+//! Readers accept `.npy`, `.npz`, `.safetensors`, CSV/TSV and JSONL, plus a sidecar
+//! CSV/TSV of ids and metadata; see [`read`]. Every failure is an [`Error`] naming the
+//! file and, where it applies, the row, line or field, and what was expected.
+
+pub mod dataset;
+pub mod error;
+pub mod read;
+pub mod summary;
+
+pub use dataset::{Dataset, MetaColumn, SourceDtype};
+pub use error::{Error, Location, Result};
+pub use read::{read_embeddings, Format, Input, LoadOptions};
+pub use summary::{NormStats, Summary};

@@ -1,0 +1,233 @@
+//! Collects rows from any reader into a [`Dataset`], enforcing the checks every format
+//! shares: one dimension for all rows, finite values (or dropping the rows that are
+//! not), unique ids, and the memory limit.
+
+use futures::io::{AsyncBufRead, AsyncBufReadExt};
+
+use super::LoadOptions;
+use crate::error::Location;
+use crate::{Dataset, Error, MetaColumn, Result, SourceDtype};
+
+/// How many offending rows an error message lists.
+const ROWS_SHOWN: usize = 10;
+
+/// Returns the first bytes of the source without consuming them.
+pub(super) async fn peek<R: AsyncBufRead + Unpin>(reader: &mut R, file: &str) -> Result<Vec<u8>> {
+    let buf = reader.fill_buf().await.map_err(|e| Error::from_io(file, &e, "the header"))?;
+    Ok(buf[..buf.len().min(16)].to_vec())
+}
+
+pub(super) struct Builder<'a> {
+    pub file: &'a str,
+    source_bytes: u64,
+    options: &'a LoadOptions,
+    dtype: SourceDtype,
+    dim: Option<usize>,
+    values: Vec<f32>,
+    rows_seen: u64,
+    dropped: Vec<u64>,
+    non_finite_count: u64,
+    non_finite_rows: Vec<u64>,
+    ids: Option<Vec<String>>,
+    columns: Vec<MetaColumn>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(file: &'a str, source_bytes: u64, options: &'a LoadOptions) -> Self {
+        Builder {
+            file,
+            source_bytes,
+            options,
+            dtype: SourceDtype::Text,
+            dim: None,
+            values: Vec::new(),
+            rows_seen: 0,
+            dropped: Vec::new(),
+            non_finite_count: 0,
+            non_finite_rows: Vec::new(),
+            ids: None,
+            columns: Vec::new(),
+        }
+    }
+
+    pub fn set_dtype(&mut self, dtype: SourceDtype) {
+        self.dtype = dtype;
+    }
+
+    pub fn dim(&self) -> Option<usize> {
+        self.dim
+    }
+
+    /// Name of the array or tensor the user asked for, if any.
+    pub fn array_name(&self) -> Option<&str> {
+        self.options.array_name.as_deref()
+    }
+
+    /// Declares the shape up front (binary formats): checks the memory limit before any
+    /// data is read and reserves the matrix once.
+    pub fn expect_shape(&mut self, rows: u64, dim: u64) -> Result<()> {
+        if rows == 0 || dim == 0 {
+            return Err(Error::NoRows { file: self.file.to_owned() });
+        }
+        self.check_memory(rows, dim)?;
+        self.dim = Some(dim as usize);
+        self.values.reserve_exact((rows * dim) as usize);
+        Ok(())
+    }
+
+    fn check_memory(&self, rows: u64, dim: u64) -> Result<()> {
+        let needed = rows.saturating_mul(dim).saturating_mul(4);
+        // On wasm32 a usize cannot even index past 4 GiB.
+        let addressable = usize::MAX as u64;
+        let limit = self.options.memory_limit.min(addressable);
+        if needed > limit {
+            return Err(Error::TooLarge {
+                file: self.file.to_owned(),
+                rows,
+                dim,
+                needed,
+                limit,
+                limit_is_browser: self.options.limit_is_browser,
+            });
+        }
+        Ok(())
+    }
+
+    /// Names the metadata columns (text formats), once, before the first row.
+    pub fn set_columns(&mut self, names: Vec<String>, with_ids: bool) {
+        self.columns =
+            names.into_iter().map(|name| MetaColumn { name, values: Vec::new() }).collect();
+        self.ids = with_ids.then(Vec::new);
+    }
+
+    /// Adds a metadata column discovered after some rows (JSONL), back-filled with "".
+    pub fn add_column(&mut self, name: String) -> usize {
+        let kept = self.kept_rows();
+        self.columns.push(MetaColumn { name, values: vec![String::new(); kept] });
+        self.columns.len() - 1
+    }
+
+    pub fn column_count(&self) -> usize {
+        self.columns.len()
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    fn kept_rows(&self) -> usize {
+        self.dim.map_or(0, |d| self.values.len() / d.max(1))
+    }
+
+    /// Adds one row. `meta` holds one value per column set with [`Self::set_columns`].
+    /// Returns whether the row was kept.
+    pub fn push_row(
+        &mut self,
+        row: &[f32],
+        at: Location,
+        id: Option<String>,
+        meta: Vec<String>,
+    ) -> Result<bool> {
+        let row_no = self.rows_seen;
+        self.rows_seen += 1;
+        match self.dim {
+            None => {
+                if row.is_empty() {
+                    return Err(Error::malformed(
+                        self.file,
+                        format!("{at}: the vector is empty; expected at least one number"),
+                    ));
+                }
+                self.dim = Some(row.len());
+            }
+            Some(d) if d != row.len() => {
+                return Err(Error::RaggedRow {
+                    file: self.file.to_owned(),
+                    at,
+                    found: row.len(),
+                    expected: d,
+                })
+            }
+            Some(_) => {}
+        }
+        if row.iter().any(|v| !v.is_finite()) {
+            self.non_finite_count += 1;
+            if self.non_finite_rows.len() < ROWS_SHOWN {
+                self.non_finite_rows.push(row_no);
+            }
+            if self.options.drop_non_finite {
+                self.dropped.push(row_no);
+            }
+            return Ok(false);
+        }
+        if self.values.capacity() - self.values.len() < row.len() {
+            self.check_memory(self.kept_rows() as u64 * 2 + 1, row.len() as u64)?;
+        }
+        self.values.extend_from_slice(row);
+        if let (Some(ids), Some(id)) = (self.ids.as_mut(), id) {
+            ids.push(id);
+        }
+        for (col, value) in self.columns.iter_mut().zip(meta) {
+            col.values.push(value);
+        }
+        Ok(true)
+    }
+
+    /// Adds many whole rows of a dense binary array.
+    pub fn push_rows(&mut self, values: &[f32]) -> Result<()> {
+        let dim = self.dim.unwrap_or(values.len()).max(1);
+        for row in values.chunks(dim) {
+            let at = Location { row: self.rows_seen, line: None };
+            self.push_row(row, at, None, Vec::new())?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<Dataset> {
+        let file = self.file.to_owned();
+        if self.non_finite_count > 0 && !self.options.drop_non_finite {
+            return Err(Error::NonFinite {
+                file,
+                count: self.non_finite_count,
+                rows: self.non_finite_rows,
+            });
+        }
+        let dim = self.dim.unwrap_or(0);
+        let rows = if dim == 0 { 0 } else { self.values.len() / dim };
+        if rows == 0 {
+            return Err(Error::NoRows { file });
+        }
+        if let Some(ids) = &self.ids {
+            check_unique_ids(&file, ids)?;
+        }
+        let mut values = self.values;
+        values.shrink_to_fit();
+        Ok(Dataset {
+            source_name: file,
+            source_bytes: self.source_bytes,
+            dtype: self.dtype,
+            rows,
+            dim,
+            values,
+            ids: self.ids,
+            columns: self.columns,
+            dropped_rows: self.dropped,
+        })
+    }
+}
+
+/// Fails on the first id that appears twice, naming both rows.
+pub(crate) fn check_unique_ids(file: &str, ids: &[String]) -> Result<()> {
+    let mut seen = std::collections::HashMap::with_capacity(ids.len());
+    for (row, id) in ids.iter().enumerate() {
+        if let Some(first) = seen.insert(id.as_str(), row) {
+            return Err(Error::DuplicateId {
+                file: file.to_owned(),
+                id: id.clone(),
+                first: first as u64,
+                second: row as u64,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! NumPy `.npy`: the header is read and parsed (by `npyz`), then the data streams.
+
+use futures::io::{AsyncRead, AsyncReadExt};
+use npyz::{DType, Order, TypeChar};
+
+use super::builder::Builder;
+use super::dense::{read_dense, DenseLayout, Endian};
+use crate::{Error, Result, SourceDtype};
+
+/// What npy dtypes labelplan reads.
+const SUPPORTED: &str = "float16, float32 or float64 ('<f2', '<f4', '<f8' or big-endian '>')";
+
+/// Reads one `.npy` stream (a file or an npz member) into `out`.
+pub(super) async fn read<R: AsyncRead + Unpin>(reader: &mut R, out: &mut Builder<'_>) -> Result<()> {
+    let file = out.file.to_owned();
+    let layout = read_header(reader, &file).await?;
+    read_dense(reader, layout, "the array data", out).await
+}
+
+/// Reads and checks the header, leaving `reader` at the first element.
+async fn read_header<R: AsyncRead + Unpin>(reader: &mut R, file: &str) -> Result<DenseLayout> {
+    let mut head = vec![0u8; 10];
+    read_exact(reader, &mut head, file).await?;
+    if &head[..6] != b"\x93NUMPY" {
+        return Err(Error::malformed(file, "not a .npy file: expected the magic bytes \\x93NUMPY at the start"));
+    }
+    let major = head[6];
+    let header_len = match major {
+        1 => u16::from_le_bytes([head[8], head[9]]) as usize,
+        2 | 3 => {
+            let mut more = [0u8; 2];
+            read_exact(reader, &mut more, file).await?;
+            head.extend_from_slice(&more);
+            u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize
+        }
+        v => return Err(Error::unsupported(file, format!("npy format version {v}; expected 1, 2 or 3"))),
+    };
+    if header_len > 1 << 20 {
+        return Err(Error::malformed(file, format!("the npy header claims {header_len} bytes; expected under 1 MiB")));
+    }
+    let start = head.len();
+    head.resize(start + header_len, 0);
+    read_exact(reader, &mut head[start..], file).await?;
+    let header = npyz::NpyHeader::from_reader(&head[..])
+        .map_err(|e| Error::malformed(file, format!("the npy header does not parse: {e}")))?;
+    if header.order() == Order::Fortran {
+        return Err(Error::unsupported(
+            file,
+            "the array is stored in Fortran (column-major) order; save it in C order, e.g. np.save(path, np.ascontiguousarray(x))",
+        ));
+    }
+    let (rows, dim) = match header.shape() {
+        [rows, dim] => (*rows, *dim),
+        shape => {
+            return Err(Error::unsupported(
+                file,
+                format!("the array has shape {shape:?}; expected 2 dimensions (rows × dim)"),
+            ))
+        }
+    };
+    let (dtype, endian) = dtype_of(&header.dtype(), file)?;
+    Ok(DenseLayout { rows, dim, dtype, endian })
+}
+
+fn dtype_of(dtype: &DType, file: &str) -> Result<(SourceDtype, Endian)> {
+    let unsupported = || Error::UnsupportedDtype {
+        file: file.to_owned(),
+        dtype: dtype.descr(),
+        expected: SUPPORTED.to_owned(),
+    };
+    let DType::Plain(ts) = dtype else { return Err(unsupported()) };
+    if ts.type_char() != TypeChar::Float {
+        return Err(unsupported());
+    }
+    let dt = match ts.size_field() {
+        2 => SourceDtype::F16,
+        4 => SourceDtype::F32,
+        8 => SourceDtype::F64,
+        _ => return Err(unsupported()),
+    };
+    let endian = match ts.endianness() {
+        npyz::Endianness::Big => Endian::Big,
+        // '<' and '|' (no order); '=' is native, which is little on every target we run.
+        _ => Endian::Little,
+    };
+    Ok((dt, endian))
+}
+
+async fn read_exact<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8], file: &str) -> Result<()> {
+    reader.read_exact(buf).await.map_err(|e| Error::from_io(file, &e, "the npy header"))
+}
