@@ -1,0 +1,127 @@
+//! The GPU context: adapter, device and queue, created once and shared by all kernels.
+
+use std::sync::Arc;
+
+use crate::GpuError;
+
+/// Settings for creating a [`GpuContext`].
+#[derive(Debug, Clone, Default)]
+pub struct GpuOptions {
+    /// Caps the bytes one storage binding may hold, below the adapter's own limit, so
+    /// tests can force inputs into many tiles.
+    pub max_binding_bytes: Option<u64>,
+}
+
+/// A WebGPU device ready for labelplan's kernels.
+#[derive(Debug, Clone)]
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    binding_bytes: u64,
+    pub(crate) max_workgroups: u32,
+    pub(crate) pipelines: Arc<crate::kernels::Pipelines>,
+}
+
+impl GpuContext {
+    /// Finds an adapter (any backend wgpu was built with: Vulkan natively, WebGPU in the
+    /// browser) and creates a device with the adapter's own limits.
+    pub async fn new(options: GpuOptions) -> Result<GpuContext, GpuError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::all(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..wgpu::RequestAdapterOptions::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("labelplan"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits.clone(),
+                ..wgpu::DeviceDescriptor::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoDevice(e.to_string()))?;
+        let adapter_max = (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size);
+        let binding_bytes = options.max_binding_bytes.map_or(adapter_max, |cap| cap.min(adapter_max));
+        let pipelines = Arc::new(crate::kernels::Pipelines::new(&device)?);
+        Ok(GpuContext {
+            device,
+            queue,
+            info: adapter.get_info(),
+            binding_bytes,
+            max_workgroups: limits.max_compute_workgroups_per_dimension,
+            pipelines,
+        })
+    }
+
+    /// The adapter's name and backend, as the app's badge shows it.
+    pub fn adapter_description(&self) -> String {
+        let name = if self.info.name.is_empty() { "unnamed adapter" } else { &self.info.name };
+        format!("{name} ({:?})", self.info.backend)
+    }
+
+    /// Whether the adapter is a software rasteriser (lavapipe, SwiftShader).
+    pub fn is_cpu_adapter(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Bytes one storage binding may hold here (adapter limit or the test cap).
+    pub fn binding_bytes(&self) -> u64 {
+        self.binding_bytes
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes and returns the first
+    /// error either captured.
+    pub(crate) async fn scoped<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, GpuError> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let first = validation.pop().await;
+        let second = oom.pop().await;
+        match first.or(second) {
+            Some(e) => Err(GpuError::Device { op, message: e.to_string() }),
+            None => Ok(out),
+        }
+    }
+
+    /// Copies `bytes` bytes of `src` into a mappable buffer and reads them as f32.
+    pub(crate) async fn read_f32(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<f32>, GpuError> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
+        self.queue.submit([enc.finish()]);
+        let (tx, rx) = futures::channel::oneshot::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        // Natively the callback runs inside poll; on the web the browser drives it.
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        rx.await
+            .map_err(|_| GpuError::Readback("the map callback was dropped".into()))?
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        let view = staging.slice(..).get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?;
+        let out = bytemuck::cast_slice(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+}
