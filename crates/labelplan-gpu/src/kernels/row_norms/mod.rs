@@ -47,10 +47,12 @@ impl Pipeline {
 }
 
 /// Rows per tile: as many as one binding holds, and no more than one dispatch covers.
+/// Sizes are u64: on wasm32 a usize overflows at 4 GiB (workgroups² × 64 does).
 fn tile_rows(ctx: &GpuContext, dim: usize) -> usize {
-    let by_binding = (ctx.binding_bytes() / (dim as u64 * 4)) as usize;
-    let by_grid = ctx.max_workgroups as usize * ctx.max_workgroups as usize * WORKGROUP as usize;
-    by_binding.min(by_grid)
+    let by_binding = ctx.binding_bytes() / (dim as u64 * 4);
+    let by_grid = ctx.max_workgroups as u64 * ctx.max_workgroups as u64 * WORKGROUP as u64;
+    // Row indices are u32 in the shader.
+    by_binding.min(by_grid).min(u32::MAX as u64) as usize
 }
 
 /// L2 norm of each row of a row-major `rows × dim` matrix, on the GPU.

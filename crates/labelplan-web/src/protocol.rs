@@ -1,0 +1,88 @@
+//! The typed messages between the UI and the compute worker.
+
+use labelplan_core::read::SidecarJoin;
+use labelplan_core::{LoadOptions, Summary};
+use serde::{Deserialize, Serialize};
+
+/// A file handed to the worker: the browser's `Blob` (a `File` is one) and its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileHandle {
+    /// File name shown in messages.
+    pub name: String,
+    /// The bytes, read by the worker in chunks.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub blob: web_sys::Blob,
+}
+
+/// What the UI asks of the worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// Parse this embeddings file; on success it replaces the loaded dataset.
+    Load {
+        /// The file.
+        file: FileHandle,
+        /// How to read it.
+        options: LoadOptions,
+    },
+    /// Fetch the built-in sample from this URL (relative to the page) and load it.
+    LoadSample {
+        /// Where the sample is served.
+        url: String,
+    },
+    /// Join ids and metadata from a CSV/TSV to the loaded dataset.
+    AttachSidecar {
+        /// The sidecar file.
+        file: FileHandle,
+        /// How rows meet.
+        join: SidecarJoin,
+    },
+    /// Stop the running load; the dataset loaded before it stays.
+    Cancel,
+}
+
+/// The compute backend the worker runs on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Backend {
+    /// A WebGPU adapter, by its description.
+    Gpu(String),
+    /// No WebGPU: the CPU path, with the reason.
+    Cpu(String),
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The message shown to the user.
+    pub message: String,
+    /// Rows holding NaN/Inf, when dropping them would let the file load.
+    pub non_finite_rows: Option<u64>,
+}
+
+/// What the worker tells the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// The backend chosen at start-up.
+    Backend(Backend),
+    /// Work in progress.
+    Progress {
+        /// What is being done.
+        stage: String,
+        /// Bytes (or items) done.
+        done: u64,
+        /// Bytes (or items) in all.
+        total: u64,
+    },
+    /// A dataset is loaded (or changed by a sidecar); its summary.
+    Loaded {
+        /// The numbers for the summary panel.
+        summary: Summary,
+        /// Which backend computed the norms.
+        norms_on: String,
+        /// Seconds the parse took.
+        parse_seconds: f64,
+    },
+    /// The request failed; any dataset loaded before is still there.
+    Failed(Failure),
+    /// The load was cancelled; any dataset loaded before is still there.
+    Cancelled,
+}

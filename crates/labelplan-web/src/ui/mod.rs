@@ -1,0 +1,132 @@
+//! The UI: one component per file, state in a reducer ([`state`]), the worker behind a
+//! reactor bridge. Nothing here computes on the data.
+
+mod badge;
+mod drop_zone;
+mod error_panel;
+mod progress;
+pub mod state;
+mod summary;
+
+use std::rc::Rc;
+
+use yew::prelude::*;
+use yew_agent::reactor::{use_reactor_bridge, ReactorEvent, ReactorProvider};
+
+use crate::codec::JsCodec;
+use crate::protocol::{FileHandle, Request};
+use crate::worker::Engine;
+use state::{Action, AppState};
+
+/// Where the worker's script is served, relative to the page. Trunk builds it with
+/// wasm-bindgen's `no-modules` target: yew-agent 0.5 drops the `module` setting when a
+/// custom codec is set (`ReactorSpawner::encoding` starts a fresh spawner), so the worker
+/// is always started as a classic script with `importScripts`.
+const WORKER_PATH: &str = "worker.js";
+/// Where the built-in sample is served, relative to the page.
+pub const SAMPLE_URL: &str = "sample/digits.npy";
+
+/// Resolves `path` against the page's address: the worker runs from a blob URL, where
+/// relative paths mean nothing.
+fn absolute_url(path: &str) -> String {
+    let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+    web_sys::Url::new_with_base(path, &href).map(|u| u.href()).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The root: provides the worker to the page.
+#[function_component]
+pub fn App() -> Html {
+    html! {
+        <ReactorProvider<Engine, JsCodec> path={WORKER_PATH}>
+            <Main />
+        </ReactorProvider<Engine, JsCodec>>
+    }
+}
+
+#[function_component]
+fn Main() -> Html {
+    let state = use_reducer(AppState::default);
+    let bridge = {
+        let dispatch = state.dispatcher();
+        use_reactor_bridge::<Engine, _>(move |event| match event {
+            ReactorEvent::Output(response) => dispatch.dispatch(Action::Response(response)),
+            ReactorEvent::Finished => {}
+        })
+    };
+    let send = {
+        let bridge = bridge.clone();
+        let dispatch = state.dispatcher();
+        Callback::from(move |(label, request): (String, Request)| {
+            if !matches!(request, Request::Cancel) {
+                dispatch.dispatch(Action::Started(label));
+            }
+            bridge.send(request);
+        })
+    };
+    let on_file = {
+        let send = send.clone();
+        let dispatch = state.dispatcher();
+        let options = state.load_options();
+        Callback::from(move |file: FileHandle| {
+            dispatch.dispatch(Action::Remember(file.clone()));
+            send.emit((format!("Loading {}", file.name), Request::Load { file, options: options.clone() }));
+        })
+    };
+    let on_sample = {
+        let send = send.clone();
+        Callback::from(move |_| {
+            send.emit(("Loading the sample".into(), Request::LoadSample { url: absolute_url(SAMPLE_URL) }))
+        })
+    };
+    let on_sidecar = {
+        let send = send.clone();
+        let join = state.sidecar_join();
+        Callback::from(move |file: FileHandle| {
+            send.emit((format!("Joining {}", file.name), Request::AttachSidecar { file, join: join.clone() }))
+        })
+    };
+    let on_cancel = {
+        let send = send.clone();
+        Callback::from(move |_| send.emit((String::new(), Request::Cancel)))
+    };
+    let on_retry_dropping = {
+        let send = send.clone();
+        let dispatch = state.dispatcher();
+        let last = state.last_file.clone();
+        let mut options = state.load_options();
+        options.drop_non_finite = true;
+        Callback::from(move |_| {
+            if let Some(file) = last.clone() {
+                dispatch.dispatch(Action::SetDropNonFinite(true));
+                send.emit((format!("Loading {}", file.name), Request::Load { file, options: options.clone() }));
+            }
+        })
+    };
+    let dispatch = state.dispatcher();
+    let busy = state.busy.is_some();
+    html! {
+        <div class="page">
+            <header>
+                <h1>{ "labelplan" }</h1>
+                <span class="tagline">{ "which items to label, and what each budget buys — all in your browser" }</span>
+                <badge::Badge backend={state.backend.clone()} />
+            </header>
+            <main>
+                <drop_zone::DropZone
+                    {on_file} {on_sample} {on_sidecar} busy={busy}
+                    has_dataset={state.summary.is_some()}
+                    settings={Rc::new(state.settings.clone())}
+                    on_settings={Callback::from(move |s| dispatch.dispatch(Action::Settings(s)))} />
+                if let Some(busy) = &state.busy {
+                    <progress::ProgressPanel busy={busy.clone()} {on_cancel} />
+                }
+                if let Some(failure) = &state.error {
+                    <error_panel::ErrorPanel failure={failure.clone()} on_retry_dropping={on_retry_dropping} />
+                }
+                if let Some(loaded) = &state.summary {
+                    <summary::SummaryPanel loaded={loaded.clone()} />
+                }
+            </main>
+        </div>
+    }
+}

@@ -1,0 +1,53 @@
+//! Progress of the running request: stage, bytes, elapsed time, cancel.
+
+use yew::prelude::*;
+
+use super::state::Busy;
+
+/// Props of [`ProgressPanel`].
+#[derive(Properties, PartialEq)]
+pub struct ProgressProps {
+    /// The running request.
+    pub busy: Busy,
+    /// Cancel clicked.
+    pub on_cancel: Callback<()>,
+}
+
+/// Bytes in a human unit.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Progress bar with a cancel button.
+#[function_component]
+pub fn ProgressPanel(props: &ProgressProps) -> Html {
+    let b = &props.busy;
+    let percent = if b.total > 0 { b.done as f64 * 100.0 / b.total as f64 } else { 0.0 };
+    let elapsed = (js_sys::Date::now() - b.started_ms) / 1000.0;
+    let on_cancel = props.on_cancel.reform(|_: MouseEvent| ());
+    html! {
+        <section class="progress-panel" data-testid="progress">
+            <div class="progress-head">
+                <strong>{ &b.label }</strong>
+                <span>{ format!(" — {} ", b.stage) }</span>
+                if b.total > 0 {
+                    <span>{ format!("{} of {} ({percent:.0}%)", human_bytes(b.done), human_bytes(b.total)) }</span>
+                }
+                <span class="elapsed">{ format!(" · {elapsed:.1} s") }</span>
+                <button onclick={on_cancel} data-testid="cancel">{ "Cancel" }</button>
+            </div>
+            <progress max="100" value={format!("{percent:.1}")}></progress>
+        </section>
+    }
+}

@@ -1,0 +1,209 @@
+//! The compute worker: owns the loaded dataset and the backend. Loads run as separate
+//! tasks so the reactor keeps reading requests (a cancel arrives between chunks).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures::channel::mpsc;
+use futures::{FutureExt, SinkExt, StreamExt};
+use labelplan_core::read::source::Watch;
+use labelplan_core::read::{join_sidecar, read_sidecar, SidecarJoin};
+use labelplan_core::{read_embeddings, Dataset, Error, Input, LoadOptions, Summary};
+use labelplan_gpu::{GpuContext, GpuOptions};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use yew_agent::prelude::*;
+
+use crate::blob_reader::BlobReader;
+use crate::protocol::{Backend, Failure, FileHandle, Request, Response};
+
+/// Everything the worker keeps between requests.
+struct State {
+    dataset: Option<Dataset>,
+    gpu: Option<GpuContext>,
+    backend_name: String,
+}
+
+/// Progress and cancel for one load, reported through the reactor's channel.
+struct Job {
+    stage: &'static str,
+    tx: mpsc::UnboundedSender<Response>,
+    cancel: Rc<Cell<bool>>,
+}
+
+impl Watch for Job {
+    fn progress(&self, done: u64, total: u64) {
+        let _ = self.tx.unbounded_send(Response::Progress { stage: self.stage.into(), done, total });
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.get()
+    }
+}
+
+/// The compute worker's reactor.
+#[reactor]
+pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
+    let gpu = GpuContext::new(GpuOptions::default()).await;
+    let (backend, gpu) = match gpu {
+        Ok(ctx) => {
+            let label = browser_adapter_label().await.unwrap_or_else(|| ctx.adapter_description());
+            (Backend::Gpu(label), Some(ctx))
+        }
+        Err(e) => (Backend::Cpu(e.to_string()), None),
+    };
+    let backend_name = match &backend {
+        Backend::Gpu(name) => format!("WebGPU: {name}"),
+        Backend::Cpu(_) => "CPU (no WebGPU)".to_owned(),
+    };
+    if scope.send(Response::Backend(backend)).await.is_err() {
+        return;
+    }
+    let state = Rc::new(RefCell::new(State { dataset: None, gpu, backend_name }));
+    let (tx, mut rx) = mpsc::unbounded::<Response>();
+    // The running job's cancel flag; a new request cancels the one before it.
+    let mut running = Rc::new(Cell::new(false));
+    loop {
+        futures::select! {
+            request = scope.next().fuse() => match request {
+                None => break,
+                Some(Request::Cancel) => running.set(true),
+                Some(request) => {
+                    running.set(true);
+                    running = Rc::new(Cell::new(false));
+                    spawn_local(handle(request, state.clone(), tx.clone(), running.clone()));
+                }
+            },
+            response = rx.next() => match response {
+                Some(response) => if scope.send(response).await.is_err() { break },
+                None => break,
+            },
+        }
+    }
+}
+
+async fn handle(request: Request, state: Rc<RefCell<State>>, tx: mpsc::UnboundedSender<Response>, cancel: Rc<Cell<bool>>) {
+    let result = match request {
+        Request::Load { file, options } => load(file, options, &state, &tx, cancel).await,
+        Request::LoadSample { url } => match fetch_blob(&url).await {
+            Ok(file) => load(file, LoadOptions::browser(), &state, &tx, cancel).await,
+            Err(message) => Err(Failure { message, non_finite_rows: None }),
+        },
+        Request::AttachSidecar { file, join } => attach(file, join, &state, &tx, cancel).await,
+        Request::Cancel => Ok(None),
+    };
+    let response = match result {
+        Ok(Some(loaded)) => loaded,
+        Ok(None) => return,
+        Err(failure) if failure.message.is_empty() => Response::Cancelled,
+        Err(failure) => Response::Failed(failure),
+    };
+    let _ = tx.unbounded_send(response);
+}
+
+fn failure(err: Error) -> Failure {
+    match err {
+        Error::Cancelled { .. } => Failure { message: String::new(), non_finite_rows: None },
+        Error::NonFinite { count, .. } => Failure { message: err.to_string(), non_finite_rows: Some(count) },
+        other => Failure { message: other.to_string(), non_finite_rows: None },
+    }
+}
+
+async fn load(
+    file: FileHandle,
+    options: LoadOptions,
+    state: &Rc<RefCell<State>>,
+    tx: &mpsc::UnboundedSender<Response>,
+    cancel: Rc<Cell<bool>>,
+) -> Result<Option<Response>, Failure> {
+    let job = Job { stage: "reading", tx: tx.clone(), cancel };
+    let reader = BlobReader::new(file.blob);
+    let input = Input { name: file.name, len: reader.len(), reader };
+    let started = web_time::Instant::now();
+    let dataset = read_embeddings(input, &options, &job).await.map_err(failure)?;
+    let parse_seconds = started.elapsed().as_secs_f64();
+    let gpu = state.borrow().gpu.clone();
+    job.progress(0, 0);
+    let (summary, norms_on) = summarize(&dataset, gpu.as_ref(), &state.borrow().backend_name).await;
+    state.borrow_mut().dataset = Some(dataset);
+    Ok(Some(Response::Loaded { summary, norms_on, parse_seconds }))
+}
+
+async fn attach(
+    file: FileHandle,
+    join: SidecarJoin,
+    state: &Rc<RefCell<State>>,
+    tx: &mpsc::UnboundedSender<Response>,
+    cancel: Rc<Cell<bool>>,
+) -> Result<Option<Response>, Failure> {
+    let job = Job { stage: "reading sidecar", tx: tx.clone(), cancel };
+    let reader = BlobReader::new(file.blob);
+    let input = Input { name: file.name, len: reader.len(), reader };
+    let table = read_sidecar(input, &job).await.map_err(failure)?;
+    // Join on a copy of the metadata only after checks pass: join_sidecar leaves the
+    // dataset untouched on error.
+    let Some(mut dataset) = state.borrow_mut().dataset.take() else {
+        return Err(Failure { message: "load an embeddings file before its sidecar".into(), non_finite_rows: None });
+    };
+    let joined = join_sidecar(&mut dataset, table, &join);
+    let gpu = state.borrow().gpu.clone();
+    let result = match joined {
+        Ok(()) => {
+            let (summary, norms_on) = summarize(&dataset, gpu.as_ref(), &state.borrow().backend_name).await;
+            Ok(Some(Response::Loaded { summary, norms_on, parse_seconds: 0.0 }))
+        }
+        Err(e) => Err(failure(e)),
+    };
+    state.borrow_mut().dataset = Some(dataset);
+    result
+}
+
+/// Row norms on the GPU when there is one (falling back to the CPU on a GPU error),
+/// then the summary.
+async fn summarize(data: &Dataset, gpu: Option<&GpuContext>, backend_name: &str) -> (Summary, String) {
+    if let Some(ctx) = gpu {
+        match labelplan_gpu::kernels::row_norms::row_norms(ctx, &data.values, data.rows, data.dim).await {
+            Ok(norms) => return (Summary::new(data, &norms), backend_name.to_owned()),
+            Err(e) => {
+                let norms = labelplan_cpu::row_norms(&data.values, data.rows, data.dim);
+                return (Summary::new(data, &norms), format!("CPU (the GPU failed: {e})"));
+            }
+        }
+    }
+    let norms = labelplan_cpu::row_norms(&data.values, data.rows, data.dim);
+    (Summary::new(data, &norms), "CPU".to_owned())
+}
+
+/// Fetches a URL from the worker as a file.
+async fn fetch_blob(url: &str) -> Result<FileHandle, String> {
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let err = |e: wasm_bindgen::JsValue| {
+        let why = e.dyn_ref::<js_sys::Error>().map_or_else(|| format!("{e:?}"), |e| String::from(e.message()));
+        format!("could not fetch the sample {url}: {why}")
+    };
+    let response: web_sys::Response = JsFuture::from(scope.fetch_with_str(url)).await.map_err(err)?.unchecked_into();
+    if !response.ok() {
+        return Err(format!("could not fetch the sample {url}: HTTP {}", response.status()));
+    }
+    let blob = JsFuture::from(response.blob().map_err(err)?).await.map_err(err)?.unchecked_into();
+    let name = url.rsplit('/').next().unwrap_or(url).to_owned();
+    Ok(FileHandle { name, blob })
+}
+
+/// The adapter's vendor and architecture as the browser reports them (`GPUAdapterInfo`);
+/// wgpu passes on only the description, which browsers usually leave empty.
+async fn browser_adapter_label() -> Option<String> {
+    use js_sys::Reflect;
+    let get = |obj: &wasm_bindgen::JsValue, key: &str| Reflect::get(obj, &key.into()).ok().filter(|v| !v.is_undefined());
+    let navigator = get(&js_sys::global(), "navigator")?;
+    let gpu = get(&navigator, "gpu")?;
+    let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+    let adapter = JsFuture::from(js_sys::Promise::from(request.call0(&gpu).ok()?)).await.ok()?;
+    let info = get(&adapter, "info")?;
+    let parts: Vec<String> = ["vendor", "architecture", "description"]
+        .iter()
+        .filter_map(|k| get(&info, k)?.as_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}

@@ -1,0 +1,151 @@
+// The app in headless Chromium: the sample, every format, malformed files, NaN rows,
+// a sidecar, and the CPU fallback without WebGPU.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { serveDist, launch, openApp, summary, waitForSummaryOf, screenshot, fixtures } from './harness.mjs';
+
+// Known values, computed with numpy from the same files (tests/fixtures/make_fixtures.py data).
+const DIGITS = { rows: '1797', dim: '64', dtype: 'float32', norms: '2.9268 / 3.8638 / 4.8060', duplicates: '0', dropped: '0' };
+const SMALL_NORMS = '3.3831 / 3.8769 / 4.4660';
+
+let server;
+before(async () => { server = await serveDist(); });
+after(async () => { await server?.close(); });
+
+async function upload(page, name) {
+  await page.getByTestId('file-input').setInputFiles(join(fixtures, name));
+}
+
+test('the sample loads on WebGPU with the digits summary', async () => {
+  const { context, page, logs } = await launch({ webgpu: true });
+  try {
+    const backend = await openApp(page, server.url);
+    assert.match(backend, /^WebGPU: /, `backend badge: ${backend}\n${logs.join('\n')}`);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    const s = await summary(page);
+    for (const [k, v] of Object.entries(DIGITS)) assert.equal(s[k], v, `${k}: ${JSON.stringify(s)}`);
+    assert.match(s['norms-on'], /^WebGPU: /);
+    await screenshot(page, 'sample-webgpu');
+  } finally {
+    await context.close();
+  }
+});
+
+test('every format loads with the same numbers', async () => {
+  const { context, page } = await launch({ webgpu: true });
+  const cases = [
+    ['small.npy', 'float32', 'none', 'no (row numbers)'],
+    ['small_f16.npy', 'float16', 'none', 'no (row numbers)'],
+    ['small_f64_be.npy', 'float64', 'none', 'no (row numbers)'],
+    ['small.npz', 'float32', 'none', 'no (row numbers)'],
+    ['small.safetensors', 'float32', 'none', 'no (row numbers)'],
+    ['small_vectors.tsv', 'text (decimal)', 'none', 'no (row numbers)'],
+    ['small_columns.csv', 'text (decimal)', 'digit', 'yes'],
+    ['small_json.csv', 'text (decimal)', 'digit', 'yes'],
+    ['small.jsonl', 'text (decimal)', 'digit', 'yes'],
+  ];
+  try {
+    await openApp(page, server.url);
+    for (const [file, dtype, columns, ids] of cases) {
+      await upload(page, file);
+      await waitForSummaryOf(page, file);
+      const s = await summary(page);
+      assert.deepEqual(
+        [s.rows, s.dim, s.dtype, s.norms, s.columns, s.ids],
+        ['100', '64', dtype, SMALL_NORMS, columns, ids],
+        file,
+      );
+    }
+    await screenshot(page, 'formats-last');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a sidecar adds ids and metadata to the loaded vectors', async () => {
+  const { context, page } = await launch({ webgpu: true });
+  try {
+    await openApp(page, server.url);
+    await upload(page, 'small_vectors.tsv');
+    await waitForSummaryOf(page, 'small_vectors.tsv');
+    await page.locator('details.settings summary').click();
+    await page.getByTestId('sidecar-input').setInputFiles(join(fixtures, 'small_metadata.tsv'));
+    await page.getByTestId('summary').getByTestId('ids').filter({ hasText: 'yes' }).waitFor();
+    const s = await summary(page);
+    assert.equal(s.columns, 'digit');
+    assert.equal(s.rows, '100');
+    await page.getByTestId('sidecar-input').setInputFiles(join(fixtures, 'bad_sidecar_short.tsv'));
+    await page.getByTestId('error').waitFor();
+    assert.match(await page.getByTestId('error').textContent(), /bad_sidecar_short\.tsv: has 90 rows but the embeddings have 100/);
+    assert.equal((await summary(page)).columns, 'digit', 'the joined dataset stays as it was');
+    await screenshot(page, 'sidecar-error');
+  } finally {
+    await context.close();
+  }
+});
+
+test('malformed files get clear messages and the loaded dataset stays', async () => {
+  const { context, page } = await launch({ webgpu: true });
+  const cases = [
+    ['bad_empty.npy', 'bad_empty.npy: the file is empty'],
+    ['bad_truncated.npy', 'bad_truncated.npy: the file ends early in the array data: expected 25600 bytes, found 24600'],
+    ['bad_int32.npy', "bad_int32.npy: unsupported data type '<i4'"],
+    ['bad_fortran.npy', 'Fortran (column-major) order'],
+    ['bad_ragged.csv', 'bad_ragged.csv: line 7 (row 6) has 63 values, expected 64'],
+    ['bad_text.tsv', 'bad_text.tsv: line 5 (row 4), field column 4: expected a number, found "abc"'],
+    ['bad_dup_ids.jsonl', 'bad_dup_ids.jsonl: id "d0002" appears in rows 2 and 7'],
+  ];
+  try {
+    await openApp(page, server.url);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    for (const [file, words] of cases) {
+      await upload(page, file);
+      const error = page.getByTestId('error');
+      await error.waitFor({ timeout: 30_000 });
+      const text = await error.textContent();
+      assert.ok(text.includes(words), `${file}: ${text}`);
+      const s = await summary(page);
+      assert.deepEqual([s.file, s.rows], ['digits.npy', '1797'], `${file}: the sample stays loaded`);
+    }
+    await screenshot(page, 'malformed-error');
+  } finally {
+    await context.close();
+  }
+});
+
+test('rows with NaN/Inf are reported, then dropped on request and counted', async () => {
+  const { context, page } = await launch({ webgpu: true });
+  try {
+    await openApp(page, server.url);
+    await upload(page, 'bad_nan.tsv');
+    const error = page.getByTestId('error');
+    await error.waitFor();
+    assert.match(await error.textContent(), /2 rows hold NaN or infinite values \(rows 3, 11\)/);
+    await screenshot(page, 'nan-offer');
+    await page.getByTestId('drop-and-load').click();
+    await waitForSummaryOf(page, 'bad_nan.tsv');
+    const s = await summary(page);
+    assert.deepEqual([s.rows, s.dropped, s.norms], ['18', '2', '3.3831 / 3.8404 / 4.1796']);
+  } finally {
+    await context.close();
+  }
+});
+
+test('without WebGPU the CPU badge shows and the summary is the same', async () => {
+  const { context, page } = await launch({ webgpu: false });
+  try {
+    const backend = await openApp(page, server.url);
+    assert.equal(backend, 'CPU (no WebGPU)');
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    const s = await summary(page);
+    for (const [k, v] of Object.entries(DIGITS)) assert.equal(s[k], v, `${k}: ${JSON.stringify(s)}`);
+    assert.equal(s['norms-on'], 'CPU');
+    await screenshot(page, 'sample-cpu');
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,93 @@
+// Shared set-up for the browser tests: a static server for dist/ and Debian's Chromium
+// driven by playwright-core, with or without SwiftShader's WebGPU.
+import { createServer } from 'node:http';
+import { readFile, mkdir } from 'node:fs/promises';
+import { extname, join, normalize, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = join(here, '..', '..');
+export const dist = process.env.LABELPLAN_DIST ?? join(repo, 'dist');
+export const fixtures = join(repo, 'tests', 'fixtures');
+export const artifacts = join(here, 'artifacts');
+
+const TYPES = {
+  '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.npy': 'application/octet-stream', '.png': 'image/png',
+};
+
+/** Serves dist/ on a free loopback port; resolves to { url, close }. */
+export async function serveDist() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const file = join(dist, path.endsWith('/') ? path + 'index.html' : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404);
+      res.end('not found');
+    }
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address();
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
+}
+
+const BASE_FLAGS = [
+  '--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic',
+];
+const WEBGPU_FLAGS = [
+  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+];
+
+/** Launches Chromium; `webgpu: false` leaves WebGPU out to test the CPU fallback. */
+export async function launch({ webgpu = true } = {}) {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'labelplan-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : [])],
+    viewport: { width: 1100, height: 900 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  return { context, page, logs };
+}
+
+/** Opens the app and waits for the worker to report its backend. */
+export async function openApp(page, url) {
+  await page.goto(url);
+  await page.getByTestId('backend').filter({ hasNotText: 'starting' }).waitFor({ timeout: 60_000 });
+  return (await page.getByTestId('backend').textContent()).trim();
+}
+
+/** Reads the summary table into { rows, dim, ... } keyed by data-testid. */
+export async function summary(page) {
+  const cells = page.getByTestId('summary').locator('td[data-testid]');
+  const out = {};
+  for (const cell of await cells.all()) {
+    out[await cell.getAttribute('data-testid')] = (await cell.textContent()).trim();
+  }
+  out.file = (await page.getByTestId('summary').locator('h2').textContent()).trim();
+  return out;
+}
+
+/** Waits until the summary names `file` (a load finished). */
+export async function waitForSummaryOf(page, file) {
+  await page.getByTestId('summary').locator('h2', { hasText: file }).waitFor({ timeout: 60_000 });
+  await page.getByTestId('progress').waitFor({ state: 'detached', timeout: 60_000 });
+}
+
+export async function screenshot(page, name) {
+  await mkdir(artifacts, { recursive: true });
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
