@@ -1,1 +1,37 @@
-fn main(){}
+//! `cargo xtask serve | test | bench`: the project's two user-facing commands (serve the
+//! app, run every test) and its benchmarks. Each installs what it needs when it is
+//! missing and skips what is already there at the right version.
+
+// A command-line tool: printing is its job.
+#![allow(clippy::print_stdout)]
+
+mod install;
+mod steps;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <serve | test | bench>
+  serve   build the web app and serve it on http://127.0.0.1:8080/
+  test    fmt, clippy, docs, native tests (GPU on lavapipe), wasm tests and
+          browser end-to-end tests in headless Chromium
+  bench   parse throughput of a 200 MB .npy, natively and in headless Chromium";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => steps::serve(),
+        Some("test") => steps::test(),
+        Some("bench") => steps::bench(&args[1..]),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

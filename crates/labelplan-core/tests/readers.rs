@@ -1,7 +1,10 @@
 //! Every reader against fixtures written by other tools (tests/fixtures/make_fixtures.py),
 //! every malformed fixture against its message, and random bytes against every reader.
+#![cfg(not(target_arch = "wasm32"))]
 
-use labelplan_core::read::{join_sidecar, open_path, read_path, read_sidecar, source::Unwatched, SidecarJoin};
+use labelplan_core::read::{
+    join_sidecar, open_path, read_path, read_sidecar, source::Unwatched, SidecarJoin,
+};
 use labelplan_core::{Dataset, Error, LoadOptions, SourceDtype};
 use labelplan_testkit::fixture;
 use proptest::prelude::*;
@@ -119,7 +122,10 @@ fn npz_with_several_arrays_needs_a_name() {
 fn malformed_files_get_clear_messages() {
     let cases: &[(&str, &[&str])] = &[
         ("bad_empty.npy", &["bad_empty.npy: the file is empty"]),
-        ("bad_truncated.npy", &["bad_truncated.npy: the file ends early", "expected 25600 bytes, found 24600"]),
+        (
+            "bad_truncated.npy",
+            &["bad_truncated.npy: the file ends early", "expected 25600 bytes, found 24600"],
+        ),
         ("bad_int32.npy", &["unsupported data type '<i4'", "float16, float32 or float64"]),
         ("bad_fortran.npy", &["Fortran", "C order"]),
         ("bad_ragged.csv", &["line 7 (row 6) has 63 values, expected 64"]),
@@ -162,7 +168,15 @@ fn load_bytes(name: &str, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Dataset,
 }
 
 const NAMES: &[&str] = &["x.npy", "x.npz", "x.safetensors", "x.csv", "x.tsv", "x.jsonl", "x.bin"];
-const SEEDS: &[&str] = &["small.npy", "small.npz", "small.safetensors", "small_columns.csv", "small_vectors.tsv", "small.jsonl", "small_f16.npy"];
+const SEEDS: &[&str] = &[
+    "small.npy",
+    "small.npz",
+    "small.safetensors",
+    "small_columns.csv",
+    "small_vectors.tsv",
+    "small.jsonl",
+    "small_f16.npy",
+];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]

@@ -79,11 +79,7 @@ impl GpuContext {
 
     /// Runs `f` inside validation and out-of-memory error scopes and returns the first
     /// error either captured.
-    pub(crate) async fn scoped<T>(
-        &self,
-        op: &'static str,
-        f: impl FnOnce() -> T,
-    ) -> Result<T, GpuError> {
+    pub(crate) async fn scoped<T>(&self, op: &'static str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();

@@ -1,5 +1,6 @@
 //! GPU kernels against their CPU twins. These tests need a WebGPU adapter (lavapipe
 //! here) and fail, never skip, when none is found.
+#![cfg(not(target_arch = "wasm32"))]
 
 use labelplan_gpu::{kernels, GpuContext, GpuOptions};
 use labelplan_testkit::{close, random_matrix, NORM_REL_TOL};
@@ -27,7 +28,8 @@ fn assert_norms_match(ctx: &GpuContext, rows: usize, dim: usize, seed: u64) {
 #[test]
 fn every_shader_validates_with_naga() {
     for (name, source) in kernels::SHADERS {
-        let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+        let module = naga::front::wgsl::parse_str(source)
+            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
             .validate(&module)
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));

@@ -19,9 +19,16 @@ use crate::protocol::{Backend, Failure, FileHandle, Request, Response};
 
 /// Everything the worker keeps between requests.
 struct State {
-    dataset: Option<Dataset>,
+    loaded: Option<Loaded>,
     gpu: Option<GpuContext>,
     backend_name: String,
+}
+
+/// The loaded dataset with its row norms (computed once per load) and where they ran.
+struct Loaded {
+    dataset: Dataset,
+    norms: Vec<f32>,
+    norms_on: String,
 }
 
 /// Progress and cancel for one load, reported through the reactor's channel.
@@ -59,7 +66,7 @@ pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
     if scope.send(Response::Backend(backend)).await.is_err() {
         return;
     }
-    let state = Rc::new(RefCell::new(State { dataset: None, gpu, backend_name }));
+    let state = Rc::new(RefCell::new(State { loaded: None, gpu, backend_name }));
     let (tx, mut rx) = mpsc::unbounded::<Response>();
     // The running job's cancel flag; a new request cancels the one before it.
     let mut running = Rc::new(Cell::new(false));
@@ -82,7 +89,12 @@ pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
     }
 }
 
-async fn handle(request: Request, state: Rc<RefCell<State>>, tx: mpsc::UnboundedSender<Response>, cancel: Rc<Cell<bool>>) {
+async fn handle(
+    request: Request,
+    state: Rc<RefCell<State>>,
+    tx: mpsc::UnboundedSender<Response>,
+    cancel: Rc<Cell<bool>>,
+) {
     let result = match request {
         Request::Load { file, options } => load(file, options, &state, &tx, cancel).await,
         Request::LoadSample { url } => match fetch_blob(&url).await {
@@ -122,10 +134,10 @@ async fn load(
     let started = web_time::Instant::now();
     let dataset = read_embeddings(input, &options, &job).await.map_err(failure)?;
     let parse_seconds = started.elapsed().as_secs_f64();
-    let gpu = state.borrow().gpu.clone();
     job.progress(0, 0);
-    let (summary, norms_on) = summarize(&dataset, gpu.as_ref(), &state.borrow().backend_name).await;
-    state.borrow_mut().dataset = Some(dataset);
+    let (norms, norms_on) = row_norms(&dataset, state).await;
+    let summary = Summary::new(&dataset, &norms);
+    state.borrow_mut().loaded = Some(Loaded { dataset, norms, norms_on: norms_on.clone() });
     Ok(Some(Response::Loaded { summary, norms_on, parse_seconds }))
 }
 
@@ -140,48 +152,47 @@ async fn attach(
     let reader = BlobReader::new(file.blob);
     let input = Input { name: file.name, len: reader.len(), reader };
     let table = read_sidecar(input, &job).await.map_err(failure)?;
-    // Join on a copy of the metadata only after checks pass: join_sidecar leaves the
-    // dataset untouched on error.
-    let Some(mut dataset) = state.borrow_mut().dataset.take() else {
-        return Err(Failure { message: "load an embeddings file before its sidecar".into(), non_finite_rows: None });
+    let mut state = state.borrow_mut();
+    let Some(loaded) = state.loaded.as_mut() else {
+        return Err(Failure {
+            message: "load an embeddings file before its sidecar".into(),
+            non_finite_rows: None,
+        });
     };
-    let joined = join_sidecar(&mut dataset, table, &join);
-    let gpu = state.borrow().gpu.clone();
-    let result = match joined {
-        Ok(()) => {
-            let (summary, norms_on) = summarize(&dataset, gpu.as_ref(), &state.borrow().backend_name).await;
-            Ok(Some(Response::Loaded { summary, norms_on, parse_seconds: 0.0 }))
-        }
-        Err(e) => Err(failure(e)),
-    };
-    state.borrow_mut().dataset = Some(dataset);
-    result
+    // join_sidecar leaves the dataset untouched when it fails.
+    join_sidecar(&mut loaded.dataset, table, &join).map_err(failure)?;
+    let summary = Summary::new(&loaded.dataset, &loaded.norms);
+    Ok(Some(Response::Loaded { summary, norms_on: loaded.norms_on.clone(), parse_seconds: 0.0 }))
 }
 
-/// Row norms on the GPU when there is one (falling back to the CPU on a GPU error),
-/// then the summary.
-async fn summarize(data: &Dataset, gpu: Option<&GpuContext>, backend_name: &str) -> (Summary, String) {
-    if let Some(ctx) = gpu {
-        match labelplan_gpu::kernels::row_norms::row_norms(ctx, &data.values, data.rows, data.dim).await {
-            Ok(norms) => return (Summary::new(data, &norms), backend_name.to_owned()),
-            Err(e) => {
-                let norms = labelplan_cpu::row_norms(&data.values, data.rows, data.dim);
-                return (Summary::new(data, &norms), format!("CPU (the GPU failed: {e})"));
-            }
-        }
+/// Row norms on the GPU when there is one (falling back to the CPU on a GPU error), and
+/// where they ran.
+async fn row_norms(data: &Dataset, state: &Rc<RefCell<State>>) -> (Vec<f32>, String) {
+    // Clone out of the cell: no borrow may live across an await.
+    let (gpu, backend_name) = {
+        let s = state.borrow();
+        (s.gpu.clone(), s.backend_name.clone())
+    };
+    let cpu = || labelplan_cpu::row_norms(&data.values, data.rows, data.dim);
+    let Some(ctx) = gpu else {
+        return (cpu(), "CPU".to_owned());
+    };
+    match labelplan_gpu::kernels::row_norms::row_norms(&ctx, &data.values, data.rows, data.dim).await {
+        Ok(norms) => (norms, backend_name),
+        Err(e) => (cpu(), format!("CPU (the GPU failed: {e})")),
     }
-    let norms = labelplan_cpu::row_norms(&data.values, data.rows, data.dim);
-    (Summary::new(data, &norms), "CPU".to_owned())
 }
 
 /// Fetches a URL from the worker as a file.
 async fn fetch_blob(url: &str) -> Result<FileHandle, String> {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let err = |e: wasm_bindgen::JsValue| {
-        let why = e.dyn_ref::<js_sys::Error>().map_or_else(|| format!("{e:?}"), |e| String::from(e.message()));
+        let why =
+            e.dyn_ref::<js_sys::Error>().map_or_else(|| format!("{e:?}"), |e| String::from(e.message()));
         format!("could not fetch the sample {url}: {why}")
     };
-    let response: web_sys::Response = JsFuture::from(scope.fetch_with_str(url)).await.map_err(err)?.unchecked_into();
+    let response: web_sys::Response =
+        JsFuture::from(scope.fetch_with_str(url)).await.map_err(err)?.unchecked_into();
     if !response.ok() {
         return Err(format!("could not fetch the sample {url}: HTTP {}", response.status()));
     }
@@ -194,7 +205,9 @@ async fn fetch_blob(url: &str) -> Result<FileHandle, String> {
 /// wgpu passes on only the description, which browsers usually leave empty.
 async fn browser_adapter_label() -> Option<String> {
     use js_sys::Reflect;
-    let get = |obj: &wasm_bindgen::JsValue, key: &str| Reflect::get(obj, &key.into()).ok().filter(|v| !v.is_undefined());
+    let get = |obj: &wasm_bindgen::JsValue, key: &str| {
+        Reflect::get(obj, &key.into()).ok().filter(|v| !v.is_undefined())
+    };
     let navigator = get(&js_sys::global(), "navigator")?;
     let gpu = get(&navigator, "gpu")?;
     let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;

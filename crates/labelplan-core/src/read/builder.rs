@@ -95,8 +95,7 @@ impl<'a> Builder<'a> {
 
     /// Names the metadata columns (text formats), once, before the first row.
     pub fn set_columns(&mut self, names: Vec<String>, with_ids: bool) {
-        self.columns =
-            names.into_iter().map(|name| MetaColumn { name, values: Vec::new() }).collect();
+        self.columns = names.into_iter().map(|name| MetaColumn { name, values: Vec::new() }).collect();
         self.ids = with_ids.then(Vec::new);
     }
 
@@ -186,14 +185,10 @@ impl<'a> Builder<'a> {
     pub fn finish(self) -> Result<Dataset> {
         let file = self.file.to_owned();
         if self.non_finite_count > 0 && !self.options.drop_non_finite {
-            return Err(Error::NonFinite {
-                file,
-                count: self.non_finite_count,
-                rows: self.non_finite_rows,
-            });
+            return Err(Error::NonFinite { file, count: self.non_finite_count, rows: self.non_finite_rows });
         }
         let dim = self.dim.unwrap_or(0);
-        let rows = if dim == 0 { 0 } else { self.values.len() / dim };
+        let rows = self.values.len().checked_div(dim).unwrap_or(0);
         if rows == 0 {
             return Err(Error::NoRows { file });
         }

@@ -188,8 +188,8 @@ fn parse_record(
                 }
                 return Err(fields_mismatch(file, at, fields.len(), expected_fields));
             }
-            for i in start..end {
-                values.push(parse_number(&fields[i], file, at, &layout.names[i])?);
+            for (field, name) in fields[start..end].iter().zip(&layout.names[start..end]) {
+                values.push(parse_number(field, file, at, name)?);
             }
         }
         VectorColumns::Json { index } => {

@@ -105,13 +105,11 @@ fn decode(bytes: &[u8], dtype: SourceDtype, endian: Endian, out: &mut Vec<f32>) 
     match dtype {
         SourceDtype::F16 => out.extend(bytes.chunks_exact(2).map(|b| {
             let bits = [b[0], b[1]];
-            f16::from_bits(if le { u16::from_le_bytes(bits) } else { u16::from_be_bytes(bits) })
-                .to_f32()
+            f16::from_bits(if le { u16::from_le_bytes(bits) } else { u16::from_be_bytes(bits) }).to_f32()
         })),
         SourceDtype::BF16 => out.extend(bytes.chunks_exact(2).map(|b| {
             let bits = [b[0], b[1]];
-            bf16::from_bits(if le { u16::from_le_bytes(bits) } else { u16::from_be_bytes(bits) })
-                .to_f32()
+            bf16::from_bits(if le { u16::from_le_bytes(bits) } else { u16::from_be_bytes(bits) }).to_f32()
         })),
         SourceDtype::F32 => out.extend(bytes.chunks_exact(4).map(|b| {
             let bits = [b[0], b[1], b[2], b[3]];

@@ -34,10 +34,8 @@ pub(super) async fn read<R: AsyncBufRead + Unpin>(mut reader: R, out: &mut Build
     let mut meta = Vec::new();
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .await
-            .map_err(|e| Error::from_io(&file, &e, "the text"))?;
+        let n =
+            reader.read_until(b'\n', &mut buf).await.map_err(|e| Error::from_io(&file, &e, "the text"))?;
         if n == 0 {
             return Ok(());
         }
@@ -46,9 +44,8 @@ pub(super) async fn read<R: AsyncBufRead + Unpin>(mut reader: R, out: &mut Build
             continue;
         }
         let at = Location { row, line: Some(line) };
-        let object: Map<String, Value> = serde_json::from_slice(&buf).map_err(|e| {
-            Error::malformed(&file, format!("{at}: expected one JSON object per line: {e}"))
-        })?;
+        let object: Map<String, Value> = serde_json::from_slice(&buf)
+            .map_err(|e| Error::malformed(&file, format!("{at}: expected one JSON object per line: {e}")))?;
         let (vector_key, id_key) = match &keys {
             Some(k) => k.clone(),
             None => {
@@ -60,14 +57,18 @@ pub(super) async fn read<R: AsyncBufRead + Unpin>(mut reader: R, out: &mut Build
                     .ok_or_else(|| {
                         Error::malformed(&file, format!("{at}: no field holds an array of numbers; expected e.g. \"embedding\": [0.1, 0.2, ...]"))
                     })?;
-                let id_key = object.keys().find(|k| ID_NAMES.contains(&k.to_ascii_lowercase().as_str())).cloned();
+                let id_key =
+                    object.keys().find(|k| ID_NAMES.contains(&k.to_ascii_lowercase().as_str())).cloned();
                 out.set_columns(Vec::new(), id_key.is_some());
                 keys = Some((vector_key.clone(), id_key.clone()));
                 (vector_key, id_key)
             }
         };
         let vector = object.get(&vector_key).ok_or_else(|| {
-            Error::malformed(&file, format!("{at}: the field {vector_key:?} is missing; expected it on every line"))
+            Error::malformed(
+                &file,
+                format!("{at}: the field {vector_key:?} is missing; expected it on every line"),
+            )
         })?;
         values.clear();
         match vector {
@@ -98,7 +99,10 @@ pub(super) async fn read<R: AsyncBufRead + Unpin>(mut reader: R, out: &mut Build
         }
         let id = match &id_key {
             Some(k) => Some(object.get(k).map(as_text).ok_or_else(|| {
-                Error::malformed(&file, format!("{at}: the id field {k:?} is missing; expected it on every line"))
+                Error::malformed(
+                    &file,
+                    format!("{at}: the id field {k:?} is missing; expected it on every line"),
+                )
             })?),
             None => None,
         };

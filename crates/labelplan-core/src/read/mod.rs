@@ -6,12 +6,12 @@
 //! are never held whole beside the parsed matrix.
 
 mod builder;
-mod records;
 mod delimited;
 mod dense;
 mod jsonl;
 mod npy;
 mod npz;
+mod records;
 mod safetensors;
 mod sidecar;
 pub mod source;
@@ -114,11 +114,7 @@ pub struct Input<R> {
 }
 
 /// Reads the embeddings in `input`, whatever its format.
-pub async fn read_embeddings<R>(
-    input: Input<R>,
-    options: &LoadOptions,
-    watch: &dyn Watch,
-) -> Result<Dataset>
+pub async fn read_embeddings<R>(input: Input<R>, options: &LoadOptions, watch: &dyn Watch) -> Result<Dataset>
 where
     R: AsyncRead + AsyncSeek + Unpin,
 {
@@ -156,7 +152,8 @@ pub fn read_path(path: &std::path::Path, options: &LoadOptions) -> Result<Datase
 /// Opens a file from disk as an [`Input`] (native only).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn open_path(path: &std::path::Path) -> Result<Input<futures::io::AllowStdIo<std::fs::File>>> {
-    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name =
+        path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let io = |e: std::io::Error| Error::Io { file: name.clone(), message: e.to_string() };
     let file = std::fs::File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();

@@ -22,7 +22,10 @@ async fn read_header<R: AsyncRead + Unpin>(reader: &mut R, file: &str) -> Result
     let mut head = vec![0u8; 10];
     read_exact(reader, &mut head, file).await?;
     if &head[..6] != b"\x93NUMPY" {
-        return Err(Error::malformed(file, "not a .npy file: expected the magic bytes \\x93NUMPY at the start"));
+        return Err(Error::malformed(
+            file,
+            "not a .npy file: expected the magic bytes \\x93NUMPY at the start",
+        ));
     }
     let major = head[6];
     let header_len = match major {
@@ -36,7 +39,10 @@ async fn read_header<R: AsyncRead + Unpin>(reader: &mut R, file: &str) -> Result
         v => return Err(Error::unsupported(file, format!("npy format version {v}; expected 1, 2 or 3"))),
     };
     if header_len > 1 << 20 {
-        return Err(Error::malformed(file, format!("the npy header claims {header_len} bytes; expected under 1 MiB")));
+        return Err(Error::malformed(
+            file,
+            format!("the npy header claims {header_len} bytes; expected under 1 MiB"),
+        ));
     }
     let start = head.len();
     head.resize(start + header_len, 0);

@@ -28,9 +28,11 @@ where
         .collect();
     let arrays: Vec<&str> = names.iter().filter_map(|n| n.strip_suffix(".npy")).collect();
     let wanted = match out.array_name() {
-        Some(name) => arrays.iter().copied().find(|a| *a == name || format!("{a}.npy") == name).ok_or_else(|| {
-            Error::malformed(&file, format!("has no array named {name:?}; it holds {}", list(&arrays)))
-        })?,
+        Some(name) => {
+            arrays.iter().copied().find(|a| *a == name || format!("{a}.npy") == name).ok_or_else(|| {
+                Error::malformed(&file, format!("has no array named {name:?}; it holds {}", list(&arrays)))
+            })?
+        }
         None => match arrays.as_slice() {
             [only] => only,
             [] => return Err(Error::malformed(&file, "holds no .npy arrays; expected at least one")),

@@ -40,11 +40,8 @@ impl<R: AsyncBufRead + Unpin> Records<R> {
         let mut line = None;
         let (mut out_len, mut ends_len) = (0, 0);
         loop {
-            let input = self
-                .reader
-                .fill_buf()
-                .await
-                .map_err(|e| Error::from_io(&self.file, &e, "the text"))?;
+            let input =
+                self.reader.fill_buf().await.map_err(|e| Error::from_io(&self.file, &e, "the text"))?;
             // Lines before the first non-newline byte are blank: not this record's start.
             if line.is_none() {
                 let blank = input.iter().take_while(|b| **b == b'\n' || **b == b'\r').count();

@@ -46,7 +46,11 @@ pub async fn read_sidecar<R: AsyncRead + Unpin>(input: Input<R>, watch: &dyn Wat
             if first.len() != fields.len() {
                 return Err(Error::malformed(
                     &table.file,
-                    format!("line {line} has {} fields, expected {} like the first line", fields.len(), first.len()),
+                    format!(
+                        "line {line} has {} fields, expected {} like the first line",
+                        fields.len(),
+                        first.len()
+                    ),
                 ));
             }
         }
@@ -68,19 +72,19 @@ pub fn join_sidecar(data: &mut Dataset, table: Table, join: &SidecarJoin) -> Res
     let mut records = table.records;
     let width = records[0].len();
     let file_rows = (data.rows + data.dropped_rows.len()) as u64;
-    let has_header = width > 1
-        || matches!(join, SidecarJoin::ById(_))
-        || records.len() as u64 == file_rows + 1;
-    let names: Vec<String> = if has_header {
-        records.remove(0)
-    } else {
-        (1..=width).map(|i| format!("column {i}")).collect()
-    };
+    let has_header =
+        width > 1 || matches!(join, SidecarJoin::ById(_)) || records.len() as u64 == file_rows + 1;
+    let names: Vec<String> =
+        if has_header { records.remove(0) } else { (1..=width).map(|i| format!("column {i}")).collect() };
     let mut columns: Vec<Vec<String>> = vec![Vec::with_capacity(data.rows); width];
     match join {
         SidecarJoin::RowOrder => {
             if records.len() as u64 != file_rows {
-                return Err(Error::RowCountMismatch { file, found: records.len() as u64, expected: file_rows });
+                return Err(Error::RowCountMismatch {
+                    file,
+                    found: records.len() as u64,
+                    expected: file_rows,
+                });
             }
             let mut dropped = data.dropped_rows.iter().peekable();
             for (row, record) in records.into_iter().enumerate() {
@@ -95,11 +99,17 @@ pub fn join_sidecar(data: &mut Dataset, table: Table, join: &SidecarJoin) -> Res
         }
         SidecarJoin::ById(key) => {
             let key_col = names.iter().position(|n| n == key).ok_or_else(|| {
-                Error::malformed(&file, format!("has no column {key:?}; its columns are {}", names.join(", ")))
+                Error::malformed(
+                    &file,
+                    format!("has no column {key:?}; its columns are {}", names.join(", ")),
+                )
             })?;
             let ids = data.ids.as_ref().ok_or_else(|| Error::JoinMismatch {
                 file: file.clone(),
-                message: format!("cannot join by {key:?}: the embeddings file {} has no ids", data.source_name),
+                message: format!(
+                    "cannot join by {key:?}: the embeddings file {} has no ids",
+                    data.source_name
+                ),
             })?;
             let mut by_id = std::collections::HashMap::with_capacity(records.len());
             for (row, record) in records.iter().enumerate() {
@@ -115,7 +125,10 @@ pub fn join_sidecar(data: &mut Dataset, table: Table, join: &SidecarJoin) -> Res
             for id in ids {
                 let row = *by_id.get(id.as_str()).ok_or_else(|| Error::JoinMismatch {
                     file: file.clone(),
-                    message: format!("has no row for id {id:?} of {}; expected one row per id", data.source_name),
+                    message: format!(
+                        "has no row for id {id:?} of {}; expected one row per id",
+                        data.source_name
+                    ),
                 })?;
                 for (col, value) in columns.iter_mut().zip(&records[row]) {
                     col.push(value.clone());

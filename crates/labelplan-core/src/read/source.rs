@@ -91,11 +91,7 @@ impl<'w, R> Tracked<'w, R> {
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Tracked<'_, R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.check_cancel()?;
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(n)) = poll {
@@ -119,11 +115,7 @@ impl<R: AsyncBufRead + Unpin> AsyncBufRead for Tracked<'_, R> {
 }
 
 impl<R: AsyncSeek + Unpin> AsyncSeek for Tracked<'_, R> {
-    fn poll_seek(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        pos: SeekFrom,
-    ) -> Poll<io::Result<u64>> {
+    fn poll_seek(mut self: Pin<&mut Self>, cx: &mut Context<'_>, pos: SeekFrom) -> Poll<io::Result<u64>> {
         let poll = Pin::new(&mut self.inner).poll_seek(cx, pos);
         if let Poll::Ready(Ok(p)) = poll {
             self.pos = p;

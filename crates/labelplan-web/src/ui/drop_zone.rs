@@ -143,4 +143,3 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
         </section>
     }
 }
-

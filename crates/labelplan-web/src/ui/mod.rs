@@ -98,7 +98,10 @@ fn Main() -> Html {
         Callback::from(move |_| {
             if let Some(file) = last.clone() {
                 dispatch.dispatch(Action::SetDropNonFinite(true));
-                send.emit((format!("Loading {}", file.name), Request::Load { file, options: options.clone() }));
+                send.emit((
+                    format!("Loading {}", file.name),
+                    Request::Load { file, options: options.clone() },
+                ));
             }
         })
     };

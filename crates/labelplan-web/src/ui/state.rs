@@ -109,7 +109,8 @@ impl Reducible for AppState {
         match action {
             Action::Started(label) => {
                 s.error = None;
-                s.busy = Some(Busy { label, stage: "starting".into(), done: 0, total: 0, started_ms: now_ms() });
+                s.busy =
+                    Some(Busy { label, stage: "starting".into(), done: 0, total: 0, started_ms: now_ms() });
             }
             Action::Remember(file) => s.last_file = Some(file),
             Action::Settings(settings) => s.settings = settings,

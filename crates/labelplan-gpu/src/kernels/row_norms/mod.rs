@@ -56,7 +56,12 @@ fn tile_rows(ctx: &GpuContext, dim: usize) -> usize {
 }
 
 /// L2 norm of each row of a row-major `rows × dim` matrix, on the GPU.
-pub async fn row_norms(ctx: &GpuContext, values: &[f32], rows: usize, dim: usize) -> Result<Vec<f32>, GpuError> {
+pub async fn row_norms(
+    ctx: &GpuContext,
+    values: &[f32],
+    rows: usize,
+    dim: usize,
+) -> Result<Vec<f32>, GpuError> {
     let shape_err = |message: &str| GpuError::Shape { op: "row_norms", rows, dim, message: message.into() };
     if values.len() != rows * dim {
         return Err(shape_err("values must hold rows × dim numbers"));
