@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { writeFileSync, rmSync } from 'node:fs';
 import { serveDist, launch, openApp, summary, waitForSummaryOf, screenshot, fixtures } from './harness.mjs';
 
 // Known values, computed with numpy from the same files (tests/fixtures/make_fixtures.py data).
@@ -147,5 +149,30 @@ test('without WebGPU the CPU badge shows and the summary is the same', async () 
     await screenshot(page, 'sample-cpu');
   } finally {
     await context.close();
+  }
+});
+
+test('a long load shows bytes read and can be cancelled, keeping the loaded dataset', async () => {
+  // About 40 MB of TSV: long enough to catch mid-parse in a debug build.
+  const path = join(tmpdir(), 'labelplan-big.tsv');
+  const row = Array.from({ length: 32 }, (_, j) => (0.001 * (j + 1)).toFixed(6)).join('\t') + '\n';
+  writeFileSync(path, row.repeat(150_000));
+  const { context, page } = await launch({ webgpu: true });
+  try {
+    await openApp(page, server.url);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    await page.getByTestId('file-input').setInputFiles(path);
+    const progress = page.getByTestId('progress');
+    await progress.getByText(/MiB of 41\.2 MiB/).waitFor({ timeout: 30_000 });
+    await screenshot(page, 'progress');
+    await page.getByTestId('cancel').click();
+    await progress.waitFor({ state: 'detached', timeout: 30_000 });
+    assert.equal(await page.getByTestId('error').count(), 0, 'a cancel is not an error');
+    const s = await summary(page);
+    assert.deepEqual([s.file, s.rows], ['digits.npy', '1797'], 'the sample stays loaded');
+  } finally {
+    await context.close();
+    rmSync(path, { force: true });
   }
 });

@@ -60,7 +60,7 @@ export async function launch({ webgpu = true } = {}) {
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-  return { context, page, logs };
+  return { context, page, logs, userDataDir };
 }
 
 /** Opens the app and waits for the worker to report its backend. */

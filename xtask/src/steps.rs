@@ -131,7 +131,52 @@ fn webdriver_json() -> String {
     )
 }
 
-/// `cargo xtask bench`: see `bench` in the README.
+/// Mean time of a criterion benchmark, in seconds, from its saved estimates.
+fn criterion_mean_seconds(root: &Path, group: &str, function: &str) -> Result<f64, String> {
+    let path = root.join(format!("target/criterion/{group}/{function}/new/estimates.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // {"mean":{"confidence_interval":{...},"point_estimate":N,...
+    let mean = text.split("\"mean\"").nth(1).ok_or("no mean in estimates.json")?;
+    let value = mean.split("\"point_estimate\":").nth(1).ok_or("no point_estimate in estimates.json")?;
+    let number: String = value.chars().take_while(|c| c.is_ascii_digit() || ".eE+-".contains(*c)).collect();
+    number.parse::<f64>().map(|ns| ns / 1e9).map_err(|e| format!("estimates.json: {e}"))
+}
+
+/// `cargo xtask bench`: parse throughput of a 200 MiB `.npy`, natively (criterion,
+/// against `std::fs::read` of the same file) and in headless Chromium (the release app,
+/// against raw Blob slice reads), plus the browser's peak memory while loading.
 pub fn bench(_args: &[String]) -> Result<(), String> {
-    Err("no benchmarks yet".into())
+    let root = root();
+    install::system_packages()?;
+    install::web_tools(&root)?;
+    install::npm_packages(&root.join("tests/e2e"))?;
+    run(cargo(&root).args(["bench", "-p", "labelplan-core", "--bench", "parse"]))?;
+    let file = root.join("target/bench/embeddings_200mb.npy");
+    let mb = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?.len() as f64 / 1e6;
+    let group = "parse_200mb_npy";
+    let native = criterion_mean_seconds(&root, group, "read_path")?;
+    let baseline = criterion_mean_seconds(&root, group, "baseline_fs_read")?;
+
+    let dist = root.join("target/bench-dist");
+    run(Command::new("trunk").args(["build", "--release", "--dist"]).arg(&dist).current_dir(&root))?;
+    let out = Command::new("node")
+        .arg("bench_parse.mjs")
+        .arg(&file)
+        .env("LABELPLAN_DIST", &dist)
+        .current_dir(root.join("tests/e2e"))
+        .output()
+        .map_err(|e| format!("node: {e}"))?;
+    let browser = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "the browser benchmark failed:\n{browser}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    println!("\n==== parse benchmark: {mb:.1} MB float32 .npy ====");
+    println!("native  labelplan read_path   {:8.1} MB/s  ({native:.3} s)", mb / native);
+    println!("native  baseline fs::read     {:8.1} MB/s  ({baseline:.3} s)", mb / baseline);
+    println!("native  parse / raw read time {:8.2}x", native / baseline);
+    println!("browser (JSON, see tests/e2e/bench_parse.mjs): {}", browser.trim());
+    Ok(())
 }

@@ -27,3 +27,34 @@ pub fn random_matrix(seed: u64, rows: usize, dim: usize) -> Vec<f32> {
 pub fn close(got: f32, want: f32, rel: f32) -> bool {
     (got - want).abs() <= rel * want.abs().max(1.0)
 }
+
+/// Writes a seeded `rows × dim` float32 `.npy` (C order) to `path`, streaming row blocks,
+/// unless a file of the right size is already there. For benchmarks.
+pub fn write_npy_f32(path: &std::path::Path, rows: usize, dim: usize, seed: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let total = (10 + header.len() + rows * dim * 4) as u64;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == total) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    out.write_all(b"\x93NUMPY\x01\x00")?;
+    out.write_all(&(header.len() as u16).to_le_bytes())?;
+    out.write_all(header.as_bytes())?;
+    let block = 4096;
+    for (i, start) in (0..rows).step_by(block).enumerate() {
+        let n = block.min(rows - start);
+        for v in random_matrix(seed + i as u64, n, dim) {
+            out.write_all(&v.to_le_bytes())?;
+        }
+    }
+    out.flush()
+}

@@ -113,7 +113,7 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
                 <p class="drop-title">{ "Drop an embeddings file here" }</p>
                 <p class="formats">{ ".npy · .npz · .safetensors · .csv/.tsv · .jsonl — nothing leaves your browser" }</p>
                 <div class="actions">
-                    <label class="button">
+                    <label class={classes!("button", props.busy.then_some("disabled"))}>
                         { "Choose file…" }
                         <input type="file" accept={accept} onchange={on_pick} disabled={props.busy} data-testid="file-input" hidden=true />
                     </label>
@@ -134,7 +134,8 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
                     { "Sidecar id column (empty: join by row order): " }
                     <input type="text" value={settings.join_column.clone()} oninput={on_join} placeholder="e.g. id" />
                 </label>
-                <label class="button" title="a CSV/TSV of ids and metadata for the loaded embeddings">
+                <label class={classes!("button", (props.busy || !props.has_dataset).then_some("disabled"))}
+                    title="a CSV/TSV of ids and metadata for the loaded embeddings">
                     { "Attach ids/metadata (CSV/TSV)…" }
                     <input type="file" accept=".csv,.tsv,.txt" onchange={on_pick_sidecar}
                         disabled={props.busy || !props.has_dataset} data-testid="sidecar-input" hidden=true />

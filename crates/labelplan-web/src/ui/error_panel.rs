@@ -11,6 +11,8 @@ pub struct ErrorProps {
     pub failure: Failure,
     /// "Drop those rows and load" clicked.
     pub on_retry_dropping: Callback<()>,
+    /// Whether a dataset loaded before is still there.
+    pub has_dataset: bool,
 }
 
 /// A red panel naming the file, the place and what was expected.
@@ -23,7 +25,9 @@ pub fn ErrorPanel(props: &ErrorProps) -> Html {
             if let Some(n) = props.failure.non_finite_rows {
                 <button onclick={retry} data-testid="drop-and-load">{ format!("Drop those {n} rows and load") }</button>
             }
-            <p class="hint">{ "Anything loaded before is still loaded." }</p>
+            if props.has_dataset {
+                <p class="hint">{ "The dataset loaded before is still loaded." }</p>
+            }
         </section>
     }
 }

@@ -124,7 +124,7 @@ fn Main() -> Html {
                     <progress::ProgressPanel busy={busy.clone()} {on_cancel} />
                 }
                 if let Some(failure) = &state.error {
-                    <error_panel::ErrorPanel failure={failure.clone()} on_retry_dropping={on_retry_dropping} />
+                    <error_panel::ErrorPanel failure={failure.clone()} {on_retry_dropping} has_dataset={state.summary.is_some()} />
                 }
                 if let Some(loaded) = &state.summary {
                     <summary::SummaryPanel loaded={loaded.clone()} />

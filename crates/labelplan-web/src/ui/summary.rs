@@ -36,7 +36,12 @@ pub fn SummaryPanel(props: &SummaryProps) -> Html {
                 { row("Ids", "ids", if s.has_ids { "yes".into() } else { "no (row numbers)".into() }) }
                 { row("Metadata columns", "columns", columns) }
                 { row("Norms computed on", "norms-on", props.loaded.norms_on.clone()) }
-                { row("Parse time", "parse-time", format!("{:.2} s", props.loaded.parse_seconds)) }
+                <tr>
+                    <th>{ "Parse time" }</th>
+                    <td data-testid="parse-time" data-seconds={props.loaded.parse_seconds.to_string()}>
+                        { format!("{:.2} s", props.loaded.parse_seconds) }
+                    </td>
+                </tr>
             </table>
         </section>
     }
