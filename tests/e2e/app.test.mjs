@@ -47,6 +47,10 @@ test('every format loads with the same numbers', async () => {
     ['small_columns.csv', 'text (decimal)', 'digit', 'yes'],
     ['small_json.csv', 'text (decimal)', 'digit', 'yes'],
     ['small.jsonl', 'text (decimal)', 'digit', 'yes'],
+    ['small_fixed_snappy.parquet', 'float32', 'digit', 'yes'],
+    ['small_list_gzip.parquet', 'float64', 'digit', 'yes'],
+    ['small_fixed_zstd.parquet', 'float32', 'digit', 'yes'],
+    ['small_fixed_lz4.parquet', 'float32', 'digit', 'yes'],
   ];
   try {
     await openApp(page, server.url);
@@ -98,6 +102,8 @@ test('malformed files get clear messages and the loaded dataset stays', async ()
     ['bad_ragged.csv', 'bad_ragged.csv: line 7 (row 6) has 63 values, expected 64'],
     ['bad_text.tsv', 'bad_text.tsv: line 5 (row 4), field column 4: expected a number, found "abc"'],
     ['bad_dup_ids.jsonl', 'bad_dup_ids.jsonl: id "d0002" appears in rows 2 and 7'],
+    ['bad_no_vector.parquet', 'bad_no_vector.parquet: no column holds vectors; expected a FixedSizeList or List of floats'],
+    ['bad_truncated.parquet', 'bad_truncated.parquet: the file does not end with PAR1'],
   ];
   try {
     await openApp(page, server.url);

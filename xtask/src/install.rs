@@ -5,9 +5,12 @@ use std::process::Command;
 
 /// Trunk's version series (0.22 needs a newer rustc than 1.95).
 const TRUNK_VERSION: &str = "0.21";
-/// Debian packages the tests need: lavapipe (Vulkan on the CPU) and Chromium with its
-/// driver (SwiftShader WebGPU).
-const APT_PACKAGES: &[&str] = &["mesa-vulkan-drivers", "chromium", "chromium-driver"];
+/// Debian packages the wasm build needs: clang and llvm-ar compile zstd's C code (Parquet
+/// pages) for wasm32.
+pub const BUILD_PACKAGES: &[&str] = &["clang", "llvm"];
+/// Debian packages the tests need besides: lavapipe (Vulkan on the CPU) and Chromium with
+/// its driver (SwiftShader WebGPU).
+pub const TEST_PACKAGES: &[&str] = &["clang", "llvm", "mesa-vulkan-drivers", "chromium", "chromium-driver"];
 
 /// Runs a command, failing with its name when it cannot start or exits non-zero.
 pub fn run(cmd: &mut Command) -> Result<(), String> {
@@ -78,9 +81,9 @@ fn dpkg_installed(package: &str) -> bool {
     output("dpkg-query", &["-W", "-f=${Status}", package]).is_some_and(|s| s.contains("install ok installed"))
 }
 
-/// lavapipe, Chromium and ChromeDriver from Debian, when root; otherwise says what to install.
-pub fn system_packages() -> Result<(), String> {
-    let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)).collect();
+/// Debian packages, installed with apt-get when root; otherwise says what to install.
+pub fn system_packages(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !dpkg_installed(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -88,7 +91,7 @@ pub fn system_packages() -> Result<(), String> {
     let has_apt = Path::new("/usr/bin/apt-get").exists();
     if !(is_root && has_apt) {
         return Err(format!(
-            "the tests need these system packages: {}. On Debian run as root: apt-get install {}",
+            "these system packages are needed: {}. On Debian run as root: apt-get install {}",
             missing.join(", "),
             missing.join(" ")
         ));

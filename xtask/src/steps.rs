@@ -19,6 +19,7 @@ fn cargo(root: &Path) -> Command {
 /// `cargo xtask serve`: build the app (release) and serve it on 127.0.0.1:8080.
 pub fn serve() -> Result<(), String> {
     let root = root();
+    install::system_packages(install::BUILD_PACKAGES)?;
     install::web_tools(&root)?;
     println!("xtask: building; the app will be at http://127.0.0.1:8080/ (Ctrl-C stops the server)");
     run(Command::new("trunk").args(["serve", "--release"]).current_dir(&root))
@@ -47,7 +48,7 @@ const CHROMIUM_WEBGPU_ARGS: &[&str] = &[
 /// when any failed.
 pub fn test() -> Result<(), String> {
     let root = root();
-    install::system_packages()?;
+    install::system_packages(install::TEST_PACKAGES)?;
     install::web_tools(&root)?;
     install::npm_packages(&root.join("tests/e2e"))?;
     let dist = test_dist(&root);
@@ -147,7 +148,7 @@ fn criterion_mean_seconds(root: &Path, group: &str, function: &str) -> Result<f6
 /// against raw Blob slice reads), plus the browser's peak memory while loading.
 pub fn bench(_args: &[String]) -> Result<(), String> {
     let root = root();
-    install::system_packages()?;
+    install::system_packages(install::TEST_PACKAGES)?;
     install::web_tools(&root)?;
     install::npm_packages(&root.join("tests/e2e"))?;
     run(cargo(&root).args(["bench", "-p", "labelplan-core", "--bench", "parse"]))?;

@@ -52,9 +52,17 @@ fn every_binary_format_gives_the_same_matrix() {
 #[test]
 fn every_text_format_gives_the_same_matrix_ids_and_metadata() {
     let want = reference();
-    for name in ["small_columns.csv", "small_json.csv", "small.jsonl"] {
+    for (name, dtype) in [
+        ("small_columns.csv", SourceDtype::Text),
+        ("small_json.csv", SourceDtype::Text),
+        ("small.jsonl", SourceDtype::Text),
+        ("small_fixed_snappy.parquet", SourceDtype::F32),
+        ("small_list_gzip.parquet", SourceDtype::F64),
+        ("small_fixed_zstd.parquet", SourceDtype::F32),
+        ("small_fixed_lz4.parquet", SourceDtype::F32),
+    ] {
         let d = load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(d.dtype, SourceDtype::Text, "{name}");
+        assert_eq!(d.dtype, dtype, "{name}");
         assert_eq!((d.rows, d.dim), (100, 64), "{name}");
         assert_eq!(d.values, want.values, "{name}");
         assert_eq!(d.ids.as_deref(), Some(&ids()[..]), "{name}");
@@ -132,6 +140,8 @@ fn malformed_files_get_clear_messages() {
         ("bad_text.tsv", &["line 5 (row 4), field column 4: expected a number, found \"abc\""]),
         ("bad_nan.tsv", &["2 rows hold NaN or infinite values (rows 3, 11)", "drop rows with NaN/Inf"]),
         ("bad_dup_ids.jsonl", &["id \"d0002\" appears in rows 2 and 7"]),
+        ("bad_no_vector.parquet", &["no column holds vectors", "id (Utf8), digit (Int64)"]),
+        ("bad_truncated.parquet", &["does not end with PAR1"]),
     ];
     for (name, words) in cases {
         let err = load(name).expect_err(name).to_string();
@@ -167,7 +177,8 @@ fn load_bytes(name: &str, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Dataset,
     futures::executor::block_on(labelplan_core::read_embeddings(input, opts, &Unwatched))
 }
 
-const NAMES: &[&str] = &["x.npy", "x.npz", "x.safetensors", "x.csv", "x.tsv", "x.jsonl", "x.bin"];
+const NAMES: &[&str] =
+    &["x.npy", "x.npz", "x.safetensors", "x.csv", "x.tsv", "x.jsonl", "x.parquet", "x.bin"];
 const SEEDS: &[&str] = &[
     "small.npy",
     "small.npz",
@@ -176,6 +187,10 @@ const SEEDS: &[&str] = &[
     "small_vectors.tsv",
     "small.jsonl",
     "small_f16.npy",
+    "small_fixed_snappy.parquet",
+    "small_list_gzip.parquet",
+    "small_fixed_zstd.parquet",
+    "small_fixed_lz4.parquet",
 ];
 
 proptest! {

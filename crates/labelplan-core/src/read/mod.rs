@@ -11,6 +11,7 @@ mod dense;
 mod jsonl;
 mod npy;
 mod npz;
+mod parquet;
 mod records;
 mod safetensors;
 mod sidecar;
@@ -38,6 +39,8 @@ pub enum Format {
     Tsv,
     /// One JSON object per line.
     Jsonl,
+    /// Apache Parquet.
+    Parquet,
 }
 
 impl Format {
@@ -51,11 +54,14 @@ impl Format {
             Some("csv") => Some(Format::Csv),
             Some("tsv") | Some("tab") => Some(Format::Tsv),
             Some("jsonl") | Some("ndjson") => Some(Format::Jsonl),
+            Some("parquet") | Some("pq") => Some(Format::Parquet),
             _ => None,
         };
         by_ext.or_else(|| {
             if head.starts_with(b"\x93NUMPY") {
                 Some(Format::Npy)
+            } else if head.starts_with(b"PAR1") {
+                Some(Format::Parquet)
             } else if head.starts_with(b"PK\x03\x04") {
                 Some(Format::Npz)
             } else if head.first() == Some(&b'{') {
@@ -68,7 +74,7 @@ impl Format {
 
     /// Extensions users may drop, for messages and the file picker.
     pub const EXTENSIONS: &'static [&'static str] =
-        &[".npy", ".npz", ".safetensors", ".csv", ".tsv", ".jsonl", ".ndjson"];
+        &[".npy", ".npz", ".safetensors", ".parquet", ".csv", ".tsv", ".jsonl", ".ndjson"];
 }
 
 /// How to load a file.
@@ -138,6 +144,7 @@ where
         Format::Csv => delimited::read(reader, b',', &mut out).await?,
         Format::Tsv => delimited::read(reader, b'\t', &mut out).await?,
         Format::Jsonl => jsonl::read(reader, &mut out).await?,
+        Format::Parquet => parquet::read(&mut reader, input.len, &mut out).await?,
     }
     out.finish()
 }

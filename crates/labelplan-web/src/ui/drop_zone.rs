@@ -111,7 +111,7 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
         <section class="input-panel">
             <div {class} ondrop={on_drop} ondragover={on_drag_over} ondragleave={on_drag_leave} data-testid="drop-zone">
                 <p class="drop-title">{ "Drop an embeddings file here" }</p>
-                <p class="formats">{ ".npy · .npz · .safetensors · .csv/.tsv · .jsonl — nothing leaves your browser" }</p>
+                <p class="formats">{ ".npy · .npz · .safetensors · .parquet · .csv/.tsv · .jsonl — nothing leaves your browser" }</p>
                 <div class="actions">
                     <label class={classes!("button", props.busy.then_some("disabled"))}>
                         { "Choose file…" }

@@ -1,0 +1,271 @@
+//! Parquet, read one row group at a time: the footer is fetched first, then for each
+//! row group the byte range of its column chunks, which the `parquet` crate decodes
+//! (snappy, gzip, zstd, lz4) into Arrow batches. The vector column is a FixedSizeList
+//! or List of floats; other scalar columns become the id (`id`) and metadata.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::{DataType, Field};
+use bytes::Bytes;
+use futures::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, SeekFrom};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::reader::{ChunkReader, Length};
+
+use super::builder::Builder;
+use super::delimited::ID_NAMES;
+use crate::error::Location;
+use crate::{Error, Result, SourceDtype};
+
+/// Names preferred for the vector column when several qualify.
+const VECTOR_NAMES: &[&str] = &["embedding", "embeddings", "vector", "emb"];
+/// Rows per decoded batch.
+const BATCH_ROWS: usize = 8192;
+
+/// One row group's bytes, at their offset in the file: all the decoder may ask for.
+struct RowGroupBytes {
+    file_len: u64,
+    offset: u64,
+    bytes: Bytes,
+}
+
+impl Length for RowGroupBytes {
+    fn len(&self) -> u64 {
+        self.file_len
+    }
+}
+
+impl ChunkReader for RowGroupBytes {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let rest = (self.offset + self.bytes.len() as u64).saturating_sub(start) as usize;
+        Ok(bytes::Buf::reader(self.get_bytes(start, rest)?))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let from = start.checked_sub(self.offset).map(|f| f as usize);
+        match from {
+            Some(f) if f.checked_add(length).is_some_and(|end| end <= self.bytes.len()) => {
+                Ok(self.bytes.slice(f..f + length))
+            }
+            _ => Err(parquet::errors::ParquetError::General(format!(
+                "bytes {start}..{} lie outside the row group's column chunks",
+                start.saturating_add(length as u64)
+            ))),
+        }
+    }
+}
+
+fn float_dtype(dt: &DataType) -> Option<SourceDtype> {
+    match dt {
+        DataType::Float16 => Some(SourceDtype::F16),
+        DataType::Float32 => Some(SourceDtype::F32),
+        DataType::Float64 => Some(SourceDtype::F64),
+        _ => None,
+    }
+}
+
+/// The element type when `field` is a list of floats.
+fn vector_dtype(field: &Field) -> Option<SourceDtype> {
+    match field.data_type() {
+        DataType::FixedSizeList(inner, _) | DataType::List(inner) | DataType::LargeList(inner) => {
+            float_dtype(inner.data_type())
+        }
+        _ => None,
+    }
+}
+
+pub(super) async fn read<R>(reader: &mut R, file_len: u64, out: &mut Builder<'_>) -> Result<()>
+where
+    R: AsyncRead + AsyncSeek + Unpin,
+{
+    let file = out.file.to_owned();
+    let metadata = Arc::new(read_footer(reader, file_len, &file).await?);
+    let pq_err = |e: parquet::errors::ParquetError| Error::malformed(&file, format!("Parquet: {e}"));
+    let arrow = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new()).map_err(pq_err)?;
+    let schema = arrow.schema().clone();
+    let candidates: Vec<usize> =
+        (0..schema.fields().len()).filter(|&i| vector_dtype(&schema.fields()[i]).is_some()).collect();
+    let lower = |i: usize| schema.fields()[i].name().to_ascii_lowercase();
+    let vector = candidates
+        .iter()
+        .copied()
+        .find(|&i| VECTOR_NAMES.contains(&lower(i).as_str()))
+        .or(candidates.first().copied())
+        .ok_or_else(|| {
+            let cols: Vec<String> =
+                schema.fields().iter().map(|f| format!("{} ({})", f.name(), f.data_type())).collect();
+            Error::malformed(
+                &file,
+                format!(
+                    "no column holds vectors; expected a FixedSizeList or List of floats, found {}",
+                    cols.join(", ")
+                ),
+            )
+        })?;
+    let scalar = |i: usize| !schema.fields()[i].data_type().is_nested();
+    let id = (0..schema.fields().len()).find(|&i| scalar(i) && ID_NAMES.contains(&lower(i).as_str()));
+    let meta: Vec<usize> =
+        (0..schema.fields().len()).filter(|&i| i != vector && Some(i) != id && scalar(i)).collect();
+    out.set_dtype(vector_dtype(&schema.fields()[vector]).unwrap_or(SourceDtype::F32));
+    out.set_columns(meta.iter().map(|&i| schema.fields()[i].name().clone()).collect(), id.is_some());
+    let rows = metadata.file_metadata().num_rows().max(0) as u64;
+    if let DataType::FixedSizeList(_, dim) = schema.fields()[vector].data_type() {
+        out.expect_shape(rows, (*dim).max(0) as u64)?;
+    }
+
+    let mut row = 0u64;
+    for group in 0..metadata.row_groups().len() {
+        let chunk = read_row_group(reader, &metadata, group, file_len, &file).await?;
+        let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(chunk, arrow.clone())
+            .with_row_groups(vec![group])
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(pq_err)?;
+        for batch in batches {
+            let batch = batch.map_err(|e| Error::malformed(&file, format!("Parquet: {e}")))?;
+            push_batch(&batch, vector, id, &meta, &mut row, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads and decodes the footer: `<metadata> <u32 length> PAR1` at the end.
+async fn read_footer<R>(reader: &mut R, file_len: u64, file: &str) -> Result<ParquetMetaData>
+where
+    R: AsyncRead + AsyncSeek + Unpin,
+{
+    let io = |e: std::io::Error| Error::from_io(file, &e, "the Parquet footer");
+    if file_len < 12 {
+        return Err(Error::malformed(
+            file,
+            format!("{file_len} bytes is too short for Parquet (at least 12)"),
+        ));
+    }
+    reader.seek(SeekFrom::Start(file_len - 8)).await.map_err(io)?;
+    let mut tail = [0u8; 8];
+    reader.read_exact(&mut tail).await.map_err(io)?;
+    if &tail[4..] != b"PAR1" {
+        return Err(Error::malformed(
+            file,
+            "the file does not end with PAR1; expected a complete Parquet file",
+        ));
+    }
+    let meta_len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
+    if meta_len + 12 > file_len {
+        return Err(Error::Truncated {
+            file: file.to_owned(),
+            what: "the Parquet footer".into(),
+            expected: meta_len + 12,
+            found: file_len,
+        });
+    }
+    reader.seek(SeekFrom::Start(file_len - 8 - meta_len)).await.map_err(io)?;
+    let mut buf = vec![0u8; meta_len as usize];
+    reader.read_exact(&mut buf).await.map_err(io)?;
+    ParquetMetaDataReader::decode_metadata(&buf)
+        .map_err(|e| Error::malformed(file, format!("the Parquet footer does not decode: {e}")))
+}
+
+/// Fetches the bytes of one row group's column chunks.
+async fn read_row_group<R>(
+    reader: &mut R,
+    metadata: &ParquetMetaData,
+    group: usize,
+    file_len: u64,
+    file: &str,
+) -> Result<RowGroupBytes>
+where
+    R: AsyncRead + AsyncSeek + Unpin,
+{
+    let (mut start, mut end) = (u64::MAX, 0u64);
+    for col in metadata.row_group(group).columns() {
+        let first = col.dictionary_page_offset().unwrap_or(col.data_page_offset());
+        let len = col.compressed_size();
+        // Checked here: the crate's byte_range() panics on negative offsets.
+        if first < 0 || len < 0 || (first as u64).saturating_add(len as u64) > file_len {
+            return Err(Error::Truncated {
+                file: file.to_owned(),
+                what: format!("row group {group}"),
+                expected: (first.max(0) as u64).saturating_add(len.max(0) as u64),
+                found: file_len,
+            });
+        }
+        start = start.min(first as u64);
+        end = end.max(first as u64 + len as u64);
+    }
+    if start >= end {
+        return Ok(RowGroupBytes { file_len, offset: 0, bytes: Bytes::new() });
+    }
+    let io = |e: std::io::Error| Error::from_io(file, &e, &format!("row group {group}"));
+    reader.seek(SeekFrom::Start(start)).await.map_err(io)?;
+    let mut buf = vec![0u8; (end - start) as usize];
+    reader.read_exact(&mut buf).await.map_err(io)?;
+    Ok(RowGroupBytes { file_len, offset: start, bytes: Bytes::from(buf) })
+}
+
+/// Adds a decoded batch's rows.
+fn push_batch(
+    batch: &RecordBatch,
+    vector: usize,
+    id: Option<usize>,
+    meta: &[usize],
+    row: &mut u64,
+    out: &mut Builder<'_>,
+) -> Result<()> {
+    let file = out.file.to_owned();
+    let fmt_err = |e: arrow_schema::ArrowError| Error::malformed(&file, format!("Parquet: {e}"));
+    let options = FormatOptions::default().with_null("");
+    let formatters: Vec<ArrayFormatter> = meta
+        .iter()
+        .map(|&i| ArrayFormatter::try_new(batch.column(i), &options))
+        .collect::<Result<_, _>>()
+        .map_err(fmt_err)?;
+    let id_format =
+        id.map(|i| ArrayFormatter::try_new(batch.column(i), &options)).transpose().map_err(fmt_err)?;
+    let column = batch.column(vector);
+    let (values, offsets): (ArrayRef, Vec<usize>) = match column.data_type() {
+        DataType::FixedSizeList(_, n) => {
+            let list = column.as_fixed_size_list();
+            let n = (*n).max(0) as usize;
+            (list.values().clone(), (0..=list.len()).map(|r| list.value_offset_at(0) + r * n).collect())
+        }
+        DataType::List(_) => {
+            let list = column.as_list::<i32>();
+            (list.values().clone(), list.value_offsets().iter().map(|&o| o.max(0) as usize).collect())
+        }
+        _ => {
+            let list = column.as_list::<i64>();
+            (list.values().clone(), list.value_offsets().iter().map(|&o| o.max(0) as usize).collect())
+        }
+    };
+    let floats = arrow_cast::cast(&values, &DataType::Float32).map_err(fmt_err)?;
+    let floats = floats.as_primitive::<arrow_array::types::Float32Type>();
+    let mut vals = Vec::new();
+    for r in 0..batch.num_rows() {
+        let at = Location { row: *row, line: None };
+        if column.is_null(r) {
+            return Err(Error::malformed(
+                &file,
+                format!("{at}: the vector is null; expected a list of numbers"),
+            ));
+        }
+        let (a, b) = (offsets[r], offsets[r + 1]);
+        if b > floats.len() || a > b {
+            return Err(Error::malformed(&file, format!("{at}: the vector's offsets lie outside its data")));
+        }
+        vals.clear();
+        vals.extend((a..b).map(|k| if floats.is_null(k) { f32::NAN } else { floats.value(k) }));
+        let id = id_format.as_ref().map(|f| f.value(r).to_string());
+        let meta_values = formatters.iter().map(|f| f.value(r).to_string()).collect();
+        out.push_row(&vals, at, id, meta_values)?;
+        *row += 1;
+    }
+    Ok(())
+}
