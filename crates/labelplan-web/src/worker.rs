@@ -95,30 +95,32 @@ async fn handle(
     tx: mpsc::UnboundedSender<Response>,
     cancel: Rc<Cell<bool>>,
 ) {
-    let result = match request {
+    let outcome = match request {
         Request::Load { file, options } => load(file, options, &state, &tx, cancel).await,
         Request::LoadSample { url } => match fetch_blob(&url).await {
             Ok(file) => load(file, LoadOptions::browser(), &state, &tx, cancel).await,
-            Err(message) => Err(Failure { message, non_finite_rows: None }),
+            Err(message) => Err(Response::Failed(Failure { message, non_finite_rows: None })),
         },
         Request::AttachSidecar { file, join } => attach(file, join, &state, &tx, cancel).await,
-        Request::Cancel => Ok(None),
+        Request::Cancel => return,
     };
-    let response = match result {
-        Ok(Some(loaded)) => loaded,
-        Ok(None) => return,
-        Err(failure) if failure.message.is_empty() => Response::Cancelled,
-        Err(failure) => Response::Failed(failure),
-    };
-    let _ = tx.unbounded_send(response);
+    let _ = tx.unbounded_send(outcome.unwrap_or_else(|answer| answer));
 }
 
-fn failure(err: Error) -> Failure {
-    match err {
-        Error::Cancelled { .. } => Failure { message: String::new(), non_finite_rows: None },
-        Error::NonFinite { count, .. } => Failure { message: err.to_string(), non_finite_rows: Some(count) },
-        other => Failure { message: other.to_string(), non_finite_rows: None },
-    }
+/// The answer to a failed request: a cancel is not an error.
+fn failed(err: Error) -> Response {
+    let non_finite_rows = match err {
+        Error::Cancelled { .. } => return Response::Cancelled,
+        Error::NonFinite { count, .. } => Some(count),
+        _ => None,
+    };
+    Response::Failed(Failure { message: err.to_string(), non_finite_rows })
+}
+
+/// A file as the readers' input, read in Blob slices.
+fn input(file: FileHandle) -> Input<BlobReader> {
+    let reader = BlobReader::new(file.blob);
+    Input { name: file.name, len: reader.len(), reader }
 }
 
 async fn load(
@@ -127,18 +129,16 @@ async fn load(
     state: &Rc<RefCell<State>>,
     tx: &mpsc::UnboundedSender<Response>,
     cancel: Rc<Cell<bool>>,
-) -> Result<Option<Response>, Failure> {
+) -> Result<Response, Response> {
     let job = Job { stage: "reading", tx: tx.clone(), cancel };
-    let reader = BlobReader::new(file.blob);
-    let input = Input { name: file.name, len: reader.len(), reader };
     let started = web_time::Instant::now();
-    let dataset = read_embeddings(input, &options, &job).await.map_err(failure)?;
+    let dataset = read_embeddings(input(file), &options, &job).await.map_err(failed)?;
     let parse_seconds = started.elapsed().as_secs_f64();
     job.progress(0, 0);
     let (norms, norms_on) = row_norms(&dataset, state).await;
     let summary = Summary::new(&dataset, &norms);
     state.borrow_mut().loaded = Some(Loaded { dataset, norms, norms_on: norms_on.clone() });
-    Ok(Some(Response::Loaded { summary, norms_on, parse_seconds }))
+    Ok(Response::Loaded { summary, norms_on, parse_seconds })
 }
 
 async fn attach(
@@ -147,22 +147,18 @@ async fn attach(
     state: &Rc<RefCell<State>>,
     tx: &mpsc::UnboundedSender<Response>,
     cancel: Rc<Cell<bool>>,
-) -> Result<Option<Response>, Failure> {
+) -> Result<Response, Response> {
     let job = Job { stage: "reading sidecar", tx: tx.clone(), cancel };
-    let reader = BlobReader::new(file.blob);
-    let input = Input { name: file.name, len: reader.len(), reader };
-    let table = read_sidecar(input, &job).await.map_err(failure)?;
+    let table = read_sidecar(input(file), &job).await.map_err(failed)?;
     let mut state = state.borrow_mut();
     let Some(loaded) = state.loaded.as_mut() else {
-        return Err(Failure {
-            message: "load an embeddings file before its sidecar".into(),
-            non_finite_rows: None,
-        });
+        let message = "load an embeddings file before its sidecar".into();
+        return Err(Response::Failed(Failure { message, non_finite_rows: None }));
     };
     // join_sidecar leaves the dataset untouched when it fails.
-    join_sidecar(&mut loaded.dataset, table, &join).map_err(failure)?;
+    join_sidecar(&mut loaded.dataset, table, &join).map_err(failed)?;
     let summary = Summary::new(&loaded.dataset, &loaded.norms);
-    Ok(Some(Response::Loaded { summary, norms_on: loaded.norms_on.clone(), parse_seconds: 0.0 }))
+    Ok(Response::Loaded { summary, norms_on: loaded.norms_on.clone(), parse_seconds: 0.0 })
 }
 
 /// Row norms on the GPU when there is one (falling back to the CPU on a GPU error), and

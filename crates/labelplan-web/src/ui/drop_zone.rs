@@ -39,6 +39,16 @@ fn first_file(input: &HtmlInputElement) -> Option<File> {
     file
 }
 
+/// A file picker's `change` handler that passes the chosen file on.
+fn on_chosen(pass_on: Callback<FileHandle>) -> Callback<Event> {
+    Callback::from(move |e: Event| {
+        let input: HtmlInputElement = e.target_unchecked_into();
+        if let Some(file) = first_file(&input) {
+            pass_on.emit(handle(file));
+        }
+    })
+}
+
 /// Drop zone and pickers.
 #[function_component]
 pub fn DropZone(props: &DropZoneProps) -> Html {
@@ -64,24 +74,8 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
         let hover = hover.clone();
         Callback::from(move |_: DragEvent| hover.set(false))
     };
-    let on_pick = {
-        let on_file = props.on_file.clone();
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            if let Some(file) = first_file(&input) {
-                on_file.emit(handle(file));
-            }
-        })
-    };
-    let on_pick_sidecar = {
-        let on_sidecar = props.on_sidecar.clone();
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            if let Some(file) = first_file(&input) {
-                on_sidecar.emit(handle(file));
-            }
-        })
-    };
+    let on_pick = on_chosen(props.on_file.clone());
+    let on_pick_sidecar = on_chosen(props.on_sidecar.clone());
     let settings = props.settings.clone();
     let on_drop_toggle = {
         let (settings, cb) = (settings.clone(), props.on_settings.clone());
