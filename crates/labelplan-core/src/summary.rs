@@ -80,11 +80,37 @@ impl Summary {
 /// for spotting copied rows).
 pub fn duplicate_rows(data: &Dataset) -> usize {
     let mut seen: HashMap<&[u8], ()> = HashMap::with_capacity(data.rows);
-    let bytes: &[u8] = bytemuck_cast(&data.values);
+    let bytes: &[u8] = bytemuck::cast_slice(&data.values);
     let row_bytes = data.dim * 4;
     (0..data.rows).filter(|i| seen.insert(&bytes[i * row_bytes..(i + 1) * row_bytes], ()).is_some()).count()
 }
 
-fn bytemuck_cast(values: &[f32]) -> &[u8] {
-    bytemuck::cast_slice(values)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SourceDtype;
+
+    fn dataset(values: Vec<f32>, dim: usize) -> Dataset {
+        Dataset {
+            source_name: "t".into(),
+            source_bytes: 0,
+            dtype: SourceDtype::F32,
+            rows: values.len() / dim,
+            dim,
+            values,
+            ids: None,
+            columns: Vec::new(),
+            dropped_rows: vec![7],
+        }
+    }
+
+    #[test]
+    fn counts_rows_equal_to_an_earlier_row() {
+        // Rows: a, b, a, a, c  -> two rows repeat an earlier one.
+        let d = dataset(vec![1., 2., 3., 4., 1., 2., 1., 2., 5., 6.], 2);
+        assert_eq!(duplicate_rows(&d), 2);
+        let s = Summary::new(&d, &[1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!((s.rows, s.duplicate_rows, s.dropped_rows), (5, 2, 1));
+        assert_eq!((s.norms.min, s.norms.mean, s.norms.max), (1.0, 3.0, 5.0));
+    }
 }
