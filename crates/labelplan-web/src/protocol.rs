@@ -69,7 +69,7 @@ pub enum Response {
         stage: String,
         /// Bytes (or items) done.
         done: u64,
-        /// Bytes (or items) in all.
+        /// Bytes (or items) in all; 0 when the stage has no count.
         total: u64,
     },
     /// A dataset is loaded (or changed by a sidecar); its summary.

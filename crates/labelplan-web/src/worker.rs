@@ -134,7 +134,8 @@ async fn load(
     let started = web_time::Instant::now();
     let dataset = read_embeddings(input(file), &options, &job).await.map_err(failed)?;
     let parse_seconds = started.elapsed().as_secs_f64();
-    job.progress(0, 0);
+    let stage = "computing norms".to_owned();
+    let _ = tx.unbounded_send(Response::Progress { stage, done: 0, total: 0 });
     let (norms, norms_on) = row_norms(&dataset, state).await;
     let summary = Summary::new(&dataset, &norms);
     state.borrow_mut().loaded = Some(Loaded { dataset, norms, norms_on: norms_on.clone() });

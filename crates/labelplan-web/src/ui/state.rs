@@ -120,11 +120,10 @@ impl Reducible for AppState {
                 Response::Progress { stage, done, total } => {
                     if let Some(busy) = s.busy.as_mut() {
                         busy.stage = stage;
+                        // A stage without a byte count keeps the bar where reading left it.
                         if total > 0 {
                             busy.done = done;
                             busy.total = total;
-                        } else {
-                            busy.stage = "computing norms".into();
                         }
                     }
                 }
