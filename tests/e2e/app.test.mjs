@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { writeFileSync, rmSync } from 'node:fs';
-import { serveDist, launch, openApp, summary, waitForSummaryOf, screenshot, fixtures } from './harness.mjs';
+import { serveDist, withBrowser, openApp, summary, waitForSummaryOf, screenshot, fixtures } from './harness.mjs';
 
 // Known values, computed with numpy from the same files (tests/fixtures/make_fixtures.py data).
 const DIGITS = { rows: '1797', dim: '64', dtype: 'float32', norms: '2.9268 / 3.8638 / 4.8060', duplicates: '0', dropped: '0' };
@@ -20,8 +20,7 @@ async function upload(page, name) {
 }
 
 test('the sample loads on WebGPU with the digits summary', async () => {
-  const { context, page, logs } = await launch({ webgpu: true });
-  try {
+  await withBrowser({ webgpu: true }, async ({ page, logs }) => {
     const backend = await openApp(page, server.url);
     assert.match(backend, /^WebGPU: /, `backend badge: ${backend}\n${logs.join('\n')}`);
     await page.getByTestId('load-sample').click();
@@ -30,13 +29,10 @@ test('the sample loads on WebGPU with the digits summary', async () => {
     for (const [k, v] of Object.entries(DIGITS)) assert.equal(s[k], v, `${k}: ${JSON.stringify(s)}`);
     assert.match(s['norms-on'], /^WebGPU: /);
     await screenshot(page, 'sample-webgpu');
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('every format loads with the same numbers', async () => {
-  const { context, page } = await launch({ webgpu: true });
   const cases = [
     ['small.npy', 'float32', 'none', 'no (row numbers)'],
     ['small_f16.npy', 'float16', 'none', 'no (row numbers)'],
@@ -52,7 +48,7 @@ test('every format loads with the same numbers', async () => {
     ['small_fixed_zstd.parquet', 'float32', 'digit', 'yes'],
     ['small_fixed_lz4.parquet', 'float32', 'digit', 'yes'],
   ];
-  try {
+  await withBrowser({ webgpu: true }, async ({ page }) => {
     await openApp(page, server.url);
     for (const [file, dtype, columns, ids] of cases) {
       await upload(page, file);
@@ -65,14 +61,11 @@ test('every format loads with the same numbers', async () => {
       );
     }
     await screenshot(page, 'formats-last');
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('a sidecar adds ids and metadata to the loaded vectors', async () => {
-  const { context, page } = await launch({ webgpu: true });
-  try {
+  await withBrowser({ webgpu: true }, async ({ page }) => {
     await openApp(page, server.url);
     await upload(page, 'small_vectors.tsv');
     await waitForSummaryOf(page, 'small_vectors.tsv');
@@ -87,13 +80,10 @@ test('a sidecar adds ids and metadata to the loaded vectors', async () => {
     assert.match(await page.getByTestId('error').textContent(), /bad_sidecar_short\.tsv: has 90 rows but the embeddings have 100/);
     assert.equal((await summary(page)).columns, 'digit', 'the joined dataset stays as it was');
     await screenshot(page, 'sidecar-error');
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('malformed files get clear messages and the loaded dataset stays', async () => {
-  const { context, page } = await launch({ webgpu: true });
   const cases = [
     ['bad_empty.npy', 'bad_empty.npy: the file is empty'],
     ['bad_truncated.npy', 'bad_truncated.npy: the file ends early in the array data: expected 25600 bytes, found 24600'],
@@ -105,7 +95,7 @@ test('malformed files get clear messages and the loaded dataset stays', async ()
     ['bad_no_vector.parquet', 'bad_no_vector.parquet: no column holds vectors; expected a FixedSizeList or List of floats'],
     ['bad_truncated.parquet', 'bad_truncated.parquet: the file does not end with PAR1'],
   ];
-  try {
+  await withBrowser({ webgpu: true }, async ({ page }) => {
     await openApp(page, server.url);
     await page.getByTestId('load-sample').click();
     await waitForSummaryOf(page, 'digits.npy');
@@ -119,14 +109,11 @@ test('malformed files get clear messages and the loaded dataset stays', async ()
       assert.deepEqual([s.file, s.rows], ['digits.npy', '1797'], `${file}: the sample stays loaded`);
     }
     await screenshot(page, 'malformed-error');
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('rows with NaN/Inf are reported, then dropped on request and counted', async () => {
-  const { context, page } = await launch({ webgpu: true });
-  try {
+  await withBrowser({ webgpu: true }, async ({ page }) => {
     await openApp(page, server.url);
     await upload(page, 'bad_nan.tsv');
     const error = page.getByTestId('error');
@@ -137,14 +124,11 @@ test('rows with NaN/Inf are reported, then dropped on request and counted', asyn
     await waitForSummaryOf(page, 'bad_nan.tsv');
     const s = await summary(page);
     assert.deepEqual([s.rows, s.dropped, s.norms], ['18', '2', '3.3831 / 3.8404 / 4.1796']);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('without WebGPU the CPU badge shows and the summary is the same', async () => {
-  const { context, page } = await launch({ webgpu: false });
-  try {
+  await withBrowser({ webgpu: false }, async ({ page }) => {
     const backend = await openApp(page, server.url);
     assert.equal(backend, 'CPU (no WebGPU)');
     await page.getByTestId('load-sample').click();
@@ -153,9 +137,7 @@ test('without WebGPU the CPU badge shows and the summary is the same', async () 
     for (const [k, v] of Object.entries(DIGITS)) assert.equal(s[k], v, `${k}: ${JSON.stringify(s)}`);
     assert.equal(s['norms-on'], 'CPU');
     await screenshot(page, 'sample-cpu');
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('a long load shows bytes read and can be cancelled, keeping the loaded dataset', async () => {
@@ -163,22 +145,22 @@ test('a long load shows bytes read and can be cancelled, keeping the loaded data
   const path = join(tmpdir(), 'labelplan-big.tsv');
   const row = Array.from({ length: 32 }, (_, j) => (0.001 * (j + 1)).toFixed(6)).join('\t') + '\n';
   writeFileSync(path, row.repeat(150_000));
-  const { context, page } = await launch({ webgpu: true });
   try {
-    await openApp(page, server.url);
-    await page.getByTestId('load-sample').click();
-    await waitForSummaryOf(page, 'digits.npy');
-    await page.getByTestId('file-input').setInputFiles(path);
-    const progress = page.getByTestId('progress');
-    await progress.getByText(/MiB of 41\.2 MiB/).waitFor({ timeout: 30_000 });
-    await screenshot(page, 'progress');
-    await page.getByTestId('cancel').click();
-    await progress.waitFor({ state: 'detached', timeout: 30_000 });
-    assert.equal(await page.getByTestId('error').count(), 0, 'a cancel is not an error');
-    const s = await summary(page);
-    assert.deepEqual([s.file, s.rows], ['digits.npy', '1797'], 'the sample stays loaded');
+    await withBrowser({ webgpu: true }, async ({ page }) => {
+      await openApp(page, server.url);
+      await page.getByTestId('load-sample').click();
+      await waitForSummaryOf(page, 'digits.npy');
+      await page.getByTestId('file-input').setInputFiles(path);
+      const progress = page.getByTestId('progress');
+      await progress.getByText(/MiB of 41\.2 MiB/).waitFor({ timeout: 30_000 });
+      await screenshot(page, 'progress');
+      await page.getByTestId('cancel').click();
+      await progress.waitFor({ state: 'detached', timeout: 30_000 });
+      assert.equal(await page.getByTestId('error').count(), 0, 'a cancel is not an error');
+      const s = await summary(page);
+      assert.deepEqual([s.file, s.rows], ['digits.npy', '1797'], 'the sample stays loaded');
+    });
   } finally {
-    await context.close();
     rmSync(path, { force: true });
   }
 });

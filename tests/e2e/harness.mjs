@@ -63,6 +63,16 @@ export async function launch({ webgpu = true } = {}) {
   return { context, page, logs, userDataDir };
 }
 
+/** Runs `body({ page, logs })` in a fresh Chromium, closing it afterwards. */
+export async function withBrowser(options, body) {
+  const { context, page, logs } = await launch(options);
+  try {
+    return await body({ page, logs });
+  } finally {
+    await context.close();
+  }
+}
+
 /** Opens the app and waits for the worker to report its backend. */
 export async function openApp(page, url) {
   await page.goto(url);
