@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("serve") => steps::serve(),
         Some("test") => steps::test(),
-        Some("bench") => steps::bench(&args[1..]),
+        Some("bench") => steps::bench(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -146,7 +146,7 @@ fn criterion_mean_seconds(root: &Path, group: &str, function: &str) -> Result<f6
 /// `cargo xtask bench`: parse throughput of a 200 MiB `.npy`, natively (criterion,
 /// against `std::fs::read` of the same file) and in headless Chromium (the release app,
 /// against raw Blob slice reads), plus the browser's peak memory while loading.
-pub fn bench(_args: &[String]) -> Result<(), String> {
+pub fn bench() -> Result<(), String> {
     let root = root();
     install::system_packages(install::TEST_PACKAGES)?;
     install::web_tools(&root)?;

@@ -213,27 +213,6 @@ impl Error {
         }
         Error::Io { file: file.to_owned(), message: err.to_string() }
     }
-
-    /// The file name the error is about.
-    pub fn file(&self) -> &str {
-        match self {
-            Error::EmptyFile { file }
-            | Error::NoRows { file }
-            | Error::RaggedRow { file, .. }
-            | Error::NotANumber { file, .. }
-            | Error::NonFinite { file, .. }
-            | Error::Truncated { file, .. }
-            | Error::UnsupportedDtype { file, .. }
-            | Error::DuplicateId { file, .. }
-            | Error::RowCountMismatch { file, .. }
-            | Error::JoinMismatch { file, .. }
-            | Error::TooLarge { file, .. }
-            | Error::Malformed { file, .. }
-            | Error::Unsupported { file, .. }
-            | Error::Io { file, .. }
-            | Error::Cancelled { file } => file,
-        }
-    }
 }
 
 /// Result with labelplan-core's error.

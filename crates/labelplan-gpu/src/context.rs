@@ -50,7 +50,7 @@ impl GpuContext {
             .map_err(|e| GpuError::NoDevice(e.to_string()))?;
         let adapter_max = (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size);
         let binding_bytes = options.max_binding_bytes.map_or(adapter_max, |cap| cap.min(adapter_max));
-        let pipelines = Arc::new(crate::kernels::Pipelines::new(&device)?);
+        let pipelines = Arc::new(crate::kernels::Pipelines::new(&device));
         Ok(GpuContext {
             device,
             queue,
@@ -65,11 +65,6 @@ impl GpuContext {
     pub fn adapter_description(&self) -> String {
         let name = if self.info.name.is_empty() { "unnamed adapter" } else { &self.info.name };
         format!("{name} ({:?})", self.info.backend)
-    }
-
-    /// Whether the adapter is a software rasteriser (lavapipe, SwiftShader).
-    pub fn is_cpu_adapter(&self) -> bool {
-        self.info.device_type == wgpu::DeviceType::Cpu
     }
 
     /// Bytes one storage binding may hold here (adapter limit or the test cap).

@@ -58,9 +58,27 @@ impl<'a> Builder<'a> {
         self.dim
     }
 
-    /// Name of the array or tensor the user asked for, if any.
-    pub fn array_name(&self) -> Option<&str> {
-        self.options.array_name.as_deref()
+    /// Picks the array or tensor to read from a file holding `names` (sorted): the one
+    /// the user named, else the only one. `what` is "array" or "tensor"; `suffix` is a
+    /// file suffix the user may include in the name (".npy" inside an npz).
+    pub fn choose<'n>(&self, what: &str, names: &[&'n str], suffix: &str) -> Result<&'n str> {
+        let list = || names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+        match self.options.array_name.as_deref() {
+            Some(want) => {
+                let want = want.strip_suffix(suffix).unwrap_or(want);
+                names.iter().copied().find(|n| *n == want).ok_or_else(|| {
+                    Error::malformed(self.file, format!("has no {what} named {want:?}; it holds {}", list()))
+                })
+            }
+            None => match names {
+                [only] => Ok(only),
+                [] => Err(Error::malformed(self.file, format!("holds no {what}s; expected at least one"))),
+                _ => Err(Error::malformed(
+                    self.file,
+                    format!("holds several {what}s ({}); choose one by name", list()),
+                )),
+            },
+        }
     }
 
     /// Declares the shape up front (binary formats): checks the memory limit before any

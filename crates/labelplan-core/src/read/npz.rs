@@ -27,28 +27,8 @@ where
         .map(|e| String::from_utf8_lossy(e.filename().as_bytes()).into_owned())
         .collect();
     let arrays: Vec<&str> = names.iter().filter_map(|n| n.strip_suffix(".npy")).collect();
-    let wanted = match out.array_name() {
-        Some(name) => {
-            arrays.iter().copied().find(|a| *a == name || format!("{a}.npy") == name).ok_or_else(|| {
-                Error::malformed(&file, format!("has no array named {name:?}; it holds {}", list(&arrays)))
-            })?
-        }
-        None => match arrays.as_slice() {
-            [only] => only,
-            [] => return Err(Error::malformed(&file, "holds no .npy arrays; expected at least one")),
-            _ => {
-                return Err(Error::malformed(
-                    &file,
-                    format!("holds several arrays ({}); choose one by name", list(&arrays)),
-                ))
-            }
-        },
-    };
+    let wanted = out.choose("array", &arrays, ".npy")?;
     let index = names.iter().position(|n| n == &format!("{wanted}.npy")).unwrap_or(0);
     let mut entry = zip.reader_without_entry(index).await.map_err(zip_err)?;
     super::npy::read(&mut entry, out).await
-}
-
-fn list(names: &[&str]) -> String {
-    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
 }

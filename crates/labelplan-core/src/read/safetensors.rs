@@ -26,23 +26,9 @@ pub(super) async fn read<R: AsyncRead + Unpin>(reader: &mut R, out: &mut Builder
     let meta: Metadata = serde_json::from_slice(&header)
         .map_err(|e| Error::malformed(&file, format!("the JSON header does not parse: {e}")))?;
     let tensors = meta.tensors();
-    let mut names: Vec<&String> = tensors.keys().collect();
+    let mut names: Vec<&str> = tensors.keys().map(String::as_str).collect();
     names.sort();
-    let name = match out.array_name() {
-        Some(want) => names.iter().copied().find(|n| n.as_str() == want).ok_or_else(|| {
-            Error::malformed(&file, format!("has no tensor named {want:?}; it holds {}", list(&names)))
-        })?,
-        None => match names.as_slice() {
-            [only] => *only,
-            [] => return Err(Error::malformed(&file, "holds no tensors; expected one 2-D tensor")),
-            _ => {
-                return Err(Error::malformed(
-                    &file,
-                    format!("holds several tensors ({}); choose one by name", list(&names)),
-                ))
-            }
-        },
-    };
+    let name = out.choose("tensor", &names, "")?;
     let info = tensors[name];
     let dtype = match info.dtype {
         Dtype::F16 => SourceDtype::F16,
@@ -73,8 +59,4 @@ pub(super) async fn read<R: AsyncRead + Unpin>(reader: &mut R, out: &mut Builder
         .map_err(|e| Error::from_io(&file, &e, "the tensor data"))?;
     let layout = DenseLayout { rows, dim, dtype, endian: Endian::Little };
     read_dense(reader, layout, &format!("tensor {name:?}"), out).await
-}
-
-fn list(names: &[&String]) -> String {
-    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
 }

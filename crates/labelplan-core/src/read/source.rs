@@ -62,16 +62,6 @@ impl<'w, R> Tracked<'w, R> {
         Tracked { inner, watch, total, pos: 0, read: 0, reported: 0 }
     }
 
-    /// Total length of the source in bytes.
-    pub fn len(&self) -> u64 {
-        self.total
-    }
-
-    /// Whether the source has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.total == 0
-    }
-
     fn account(&mut self, n: usize) {
         self.pos += n as u64;
         self.read += n as u64;

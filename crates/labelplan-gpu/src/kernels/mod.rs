@@ -2,8 +2,6 @@
 
 pub mod row_norms;
 
-use crate::GpuError;
-
 /// Compiled pipelines, built once per context.
 #[derive(Debug)]
 pub(crate) struct Pipelines {
@@ -11,8 +9,8 @@ pub(crate) struct Pipelines {
 }
 
 impl Pipelines {
-    pub fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
-        Ok(Pipelines { row_norms: row_norms::Pipeline::new(device) })
+    pub fn new(device: &wgpu::Device) -> Self {
+        Pipelines { row_norms: row_norms::Pipeline::new(device) }
     }
 }
 
