@@ -4,12 +4,18 @@
 //! Readers accept `.npy`, `.npz`, `.safetensors`, CSV/TSV and JSONL, plus a sidecar
 //! CSV/TSV of ids and metadata; see [`read`]. Every failure is an [`Error`] naming the
 //! file and, where it applies, the row, line or field, and what was expected.
+//!
+//! It also holds the [`Backend`] trait the selection engine is written against and the
+//! serde types of a plan run ([`plan`]).
 
+pub mod backend;
 pub mod dataset;
 pub mod error;
+pub mod plan;
 pub mod read;
 pub mod summary;
 
+pub use backend::{Backend, BackendError};
 pub use dataset::{Dataset, MetaColumn, SourceDtype};
 pub use error::{Error, Location, Result};
 pub use read::{read_embeddings, Format, Input, LoadOptions};

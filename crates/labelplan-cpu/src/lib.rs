@@ -2,7 +2,8 @@
 //! they are the oracle the WebGPU kernels are tested against and the fallback where a
 //! browser has no WebGPU.
 
-use ndarray::ArrayView2;
+use labelplan_core::backend::{gaussian, Backend, BackendError, Head, HeadStep, Knn, Nearest};
+use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 
 /// L2 norm of each row of a row-major `rows × dim` matrix.
 ///
@@ -14,6 +15,235 @@ pub fn row_norms(values: &[f32], rows: usize, dim: usize) -> Vec<f32> {
         .into_iter()
         .map(|row| row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt() as f32)
         .collect()
+}
+
+/// The CPU backend: matrices are ndarray arrays in host memory.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuBackend;
+
+/// Rows per block when a full similarity row block would be large.
+const BLOCK_ROWS: usize = 256;
+
+/// Inserts `(j, s)` into a best-first list capped at `k`; an equal similarity keeps the
+/// earlier (lower) index ahead.
+fn insert_top(list: &mut Vec<(u32, f32)>, k: usize, j: u32, s: f32) {
+    if list.len() == k && list.last().is_some_and(|&(_, worst)| s <= worst) {
+        return;
+    }
+    let at = list.partition_point(|&(_, v)| v >= s);
+    list.insert(at, (j, s));
+    list.truncate(k);
+}
+
+fn as_array(values: &[f32], rows: usize, dim: usize) -> Array2<f32> {
+    Array2::from_shape_vec((rows, dim), values.to_vec()).expect("values must hold rows × dim")
+}
+
+/// Forward pass; returns the activations entering each layer and the logits.
+fn forward(head: &Head, input: Array2<f32>) -> (Vec<Array2<f32>>, Array2<f32>) {
+    let mut inputs = Vec::with_capacity(head.layers.len());
+    let mut h = input;
+    for (i, layer) in head.layers.iter().enumerate() {
+        let w = ArrayView2::from_shape((layer.inputs, layer.outputs), &layer.weights).expect("layer shape");
+        let mut z = h.dot(&w) + &Array1::from_vec(layer.bias.clone());
+        if i + 1 < head.layers.len() {
+            z.mapv_inplace(|v| v.max(0.0));
+        }
+        inputs.push(h);
+        h = z;
+    }
+    (inputs, h)
+}
+
+/// Row-wise softmax in place.
+fn softmax(logits: &mut Array2<f32>) {
+    for mut row in logits.rows_mut() {
+        let max = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        row.mapv_inplace(|v| (v - max).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|v| v / sum);
+    }
+}
+
+impl Backend for CpuBackend {
+    type Matrix = Array2<f32>;
+
+    fn name(&self) -> String {
+        "CPU".into()
+    }
+
+    fn upload(&self, values: &[f32], rows: usize, dim: usize) -> Result<Array2<f32>, BackendError> {
+        Ok(as_array(values, rows, dim))
+    }
+
+    fn shape(&self, m: &Array2<f32>) -> (usize, usize) {
+        m.dim()
+    }
+
+    fn read_rows(&self, m: &Array2<f32>, rows: &[u32]) -> Result<Vec<f32>, BackendError> {
+        let idx: Vec<usize> = rows.iter().map(|&r| r as usize).collect();
+        Ok(m.select(Axis(0), &idx).into_iter().collect())
+    }
+
+    fn normalize_rows(&self, m: &Array2<f32>) -> Result<Array2<f32>, BackendError> {
+        let mut out = m.clone();
+        let norms = row_norms(m.as_slice().expect("standard layout"), m.nrows(), m.ncols());
+        for (mut row, n) in out.rows_mut().into_iter().zip(norms) {
+            if n > 0.0 {
+                row.mapv_inplace(|v| v / n);
+            }
+        }
+        Ok(out)
+    }
+
+    fn dot(&self, a: &Array2<f32>, b: &Array2<f32>) -> Result<Vec<f32>, BackendError> {
+        Ok(a.dot(&b.t()).into_iter().collect())
+    }
+
+    fn nearest(&self, points: &Array2<f32>, refs: &Array2<f32>) -> Result<Nearest, BackendError> {
+        let mut index = Vec::with_capacity(points.nrows());
+        let mut sim = Vec::with_capacity(points.nrows());
+        for start in (0..points.nrows()).step_by(BLOCK_ROWS) {
+            let end = (start + BLOCK_ROWS).min(points.nrows());
+            let block = points.slice_axis(Axis(0), Slice::from(start..end)).dot(&refs.t());
+            for row in block.rows() {
+                let (mut best, mut best_sim) = (0u32, f32::NEG_INFINITY);
+                for (j, &v) in row.iter().enumerate() {
+                    if v > best_sim {
+                        (best, best_sim) = (j as u32, v);
+                    }
+                }
+                index.push(best);
+                sim.push(best_sim);
+            }
+        }
+        Ok(Nearest { index, sim })
+    }
+
+    fn top_k(&self, points: &Array2<f32>, k: usize, group: &[u32]) -> Result<Knn, BackendError> {
+        let n = points.nrows();
+        let mut index = Vec::with_capacity(n * k);
+        let mut sim = Vec::with_capacity(n * k);
+        let mut list = Vec::with_capacity(k + 1);
+        for start in (0..n).step_by(BLOCK_ROWS) {
+            let end = (start + BLOCK_ROWS).min(n);
+            let block = points.slice_axis(Axis(0), Slice::from(start..end)).dot(&points.t());
+            for (r, row) in block.rows().into_iter().enumerate() {
+                let me = group[start + r];
+                list.clear();
+                for (j, &v) in row.iter().enumerate() {
+                    if group[j] != me {
+                        insert_top(&mut list, k, j as u32, v);
+                    }
+                }
+                list.resize(k, (u32::MAX, f32::NEG_INFINITY));
+                index.extend(list.iter().map(|p| p.0));
+                sim.extend(list.iter().map(|p| p.1));
+            }
+        }
+        Ok(Knn { k, index, sim })
+    }
+
+    fn segment_sums(
+        &self,
+        points: &Array2<f32>,
+        segment: &[u32],
+        segments: usize,
+    ) -> Result<Vec<f32>, BackendError> {
+        let mut sums = Array2::<f32>::zeros((segments, points.ncols()));
+        for (row, &seg) in points.rows().into_iter().zip(segment) {
+            if seg != u32::MAX {
+                let mut target = sums.row_mut(seg as usize);
+                target += &row;
+            }
+        }
+        Ok(sums.into_iter().collect())
+    }
+
+    fn raise_best(
+        &self,
+        points: &Array2<f32>,
+        best: &mut [f32],
+        pick: u32,
+    ) -> Result<Option<(u32, f32)>, BackendError> {
+        let sims = points.dot(&points.row(pick as usize));
+        let mut lowest: Option<(u32, f32)> = None;
+        for (i, (b, s)) in best.iter_mut().zip(sims.iter()).enumerate() {
+            if b.is_nan() {
+                continue;
+            }
+            *b = b.max(*s);
+            if lowest.is_none_or(|(_, v)| *b < v) {
+                lowest = Some((i as u32, *b));
+            }
+        }
+        Ok(lowest)
+    }
+
+    fn head_step(
+        &self,
+        points: &Array2<f32>,
+        batch: &[u32],
+        labels: &[u32],
+        head: &mut Head,
+        step: HeadStep,
+    ) -> Result<Vec<f32>, BackendError> {
+        let dim = points.ncols();
+        let mut x = Array2::<f32>::zeros((batch.len(), dim));
+        for (b, &r) in batch.iter().enumerate() {
+            let mut row = x.row_mut(b);
+            row.assign(&points.row(r as usize));
+            if step.noise_std > 0.0 {
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v += step.noise_std * gaussian(step.noise_seed, r as u64 * dim as u64 + c as u64);
+                }
+            }
+        }
+        let (inputs, mut probs) = forward(head, x);
+        softmax(&mut probs);
+        let out = probs.iter().copied().collect();
+        // Gradient of mean cross-entropy with respect to the logits.
+        let mut grad = probs;
+        for (b, &y) in labels.iter().enumerate() {
+            grad[[b, y as usize]] -= 1.0;
+        }
+        grad /= batch.len() as f32;
+        for (i, layer) in head.layers.iter_mut().enumerate().rev() {
+            let input = &inputs[i];
+            let gw = input.t().dot(&grad);
+            let gb = grad.sum_axis(Axis(0));
+            if i > 0 {
+                let w = ArrayView2::from_shape((layer.inputs, layer.outputs), &layer.weights)
+                    .expect("layer shape");
+                let mut back = grad.dot(&w.t());
+                back.zip_mut_with(input, |g, &a| {
+                    if a <= 0.0 {
+                        *g = 0.0;
+                    }
+                });
+                grad = back;
+            }
+            for (w, g) in layer.weights.iter_mut().zip(gw.iter()) {
+                *w -= step.learning_rate * g;
+            }
+            for (b, g) in layer.bias.iter_mut().zip(gb.iter()) {
+                *b -= step.learning_rate * g;
+            }
+        }
+        Ok(out)
+    }
+
+    fn head_predict(&self, points: &Array2<f32>, head: &Head) -> Result<Vec<f32>, BackendError> {
+        let mut out = Vec::with_capacity(points.nrows() * head.classes());
+        for start in (0..points.nrows()).step_by(BLOCK_ROWS * 16) {
+            let end = (start + BLOCK_ROWS * 16).min(points.nrows());
+            let (_, mut probs) =
+                forward(head, points.slice_axis(Axis(0), Slice::from(start..end)).to_owned());
+            softmax(&mut probs);
+            out.extend(probs.iter());
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -29,5 +259,58 @@ mod tests {
     #[test]
     fn zero_rows_gives_empty() {
         assert!(row_norms(&[], 0, 4).is_empty());
+    }
+
+    #[test]
+    fn top_k_skips_own_group_and_breaks_ties_low() {
+        let cpu = CpuBackend;
+        // Rows 0 and 1 are duplicates; rows 2 and 3 tie as neighbours of row 4.
+        let m = cpu.upload(&[1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.6, 0.8], 5, 2).expect("upload");
+        let knn = cpu.top_k(&m, 2, &[0, 0, 1, 2, 3]).expect("knn");
+        let of = |i| knn.of(i).map(|p| p.0).collect::<Vec<_>>();
+        assert_eq!(of(0), vec![4, 2]);
+        assert_eq!(of(4), vec![2, 3]);
+        assert_eq!(of(2), vec![3, 4]);
+    }
+
+    #[test]
+    fn raise_best_returns_the_least_covered() {
+        let cpu = CpuBackend;
+        let m = cpu.upload(&[1.0, 0.0, 0.0, 1.0, 0.6, 0.8], 3, 2).expect("upload");
+        let mut best = vec![f32::NEG_INFINITY, f32::NEG_INFINITY, f32::NAN];
+        let far = cpu.raise_best(&m, &mut best, 0).expect("step");
+        assert_eq!(far, Some((1, 0.0)));
+        assert!(best[2].is_nan());
+    }
+
+    #[test]
+    fn head_step_lowers_the_loss() {
+        use labelplan_core::backend::Dense;
+        let cpu = CpuBackend;
+        let m = cpu.upload(&[1.0, 0.0, 0.0, 1.0, 0.9, 0.1, 0.1, 0.9], 4, 2).expect("upload");
+        let mut head = Head {
+            layers: vec![
+                Dense {
+                    inputs: 2,
+                    outputs: 3,
+                    weights: vec![0.1, -0.2, 0.3, 0.2, 0.1, -0.1],
+                    bias: vec![0.0; 3],
+                },
+                Dense {
+                    inputs: 3,
+                    outputs: 2,
+                    weights: vec![0.1, -0.1, 0.2, 0.1, -0.3, 0.2],
+                    bias: vec![0.0; 2],
+                },
+            ],
+        };
+        let step = HeadStep { learning_rate: 0.5, noise_std: 0.0, noise_seed: 0 };
+        let loss = |p: &[f32]| -(p[0].ln() + p[3].ln() + p[4].ln() + p[7].ln());
+        let first = cpu.head_step(&m, &[0, 1, 2, 3], &[0, 1, 0, 1], &mut head, step).expect("step");
+        for _ in 0..200 {
+            cpu.head_step(&m, &[0, 1, 2, 3], &[0, 1, 0, 1], &mut head, step).expect("step");
+        }
+        let last = cpu.head_predict(&m, &head).expect("predict");
+        assert!(loss(&last) < loss(&first) * 0.2, "{} vs {}", loss(&last), loss(&first));
     }
 }

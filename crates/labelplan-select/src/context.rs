@@ -1,0 +1,176 @@
+//! What every algorithm of a run shares: the backend and the normalised matrix on it,
+//! the constraint inputs, progress and cancel, and results computed once and reused
+//! (clusters, kNN graph, training dynamics).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use labelplan_core::backend::{Backend, Knn};
+use labelplan_core::plan::Settings;
+use labelplan_core::Dataset;
+
+use crate::dynamics::Dynamics;
+use crate::error::{Result, SelectError};
+use crate::kmeans::Clusters;
+
+/// A progress report: the stage running and how far along it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// What runs ("clustering", "training dynamics", "selecting 5%", …).
+    pub stage: String,
+    /// Units done.
+    pub done: u64,
+    /// Units in the stage.
+    pub total: u64,
+}
+
+/// Neighbours kept per item in the shared kNN graph.
+pub const GRAPH_K: usize = 20;
+
+/// The shared state of one plan run.
+pub struct Context<'a, B: Backend> {
+    /// The backend.
+    pub backend: &'a B,
+    /// The input.
+    pub data: &'a Dataset,
+    /// The settings.
+    pub settings: &'a Settings,
+    /// L2-normalised rows on the backend.
+    pub points: B::Matrix,
+    /// Rows.
+    pub n: usize,
+    /// Exact-duplicate group of every row (the lowest row with the same vector).
+    pub group: Vec<u32>,
+    /// Already-labeled rows.
+    pub labeled: Vec<bool>,
+    /// Per-row labeling cost, when a cost column is set.
+    pub cost: Option<Vec<f64>>,
+    progress: &'a mut dyn FnMut(&Progress),
+    cancel: &'a AtomicBool,
+    clusters: Option<Clusters>,
+    knn: Option<Rc<Knn>>,
+    dynamics: Option<Dynamics>,
+}
+
+impl<'a, B: Backend> Context<'a, B> {
+    /// Uploads and normalises the data and reads the constraint columns.
+    pub fn new(
+        backend: &'a B,
+        data: &'a Dataset,
+        settings: &'a Settings,
+        progress: &'a mut dyn FnMut(&Progress),
+        cancel: &'a AtomicBool,
+    ) -> Result<Self> {
+        let raw = backend.upload(&data.values, data.rows, data.dim)?;
+        let points = backend.normalize_rows(&raw)?;
+        let labeled = match &settings.labeled_column {
+            Some(name) => column(data, "--labeled-column", name)?.iter().map(|v| is_true(v)).collect(),
+            None => vec![false; data.rows],
+        };
+        let cost = match &settings.cost_column {
+            Some(name) => Some(
+                column(data, "--cost-column", name)?
+                    .iter()
+                    .enumerate()
+                    .map(|(row, v)| match v.trim().parse::<f64>() {
+                        Ok(c) if c.is_finite() && c >= 0.0 => Ok(c),
+                        _ => Err(SelectError::BadCost { column: name.clone(), row, found: v.clone() }),
+                    })
+                    .collect::<Result<Vec<f64>>>()?,
+            ),
+            None => None,
+        };
+        Ok(Context {
+            backend,
+            data,
+            settings,
+            points,
+            n: data.rows,
+            group: duplicate_groups(data),
+            labeled,
+            cost,
+            progress,
+            cancel,
+            clusters: None,
+            knn: None,
+            dynamics: None,
+        })
+    }
+
+    /// Reports progress; fails with [`SelectError::Cancelled`] once cancel is set.
+    pub fn tick(&mut self, stage: &str, done: u64, total: u64) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(SelectError::Cancelled);
+        }
+        (self.progress)(&Progress { stage: stage.to_string(), done, total });
+        Ok(())
+    }
+
+    /// Rows that may be picked (not already labeled).
+    pub fn eligible(&self) -> usize {
+        self.labeled.iter().filter(|l| !**l).count()
+    }
+
+    /// Rows already labeled.
+    pub fn labeled_rows(&self) -> Vec<u32> {
+        (0..self.n as u32).filter(|&i| self.labeled[i as usize]).collect()
+    }
+
+    /// The pseudo-label clusters (computed on first use).
+    pub fn clusters(&mut self) -> Result<&Clusters> {
+        if self.clusters.is_none() {
+            let c = crate::kmeans::pseudo_labels(self)?;
+            self.clusters = Some(c);
+        }
+        Ok(self.clusters.as_ref().expect("just set"))
+    }
+
+    /// The kNN graph with [`GRAPH_K`] neighbours, exact duplicates skipped (computed on
+    /// first use, then shared).
+    pub fn knn(&mut self) -> Result<Rc<Knn>> {
+        if self.knn.is_none() {
+            self.tick("kNN graph", 0, 1)?;
+            let knn = self.backend.top_k(&self.points, GRAPH_K.min(self.n.saturating_sub(1)), &self.group)?;
+            self.knn = Some(Rc::new(knn));
+        }
+        Ok(Rc::clone(self.knn.as_ref().expect("just set")))
+    }
+
+    /// Training dynamics of the proxy head on the pseudo-labels (computed on first use).
+    pub fn dynamics(&mut self) -> Result<&Dynamics> {
+        if self.dynamics.is_none() {
+            let d = crate::dynamics::train(self)?;
+            self.dynamics = Some(d);
+        }
+        Ok(self.dynamics.as_ref().expect("just set"))
+    }
+}
+
+/// The values of a metadata column, or an error listing the columns there are.
+pub fn column<'d>(data: &'d Dataset, setting: &str, name: &str) -> Result<&'d [String]> {
+    data.columns.iter().find(|c| c.name == name).map(|c| c.values.as_slice()).ok_or_else(|| {
+        SelectError::UnknownColumn {
+            setting: setting.into(),
+            column: name.into(),
+            available: data.columns.iter().map(|c| c.name.clone()).collect(),
+        }
+    })
+}
+
+/// Whether a flag column's text means "yes".
+fn is_true(v: &str) -> bool {
+    let v = v.trim().to_ascii_lowercase();
+    !(v.is_empty() || v == "0" || v == "false" || v == "no" || v == "n" || v == "f")
+}
+
+/// For each row, the lowest row holding the same vector (bit for bit).
+fn duplicate_groups(data: &Dataset) -> Vec<u32> {
+    let mut first: HashMap<Vec<u32>, u32> = HashMap::with_capacity(data.rows);
+    (0..data.rows)
+        .map(|i| {
+            let bits: Vec<u32> = data.row(i).iter().map(|v| v.to_bits()).collect();
+            *first.entry(bits).or_insert(i as u32)
+        })
+        .collect()
+}

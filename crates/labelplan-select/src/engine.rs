@@ -1,0 +1,177 @@
+//! The engine: one plan run from a dataset and settings, with progress and cancel.
+
+use std::sync::atomic::AtomicBool;
+
+use labelplan_core::backend::Backend;
+use labelplan_core::plan::{BudgetPlan, Clustering, CurvePoint, InputInfo, Manifest, Plan, Settings};
+use labelplan_core::Dataset;
+
+use crate::constraints::walk;
+use crate::context::{Context, Progress};
+use crate::error::{Result, SelectError};
+use crate::estimate::Estimator;
+use crate::methods::Selector;
+use crate::planner;
+
+/// Runs plans on one backend.
+pub struct Engine<'b, B: Backend> {
+    backend: &'b B,
+}
+
+fn check(settings: &Settings, rows: usize) -> Result<()> {
+    let bad = |s: &str, m: &str| Err(SelectError::setting(s, m));
+    if settings.budgets.is_empty() {
+        return bad("--budget", "give at least one budget, e.g. --budget 5%");
+    }
+    if settings.epochs == 0 {
+        return bad("--epochs", "must be at least 1");
+    }
+    if settings.folds == 0 {
+        return bad("--folds", "must be at least 1");
+    }
+    if let Some(b) = settings.beta {
+        if !(0.0..1.0).contains(&b) {
+            return bad("--beta", "must be at least 0 and below 1");
+        }
+    }
+    if let Some(t) = settings.dedup_threshold {
+        if !(t > 0.0 && t <= 1.0) {
+            return bad("--dedup", "a cosine similarity above 0 and at most 1");
+        }
+    }
+    if !(settings.noise_std >= 0.0 && settings.noise_std.is_finite()) {
+        return bad("--noise", "must be a number ≥ 0");
+    }
+    if settings.labels_per_hour.is_nan() || settings.labels_per_hour <= 0.0 {
+        return bad("--labels-per-hour", "must be above 0");
+    }
+    if rows < 2 {
+        return bad("input", "a plan needs at least 2 rows");
+    }
+    Ok(())
+}
+
+impl<'b, B: Backend> Engine<'b, B> {
+    /// An engine on `backend`.
+    pub fn new(backend: &'b B) -> Self {
+        Engine { backend }
+    }
+
+    /// Makes the plan. `progress` hears every stage; setting `cancel` stops the run at
+    /// the next step with [`SelectError::Cancelled`].
+    pub fn run(
+        &self,
+        data: &Dataset,
+        input: InputInfo,
+        settings: &Settings,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+    ) -> Result<Plan> {
+        check(settings, data.rows)?;
+        let mut ctx = Context::new(self.backend, data, settings, progress, cancel)?;
+        let eligible = ctx.eligible();
+        if eligible == 0 {
+            return Err(SelectError::setting(
+                "--labeled-column",
+                "every row is already labeled; nothing is left to pick",
+            ));
+        }
+        let clusters = ctx.clusters()?.clone();
+        let cluster = clusters.kmeans.assign.clone();
+        let k = clusters.k;
+        let total_units = match &ctx.cost {
+            Some(c) => (0..data.rows).filter(|&i| !ctx.labeled[i]).map(|i| c[i]).sum(),
+            None => eligible as f64,
+        };
+        let mean_cost = match &ctx.cost {
+            Some(_) => total_units / eligible as f64,
+            None => settings.cost_per_label,
+        };
+        // Every budget to run, requested and curve, in units; smallest first.
+        let mut limits: Vec<f64> =
+            settings.budgets.iter().chain(&settings.curve).map(|b| b.resolve(total_units)).collect();
+        limits.sort_by(f64::total_cmp);
+        limits.dedup();
+        let largest = limits.last().copied().unwrap_or(1.0);
+        // Nested orders: room for the largest budget plus what constraints may skip.
+        let want = if ctx.cost.is_some() || settings.balance.is_some() || settings.dedup_threshold.is_some() {
+            eligible
+        } else {
+            ((largest * 1.5) as usize + 64).min(eligible)
+        };
+        let estimator = Estimator::new(data, cluster.clone(), k, settings.seed);
+        let mut selector = Selector::new(settings.method, want);
+        let mut runs = Vec::new();
+        for (i, &limit) in limits.iter().enumerate() {
+            ctx.tick("selecting", i as u64, limits.len() as u64)?;
+            let candidates = selector.candidates(&mut ctx, limit.round().max(1.0) as usize, &estimator)?;
+            let picked = walk(&mut ctx, &candidates.order, limit)?;
+            ctx.tick("estimating", i as u64, limits.len() as u64)?;
+            let coverage = planner::coverage(&mut ctx, &picked.rows, &cluster, k)?;
+            let quality = estimator.quality(&picked.rows);
+            runs.push((limit, candidates.beta, picked, coverage, quality));
+        }
+        let curve: Vec<CurvePoint> = runs
+            .iter()
+            .map(|(_, _, p, coverage, quality)| CurvePoint {
+                count: p.rows.len(),
+                percent: 100.0 * p.rows.len() as f64 / eligible as f64,
+                coverage: *coverage,
+                quality: *quality,
+            })
+            .collect();
+        let fit = planner::fit_curve(&curve.iter().map(|p| (p.percent, p.quality)).collect::<Vec<_>>());
+        let recommended = fit.as_ref().and_then(|f| planner::recommend(f, settings, eligible, mean_cost));
+        let run_of = |limit: f64| runs.iter().find(|r| r.0 == limit).expect("every budget was run");
+        let mut budgets: Vec<BudgetPlan> = Vec::new();
+        for b in &settings.budgets {
+            let (_, beta, picked, coverage, quality) = run_of(b.resolve(total_units));
+            let cost = match &ctx.cost {
+                Some(_) => picked.used,
+                None => picked.rows.len() as f64 * settings.cost_per_label,
+            };
+            budgets.push(BudgetPlan {
+                budget: *b,
+                count: picked.rows.len(),
+                rows: picked.rows.clone(),
+                cost,
+                hours: picked.rows.len() as f64 / settings.labels_per_hour,
+                beta: *beta,
+                coverage: *coverage,
+                quality: *quality,
+                per_cluster: planner::per_cluster(&picked.rows, &cluster, k),
+                per_value: picked.per_value.clone(),
+                shortfall: picked.shortfall.clone(),
+            });
+        }
+        let mut ranked: Vec<u32> = Vec::new();
+        let mut seen = vec![false; data.rows];
+        let mut by_size: Vec<&BudgetPlan> = budgets.iter().collect();
+        by_size.sort_by_key(|b| b.count);
+        for b in by_size {
+            ranked
+                .extend(b.rows.iter().copied().filter(|&r| !std::mem::replace(&mut seen[r as usize], true)));
+        }
+        let score = selector.score(&mut ctx)?;
+        let sizes = (0..k).map(|c| cluster.iter().filter(|&&a| a as usize == c).count()).collect();
+        Ok(Plan {
+            manifest: Manifest {
+                tool: "labelplan".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                input,
+                backend: self.backend.name(),
+                settings: settings.clone(),
+            },
+            pool: data.rows,
+            labeled: data.rows - eligible,
+            clustering: Clustering { k, chosen_by: clusters.chosen_by, tried: clusters.tried, sizes },
+            budgets,
+            curve,
+            fit,
+            recommended,
+            ranked,
+            cluster,
+            score,
+        })
+    }
+}

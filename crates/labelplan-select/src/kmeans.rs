@@ -1,0 +1,215 @@
+//! Spherical k-means (k-means++ seeding, restarts) on unit vectors, and the pseudo-label
+//! clusters of a run with K chosen by silhouette when the user did not set it.
+
+use labelplan_core::backend::Backend;
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::context::Context;
+use crate::error::{Result, SelectError};
+use crate::rng::stream;
+
+/// A spherical k-means solution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeans {
+    /// `k × dim` unit centroids, row-major.
+    pub centroids: Vec<f32>,
+    /// Cluster of every row.
+    pub assign: Vec<u32>,
+    /// Cosine similarity of every row to its centroid.
+    pub sim: Vec<f32>,
+}
+
+impl KMeans {
+    /// Sum of similarities to the centroids (higher is better).
+    pub fn objective(&self) -> f64 {
+        self.sim.iter().map(|&s| s as f64).sum()
+    }
+}
+
+/// Pseudo-label clusters of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clusters {
+    /// The k-means solution.
+    pub kmeans: KMeans,
+    /// Number of clusters.
+    pub k: usize,
+    /// "setting" or "silhouette".
+    pub chosen_by: String,
+    /// Silhouette of each K tried.
+    pub tried: Vec<(usize, f64)>,
+}
+
+/// Scales each `dim`-row of `v` to unit norm (zero rows stay zero).
+pub fn normalize(v: &mut [f32], dim: usize) {
+    for row in v.chunks_mut(dim) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+}
+
+/// Seeds by k-means++: the first center uniformly, then each next one with probability
+/// proportional to its squared distance to the nearest center so far.
+fn plus_plus<B: Backend>(backend: &B, points: &B::Matrix, k: usize, rng: &mut impl Rng) -> Result<Vec<u32>> {
+    let (n, _) = backend.shape(points);
+    let mut best = vec![f32::NEG_INFINITY; n];
+    let mut centers = vec![rng.random_range(0..n as u32)];
+    while centers.len() < k {
+        backend.raise_best(points, &mut best, *centers.last().expect("one center"))?;
+        // Squared Euclidean distance between unit vectors: 2 − 2·cos.
+        let weights: Vec<f64> = best.iter().map(|&s| (2.0 - 2.0 * s as f64).max(0.0)).collect();
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            break; // every row coincides with a center
+        }
+        let mut target = rng.random::<f64>() * total;
+        let mut pick = n - 1;
+        for (i, w) in weights.iter().enumerate() {
+            if target < *w {
+                pick = i;
+                break;
+            }
+            target -= w;
+        }
+        centers.push(pick as u32);
+    }
+    Ok(centers)
+}
+
+/// Lloyd steps from the given centroids; stops early when no assignment changes.
+/// Centroids listed in `fixed` (by index) do not move.
+pub fn lloyd<B: Backend>(
+    backend: &B,
+    points: &B::Matrix,
+    mut centroids: Vec<f32>,
+    fixed: &[bool],
+    steps: usize,
+) -> Result<KMeans> {
+    let (_, dim) = backend.shape(points);
+    let k = centroids.len() / dim.max(1);
+    let mut previous: Option<Vec<u32>> = None;
+    for _ in 0..steps {
+        let c = backend.upload(&centroids, k, dim)?;
+        let near = backend.nearest(points, &c)?;
+        if previous.as_ref() == Some(&near.index) {
+            break;
+        }
+        let sums = backend.segment_sums(points, &near.index, k)?;
+        for (j, sum) in sums.chunks(dim).enumerate() {
+            if !fixed.get(j).copied().unwrap_or(false) && sum.iter().any(|&v| v != 0.0) {
+                centroids[j * dim..(j + 1) * dim].copy_from_slice(sum);
+            }
+        }
+        normalize(&mut centroids, dim);
+        previous = Some(near.index);
+    }
+    let c = backend.upload(&centroids, k, dim)?;
+    let near = backend.nearest(points, &c)?;
+    Ok(KMeans { centroids, assign: near.index, sim: near.sim })
+}
+
+/// Spherical k-means with `restarts` k-means++ starts; keeps the best objective.
+pub fn spherical_kmeans<B: Backend>(
+    backend: &B,
+    points: &B::Matrix,
+    k: usize,
+    seed: u64,
+    restarts: usize,
+) -> Result<KMeans> {
+    let mut rng = stream(seed, "k-means");
+    let mut best: Option<KMeans> = None;
+    for _ in 0..restarts.max(1) {
+        let seeds = plus_plus(backend, points, k, &mut rng)?;
+        let start = backend.read_rows(points, &seeds)?;
+        let run = lloyd(backend, points, start, &[], 50)?;
+        if best.as_ref().is_none_or(|b| run.objective() > b.objective()) {
+            best = Some(run);
+        }
+    }
+    Ok(best.expect("at least one restart"))
+}
+
+/// Mean silhouette (cosine distance) of `assign` over the rows `sample`.
+fn silhouette<B: Backend>(
+    backend: &B,
+    points: &B::Matrix,
+    assign: &[u32],
+    k: usize,
+    sample: &[u32],
+) -> Result<f64> {
+    let rows = backend.read_rows(points, sample)?;
+    let (_, dim) = backend.shape(points);
+    let m = backend.upload(&rows, sample.len(), dim)?;
+    let sims = backend.dot(&m, &m)?;
+    let s = sample.len();
+    let mut total = 0.0;
+    for i in 0..s {
+        let mut sum = vec![0.0f64; k];
+        let mut count = vec![0usize; k];
+        for j in 0..s {
+            if i != j {
+                let c = assign[sample[j] as usize] as usize;
+                sum[c] += 1.0 - sims[i * s + j] as f64;
+                count[c] += 1;
+            }
+        }
+        let own = assign[sample[i] as usize] as usize;
+        if count[own] == 0 {
+            continue; // a singleton scores 0
+        }
+        let a = sum[own] / count[own] as f64;
+        let b = (0..k)
+            .filter(|&c| c != own && count[c] > 0)
+            .map(|c| sum[c] / count[c] as f64)
+            .fold(f64::INFINITY, f64::min);
+        if b.is_finite() {
+            total += (b - a) / a.max(b).max(1e-12);
+        }
+    }
+    Ok(total / s.max(1) as f64)
+}
+
+/// Rows used to score a clustering by silhouette.
+const SILHOUETTE_SAMPLE: usize = 1000;
+
+/// The run's pseudo-label clusters: K from the settings, or the K in `cluster_range`
+/// with the best silhouette on a seeded sample (smaller K on ties).
+pub fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clusters> {
+    let settings = ctx.settings;
+    let n = ctx.n;
+    let restarts = 3;
+    if let Some(k) = settings.clusters {
+        if k == 0 || k > n {
+            return Err(SelectError::setting("--clusters", format!("must be between 1 and the {n} rows")));
+        }
+        ctx.tick("clustering", 0, 1)?;
+        let kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts)?;
+        return Ok(Clusters { kmeans, k, chosen_by: "setting".into(), tried: Vec::new() });
+    }
+    let (lo, hi) = settings.cluster_range;
+    let hi = hi.min(n.saturating_sub(1)).max(1);
+    let lo = lo.clamp(1, hi);
+    if lo < 2 && hi < 2 {
+        let kmeans = spherical_kmeans(ctx.backend, &ctx.points, 1, settings.seed, 1)?;
+        return Ok(Clusters { kmeans, k: 1, chosen_by: "setting".into(), tried: Vec::new() });
+    }
+    let mut sample: Vec<u32> = (0..n as u32).collect();
+    sample.shuffle(&mut stream(settings.seed, "silhouette sample"));
+    sample.truncate(SILHOUETTE_SAMPLE);
+    sample.sort_unstable();
+    let mut tried = Vec::new();
+    let mut best: Option<(f64, usize, KMeans)> = None;
+    for (done, k) in (lo.max(2)..=hi).enumerate() {
+        ctx.tick("clustering", done as u64, (hi + 1 - lo.max(2)) as u64)?;
+        let kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts)?;
+        let score = silhouette(ctx.backend, &ctx.points, &kmeans.assign, k, &sample)?;
+        tried.push((k, score));
+        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+            best = Some((score, k, kmeans));
+        }
+    }
+    let (_, k, kmeans) = best.expect("at least one K tried");
+    Ok(Clusters { kmeans, k, chosen_by: "silhouette".into(), tried })
+}

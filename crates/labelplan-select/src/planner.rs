@@ -1,0 +1,132 @@
+//! The budget planner's measures: coverage of the pool by a set of picks, a saturating
+//! curve through the quality estimates, and the recommended budget.
+
+use labelplan_core::backend::Backend;
+use labelplan_core::plan::Coverage;
+use labelplan_core::plan::{CurveFit, GroupCount, Recommendation, Settings};
+
+use crate::context::Context;
+use crate::error::Result;
+
+/// Coverage of the pool by `picks` plus the already-labeled rows (cosine distances).
+pub fn coverage<B: Backend>(
+    ctx: &mut Context<'_, B>,
+    picks: &[u32],
+    cluster: &[u32],
+    k: usize,
+) -> Result<Coverage> {
+    let refs: Vec<u32> = ctx.labeled_rows().into_iter().chain(picks.iter().copied()).collect();
+    if refs.is_empty() {
+        return Ok(Coverage { mean_distance: 1.0, p95_distance: 1.0, within_delta: 0.0, clusters_hit: 0 });
+    }
+    let (_, dim) = ctx.backend.shape(&ctx.points);
+    let rows = ctx.backend.read_rows(&ctx.points, &refs)?;
+    let m = ctx.backend.upload(&rows, refs.len(), dim)?;
+    let near = ctx.backend.nearest(&ctx.points, &m)?;
+    let mut d: Vec<f64> = near.sim.iter().map(|&s| (1.0 - s as f64).max(0.0)).collect();
+    let mean = d.iter().sum::<f64>() / d.len() as f64;
+    let delta = ctx.settings.coverage_delta as f64;
+    let within = d.iter().filter(|&&v| v <= delta).count() as f64 / d.len() as f64;
+    d.sort_by(f64::total_cmp);
+    let p95 = d[((d.len() as f64 * 0.95).ceil() as usize).clamp(1, d.len()) - 1];
+    let mut hits = vec![0usize; k];
+    for &p in picks {
+        hits[cluster[p as usize] as usize] += 1;
+    }
+    let clusters_hit = hits.iter().filter(|&&h| h >= ctx.settings.cluster_hits.max(1)).count();
+    Ok(Coverage { mean_distance: mean, p95_distance: p95, within_delta: within, clusters_hit })
+}
+
+/// Picks per cluster.
+pub fn per_cluster(picks: &[u32], cluster: &[u32], k: usize) -> Vec<GroupCount> {
+    let mut pool = vec![0usize; k];
+    cluster.iter().for_each(|&c| pool[c as usize] += 1);
+    let mut picked = vec![0usize; k];
+    picks.iter().for_each(|&p| picked[cluster[p as usize] as usize] += 1);
+    (0..k)
+        .map(|c| GroupCount { value: c.to_string(), pool: pool[c], picked: picked[c], target: None })
+        .collect()
+}
+
+/// Least-squares fit of `a − b·p^(−c)` through `(percent, quality)` points: `c` on a
+/// grid, `a` and `b` in closed form. Needs three distinct budgets.
+pub fn fit_curve(points: &[(f64, f64)]) -> Option<CurveFit> {
+    let mut xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    if xs.len() < 3 {
+        return None;
+    }
+    let mut best: Option<(f64, CurveFit)> = None;
+    for step in 1..=60 {
+        let c = step as f64 * 0.05;
+        let u: Vec<f64> = points.iter().map(|p| p.0.powf(-c)).collect();
+        let n = points.len() as f64;
+        let (su, sy) = (u.iter().sum::<f64>(), points.iter().map(|p| p.1).sum::<f64>());
+        let suu = u.iter().map(|v| v * v).sum::<f64>();
+        let suy = u.iter().zip(points).map(|(v, p)| v * p.1).sum::<f64>();
+        let det = n * suu - su * su;
+        if det.abs() < 1e-12 {
+            continue;
+        }
+        // y = a + slope·u, slope = −b.
+        let slope = (n * suy - su * sy) / det;
+        let a = (sy - slope * su) / n;
+        let fit = CurveFit { a, b: -slope, c };
+        let sse: f64 = points.iter().map(|p| (fit.at(p.0) - p.1).powi(2)).sum();
+        if best.as_ref().is_none_or(|(e, _)| sse < *e) {
+            best = Some((sse, fit));
+        }
+    }
+    best.map(|(_, f)| f)
+}
+
+/// The smallest budget (percent of the eligible pool, 0.1% steps) where one more percent
+/// adds less than `gain_threshold` points on the fitted curve, with its cost and time.
+pub fn recommend(
+    fit: &CurveFit,
+    settings: &Settings,
+    eligible: usize,
+    mean_cost: f64,
+) -> Option<Recommendation> {
+    if fit.b <= 0.0 {
+        return None; // not a rising curve: no marginal-gain rule applies
+    }
+    let percent = (1..=1000)
+        .map(|i| i as f64 * 0.1)
+        .find(|&p| fit.at(p + 1.0) - fit.at(p) < settings.gain_threshold)?;
+    let count = ((percent / 100.0 * eligible as f64).round() as usize).max(1);
+    Some(Recommendation {
+        count,
+        percent,
+        quality: fit.at(percent),
+        cost: count as f64 * mean_cost,
+        hours: count as f64 / settings.labels_per_hour.max(1e-9),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_a_known_power_law_and_recommends_where_gain_falls() {
+        let truth = CurveFit { a: 95.0, b: 30.0, c: 0.5 };
+        let pts: Vec<(f64, f64)> =
+            [1.0, 2.0, 5.0, 10.0, 20.0, 50.0].iter().map(|&p| (p, truth.at(p))).collect();
+        let fit = fit_curve(&pts).expect("fits");
+        assert!((fit.a - 95.0).abs() < 1e-6 && (fit.b - 30.0).abs() < 1e-6 && (fit.c - 0.5).abs() < 1e-9);
+        let s = Settings {
+            gain_threshold: 0.5,
+            cost_per_label: 2.0,
+            labels_per_hour: 100.0,
+            ..Settings::default()
+        };
+        let r = recommend(&fit, &s, 1000, 2.0).expect("recommends");
+        assert!(truth.at(r.percent + 1.0) - truth.at(r.percent) < 0.5);
+        let before = r.percent - 0.1;
+        assert!(truth.at(before + 1.0) - truth.at(before) >= 0.5, "not the smallest such budget");
+        assert_eq!(r.cost, r.count as f64 * 2.0);
+        assert_eq!(r.hours, r.count as f64 / 100.0);
+    }
+}
