@@ -14,6 +14,7 @@ pub mod error;
 pub mod plan;
 pub mod read;
 pub mod summary;
+pub mod write;
 
 pub use backend::{Backend, BackendError};
 pub use dataset::{Dataset, MetaColumn, SourceDtype};

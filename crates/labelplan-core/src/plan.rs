@@ -326,7 +326,7 @@ impl Default for Settings {
     }
 }
 
-/// The input a plan was computed from.
+/// The input a plan was computed from, and how it was read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputInfo {
     /// File name.
@@ -339,6 +339,25 @@ pub struct InputInfo {
     pub rows: usize,
     /// Embedding dimension.
     pub dim: usize,
+    /// Array or tensor read from a file holding several.
+    pub array: Option<String>,
+    /// Whether rows with NaN/Inf were dropped.
+    pub drop_non_finite: bool,
+    /// The sidecar of ids and metadata, when one was joined.
+    pub sidecar: Option<SidecarInfo>,
+}
+
+/// A sidecar file and how it was joined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SidecarInfo {
+    /// File name.
+    pub name: String,
+    /// Bytes.
+    pub bytes: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Column joined on the embeddings' ids; `None` = by row order.
+    pub join_by: Option<String>,
 }
 
 /// Everything needed to reproduce a plan.

@@ -1,0 +1,196 @@
+//! `labelplan plan`: read, plan, write the exports, print a summary.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use labelplan_core::plan::{InputInfo, Manifest, Plan, SidecarInfo};
+use labelplan_core::read::source::Unwatched;
+use labelplan_core::read::{join_sidecar, open_path, read_path, read_sidecar, LoadOptions, SidecarJoin};
+use labelplan_core::{write, Dataset};
+use labelplan_cpu::CpuBackend;
+use labelplan_select::{Engine, Progress};
+use sha2::{Digest, Sha256};
+
+use crate::args::PlanArgs;
+
+/// Hex SHA-256 and size of a file, streamed.
+fn digest(path: &Path) -> Result<(String, u64), String> {
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hash.finalize().iter().map(|b| format!("{b:02x}")).collect(), total))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+fn load(args: &PlanArgs) -> Result<(Dataset, InputInfo), String> {
+    let options = LoadOptions {
+        drop_non_finite: args.drop_non_finite,
+        array_name: args.array.clone(),
+        ..LoadOptions::default()
+    };
+    let mut data = read_path(&args.input, &options).map_err(|e| e.to_string())?;
+    let (sha256, bytes) = digest(&args.input)?;
+    let sidecar = match &args.sidecar {
+        None => None,
+        Some(path) => {
+            let input = open_path(path).map_err(|e| e.to_string())?;
+            let table =
+                futures::executor::block_on(read_sidecar(input, &Unwatched)).map_err(|e| e.to_string())?;
+            let join = args.join_by.clone().map_or(SidecarJoin::RowOrder, SidecarJoin::ById);
+            join_sidecar(&mut data, table, &join).map_err(|e| e.to_string())?;
+            let (sha256, bytes) = digest(path)?;
+            Some(SidecarInfo { name: file_name(path), bytes, sha256, join_by: args.join_by.clone() })
+        }
+    };
+    let info = InputInfo {
+        name: file_name(&args.input),
+        bytes,
+        sha256,
+        rows: data.rows,
+        dim: data.dim,
+        array: args.array.clone(),
+        drop_non_finite: args.drop_non_finite,
+        sidecar,
+    };
+    Ok((data, info))
+}
+
+/// The manifest in a plan.json or a bare manifest file.
+fn read_manifest(path: &Path) -> Result<Manifest, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON ({e})", path.display()))?;
+    let manifest = value.get("manifest").cloned().unwrap_or(value);
+    serde_json::from_value(manifest)
+        .map_err(|e| format!("{}: not a labelplan manifest ({e})", path.display()))
+}
+
+/// Refuses an input that differs from the manifest's.
+fn check_same_input(manifest: &Manifest, info: &InputInfo) -> Result<(), String> {
+    let want = &manifest.input;
+    if want.sha256 != info.sha256 {
+        return Err(format!(
+            "{} has SHA-256 {}, but the manifest was made from {} with SHA-256 {}; a plan reproduces only from the same file",
+            info.name, info.sha256, want.name, want.sha256
+        ));
+    }
+    let side = |s: &Option<SidecarInfo>| s.as_ref().map(|s| (s.sha256.clone(), s.join_by.clone()));
+    if side(&want.sidecar) != side(&info.sidecar) {
+        let named = want
+            .sidecar
+            .as_ref()
+            .map_or("no sidecar".to_string(), |s| format!("sidecar {} (SHA-256 {})", s.name, s.sha256));
+        return Err(format!("the manifest was made with {named}; pass the same --sidecar and --join-by"));
+    }
+    if want.array != info.array || want.drop_non_finite != info.drop_non_finite {
+        return Err(
+            "the manifest was read with other --array / --drop-non-finite options; pass the same ones".into(),
+        );
+    }
+    Ok(())
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:24} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("a valid template"),
+    );
+    bar
+}
+
+fn write_outputs(dir: &Path, plan: &Plan, data: &Dataset) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let files = [
+        ("plan.json", write::plan_json(plan)),
+        ("ranked.csv", write::ranked_csv(plan, data)),
+        ("selected_ids.txt", write::selected_ids(plan, data)),
+        ("labelstudio.json", write::label_studio(plan, data)),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn summary(plan: &Plan, dir: &Path) {
+    let c = &plan.clustering;
+    println!(
+        "{}: {} rows × {} dims, {} already labeled; {} pseudo-label clusters ({})",
+        plan.manifest.input.name, plan.pool, plan.manifest.input.dim, plan.labeled, c.k, c.chosen_by
+    );
+    println!("method {}, backend {}", plan.manifest.settings.method, plan.manifest.backend);
+    println!(
+        "{:>10} {:>7} {:>10} {:>8} {:>12} {:>9}",
+        "budget", "items", "cost", "hours", "mean dist", "quality"
+    );
+    for b in &plan.budgets {
+        println!(
+            "{:>10} {:>7} {:>10.2} {:>8.1} {:>12.3} {:>8.1}%",
+            b.budget.to_string(),
+            b.count,
+            b.cost,
+            b.hours,
+            b.coverage.mean_distance,
+            b.quality
+        );
+        for s in &b.shortfall {
+            println!("{:>10} shortfall: {} has {} of {} asked", "", s.value, s.picked, s.target.unwrap_or(0));
+        }
+    }
+    if let Some(r) = &plan.recommended {
+        println!(
+            "recommended: {} items ({:.1}% of the pool), estimated quality {:.1}%, cost {:.2}, {:.1} hours",
+            r.count, r.percent, r.quality, r.cost, r.hours
+        );
+    }
+    println!("wrote {}/{{plan.json, ranked.csv, selected_ids.txt, labelstudio.json}}", dir.display());
+}
+
+/// Runs `labelplan plan`.
+pub fn run(args: PlanArgs) -> Result<(), String> {
+    let (data, info) = load(&args)?;
+    let settings = match &args.manifest {
+        Some(path) => {
+            let given = args.settings.given();
+            if !given.is_empty() {
+                return Err(format!(
+                    "--manifest reproduces a plan with its own settings; drop {}",
+                    given.join(", ")
+                ));
+            }
+            let manifest = read_manifest(path)?;
+            check_same_input(&manifest, &info)?;
+            manifest.settings
+        }
+        None => args.settings.settings(),
+    };
+    let bar = progress_bar();
+    let mut on_progress = |p: &Progress| {
+        bar.set_message(p.stage.clone());
+        bar.set_length(p.total.max(1));
+        bar.set_position(p.done);
+    };
+    let plan = Engine::new(&CpuBackend)
+        .run(&data, info, &settings, &mut on_progress, &AtomicBool::new(false))
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    write_outputs(&args.out, &plan, &data)?;
+    summary(&plan, &args.out);
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! The exports of a plan, a stable contract for scripts: `plan.json` (manifest, settings,
+//! curves, picks per budget), `ranked.csv`, `selected_ids.txt` and Label Studio tasks.
+//! The first requested budget is the one exported as ids and tasks.
+
+use serde_json::{json, Map, Value};
+
+use crate::dataset::Dataset;
+use crate::plan::Plan;
+
+/// The id of a row: the dataset's id, or the 0-based row number when it has none.
+fn id(data: &Dataset, row: u32) -> String {
+    data.ids.as_ref().map_or_else(|| row.to_string(), |ids| ids[row as usize].clone())
+}
+
+/// `plan.json`: the whole plan, pretty-printed, ending in a newline. Deterministic: the
+/// same plan gives the same bytes.
+pub fn plan_json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(plan).expect("a plan serialises");
+    s.push('\n');
+    s
+}
+
+/// `ranked.csv`: header `rank,row,id,cluster,score,in_<budget>…,<metadata>…`, one line
+/// per ranked row (1-based rank, 0-based input row).
+pub fn ranked_csv(plan: &Plan, data: &Dataset) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = ["rank", "row", "id", "cluster", "score"].map(String::from).to_vec();
+    header.extend(plan.budgets.iter().map(|b| format!("in_{}", b.budget)));
+    header.extend(data.columns.iter().map(|c| c.name.clone()));
+    w.write_record(&header).expect("writing to memory");
+    let member: Vec<Vec<bool>> = plan
+        .budgets
+        .iter()
+        .map(|b| {
+            let mut m = vec![false; data.rows];
+            b.rows.iter().for_each(|&r| m[r as usize] = true);
+            m
+        })
+        .collect();
+    for (rank, &row) in plan.ranked.iter().enumerate() {
+        let r = row as usize;
+        let mut rec = vec![
+            (rank + 1).to_string(),
+            row.to_string(),
+            id(data, row),
+            plan.cluster[r].to_string(),
+            plan.score.as_ref().map_or_else(String::new, |s| s[r].to_string()),
+        ];
+        rec.extend(member.iter().map(|m| if m[r] { "1" } else { "0" }.to_string()));
+        rec.extend(data.columns.iter().map(|c| c.values[r].clone()));
+        w.write_record(&rec).expect("writing to memory");
+    }
+    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 fields")
+}
+
+/// `selected_ids.txt`: the ids of the first budget's picks in rank order, one per line.
+pub fn selected_ids(plan: &Plan, data: &Dataset) -> String {
+    let rows = plan.budgets.first().map_or(&[][..], |b| &b.rows[..]);
+    rows.iter().map(|&r| id(data, r) + "\n").collect()
+}
+
+/// Label Studio tasks for the first budget's picks: `data` carries the row, id, rank and
+/// every metadata column; `predictions[0].score` falls with the rank (1 for the first
+/// pick), so sorting tasks by prediction score gives the labeling order.
+pub fn label_studio(plan: &Plan, data: &Dataset) -> String {
+    let rows = plan.budgets.first().map_or(&[][..], |b| &b.rows[..]);
+    let model = format!("labelplan {} {}", plan.manifest.version, plan.manifest.settings.method);
+    let tasks: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(rank, &row)| {
+            let mut fields = Map::new();
+            fields.insert("labelplan_row".into(), json!(row));
+            fields.insert("labelplan_id".into(), json!(id(data, row)));
+            fields.insert("labelplan_rank".into(), json!(rank + 1));
+            for c in &data.columns {
+                fields.insert(c.name.clone(), json!(c.values[row as usize]));
+            }
+            let score = 1.0 - rank as f64 / rows.len() as f64;
+            json!({ "data": fields, "predictions": [{ "model_version": model, "score": score, "result": [] }] })
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&tasks).expect("tasks serialise");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,298 @@
+//! The engine end to end on the CPU backend: every method, every constraint, the
+//! invariants of the algorithms, determinism.
+
+use std::sync::atomic::AtomicBool;
+
+use labelplan_core::plan::{Balance, Budget, InputInfo, Method, Plan, Settings};
+use labelplan_core::read::{read_path, LoadOptions};
+use labelplan_core::{Dataset, MetaColumn, SourceDtype};
+use labelplan_cpu::CpuBackend;
+use labelplan_select::context::Context;
+use labelplan_select::methods::kcenter;
+use labelplan_select::{Engine, SelectError};
+use labelplan_testkit::{fixture, random_matrix};
+use proptest::prelude::*;
+
+fn dataset(values: Vec<f32>, rows: usize, dim: usize) -> Dataset {
+    Dataset {
+        source_name: "test".into(),
+        source_bytes: 0,
+        dtype: SourceDtype::F32,
+        rows,
+        dim,
+        values,
+        ids: None,
+        columns: Vec::new(),
+        dropped_rows: Vec::new(),
+    }
+}
+
+fn info(data: &Dataset) -> InputInfo {
+    InputInfo {
+        name: data.source_name.clone(),
+        bytes: 0,
+        sha256: "0".into(),
+        rows: data.rows,
+        dim: data.dim,
+        array: None,
+        drop_non_finite: false,
+        sidecar: None,
+    }
+}
+
+fn digits() -> Dataset {
+    read_path(&fixture("small.npy"), &LoadOptions::default()).expect("fixture")
+}
+
+fn quick(method: Method, budgets: &[Budget]) -> Settings {
+    Settings {
+        method,
+        budgets: budgets.to_vec(),
+        epochs: 4,
+        cluster_range: (4, 8),
+        curve: vec![Budget::Percent(10.0), Budget::Percent(30.0), Budget::Percent(60.0)],
+        ..Settings::default()
+    }
+}
+
+fn plan(data: &Dataset, settings: &Settings) -> Result<Plan, SelectError> {
+    Engine::new(&CpuBackend).run(data, info(data), settings, &mut |_| {}, &AtomicBool::new(false))
+}
+
+fn assert_valid(plan: &Plan, labeled: &[bool]) {
+    for b in &plan.budgets {
+        let mut rows = b.rows.clone();
+        rows.sort_unstable();
+        rows.dedup();
+        assert_eq!(rows.len(), b.rows.len(), "{}: duplicate picks", plan.manifest.settings.method);
+        assert!(b.rows.iter().all(|&r| !labeled[r as usize]), "an already-labeled row was picked");
+        assert_eq!(b.count, b.rows.len());
+    }
+}
+
+#[test]
+fn every_method_respects_the_budget_and_is_deterministic() {
+    let data = digits();
+    let eligible = data.rows;
+    for method in Method::ALL {
+        let settings = quick(method, &[Budget::Percent(5.0), Budget::Count(20)]);
+        let a = plan(&data, &settings).expect("plan");
+        assert_valid(&a, &vec![false; data.rows]);
+        assert_eq!(a.budgets[0].count, Budget::Percent(5.0).resolve(eligible as f64) as usize, "{method}");
+        assert_eq!(a.budgets[1].count, 20, "{method}");
+        let b = plan(&data, &settings).expect("plan");
+        assert_eq!(a.ranked, b.ranked, "{method}: same seed, different ranked list");
+        assert_eq!(a, b, "{method}: same seed, different plan");
+        if method.is_nested() {
+            assert_eq!(
+                a.budgets[0].rows[..],
+                a.budgets[1].rows[..a.budgets[0].count],
+                "{method}: not a prefix"
+            );
+        }
+    }
+}
+
+#[test]
+fn already_labeled_rows_are_never_picked_and_cover_their_neighbourhood() {
+    let mut data = digits();
+    let flags: Vec<String> =
+        (0..data.rows).map(|i| if i % 3 == 0 { "yes".into() } else { String::new() }).collect();
+    let labeled: Vec<bool> = flags.iter().map(|f| !f.is_empty()).collect();
+    data.columns.push(MetaColumn { name: "done".into(), values: flags });
+    for method in Method::ALL {
+        let settings =
+            Settings { labeled_column: Some("done".into()), ..quick(method, &[Budget::Count(15)]) };
+        let p = plan(&data, &settings).expect("plan");
+        assert_valid(&p, &labeled);
+        assert_eq!(p.labeled, labeled.iter().filter(|l| **l).count());
+        assert_eq!(p.budgets[0].count, 15);
+    }
+    // Coverage counts labeled rows: with a third labeled, 15 picks cover better than alone.
+    let alone = plan(&digits(), &quick(Method::Coverage, &[Budget::Count(15)])).expect("plan");
+    let settings =
+        Settings { labeled_column: Some("done".into()), ..quick(Method::Coverage, &[Budget::Count(15)]) };
+    let with = plan(&data, &settings).expect("plan");
+    assert!(with.budgets[0].coverage.mean_distance < alone.budgets[0].coverage.mean_distance);
+}
+
+#[test]
+fn exact_duplicates_are_never_both_picked() {
+    // 30 distinct rows, each repeated 3 times.
+    let base = random_matrix(3, 30, 8);
+    let values: Vec<f32> = (0..90).flat_map(|i| base[(i % 30) * 8..(i % 30 + 1) * 8].to_vec()).collect();
+    let data = dataset(values, 90, 8);
+    for method in Method::ALL {
+        let p = plan(&data, &quick(method, &[Budget::Count(30)])).expect("plan");
+        let mut distinct: Vec<u32> = p.budgets[0].rows.iter().map(|&r| r % 30).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 30, "{method}: picked copies of the same vector");
+    }
+}
+
+#[test]
+fn near_duplicates_above_the_threshold_are_skipped() {
+    let data = digits();
+    let settings = Settings { dedup_threshold: Some(0.9), ..quick(Method::Random, &[Budget::Count(40)]) };
+    let p = plan(&data, &settings).expect("plan");
+    let rows = &p.budgets[0].rows;
+    let unit: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|&r| {
+            let v = data.row(r as usize);
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter().map(|x| x / n).collect()
+        })
+        .collect();
+    // The walk checks each pick's 20 nearest neighbours; those cover every pair above 0.9 here.
+    for (a, u) in unit.iter().enumerate() {
+        for w in &unit[a + 1..] {
+            let cos: f32 = u.iter().zip(w).map(|(x, y)| x * y).sum();
+            assert!(cos < 0.9 + 1e-5, "two picks with cosine {cos}");
+        }
+    }
+}
+
+#[test]
+fn balance_fills_quotas_and_reports_shortfall() {
+    let mut data = digits();
+    // Value "rare" on 3 rows only.
+    let values: Vec<String> =
+        (0..data.rows).map(|i| if i < 3 { "rare".into() } else { format!("v{}", i % 2) }).collect();
+    data.columns.push(MetaColumn { name: "source".into(), values });
+    let balance = Balance {
+        column: "source".into(),
+        ratios: vec![("rare".into(), 0.5), ("v0".into(), 0.25), ("v1".into(), 0.25)],
+    };
+    let settings = Settings { balance: Some(balance), ..quick(Method::Coverage, &[Budget::Count(20)]) };
+    let p = plan(&data, &settings).expect("plan");
+    let b = &p.budgets[0];
+    assert_eq!(b.count, 20, "the budget is filled despite the shortfall");
+    let get = |v: &str| b.per_value.iter().find(|g| g.value == v).expect("value listed");
+    assert_eq!(get("rare").picked, 3);
+    assert_eq!(get("rare").target, Some(10));
+    assert!(get("v0").picked >= 5 && get("v1").picked >= 5);
+    assert_eq!(b.shortfall.iter().map(|g| g.value.as_str()).collect::<Vec<_>>(), vec!["rare"]);
+}
+
+#[test]
+fn cost_budgets_count_cost() {
+    let mut data = digits();
+    let costs: Vec<String> = (0..data.rows).map(|i| ((i % 4) + 1).to_string()).collect();
+    data.columns.push(MetaColumn { name: "cost".into(), values: costs });
+    let settings =
+        Settings { cost_column: Some("cost".into()), ..quick(Method::KCenter, &[Budget::Count(30)]) };
+    let p = plan(&data, &settings).expect("plan");
+    let b = &p.budgets[0];
+    let spent: f64 = b.rows.iter().map(|&r| ((r % 4) + 1) as f64).sum();
+    assert!(spent <= 30.0 && spent >= 27.0, "spent {spent}");
+    assert_eq!(b.cost, spent);
+}
+
+#[test]
+fn bad_settings_and_columns_get_clear_errors() {
+    let data = digits();
+    let e = plan(
+        &data,
+        &Settings { labeled_column: Some("nope".into()), ..quick(Method::Random, &[Budget::Count(5)]) },
+    )
+    .expect_err("unknown column");
+    assert!(e.to_string().contains("no column \"nope\""), "{e}");
+    let mut with_cost = digits();
+    let mut costs = vec!["1".to_string(); with_cost.rows];
+    costs[7] = "cheap".into();
+    with_cost.columns.push(MetaColumn { name: "cost".into(), values: costs });
+    let e = plan(
+        &with_cost,
+        &Settings { cost_column: Some("cost".into()), ..quick(Method::Random, &[Budget::Count(5)]) },
+    )
+    .expect_err("bad cost");
+    assert_eq!(e.to_string(), "cost column \"cost\", row 7: expected a number ≥ 0, found \"cheap\"");
+    let e = plan(&data, &Settings { budgets: Vec::new(), ..Settings::default() }).expect_err("no budget");
+    assert!(e.to_string().contains("--budget"));
+}
+
+#[test]
+fn cancel_stops_the_run() {
+    let data = digits();
+    let cancel = AtomicBool::new(true);
+    let r = Engine::new(&CpuBackend).run(
+        &data,
+        info(&data),
+        &quick(Method::Elfs, &[Budget::Count(5)]),
+        &mut |_| {},
+        &cancel,
+    );
+    assert_eq!(r, Err(SelectError::Cancelled));
+}
+
+#[test]
+fn progress_reports_stages() {
+    let data = digits();
+    let mut stages = Vec::new();
+    let settings = quick(Method::Elfs, &[Budget::Count(10)]);
+    Engine::new(&CpuBackend)
+        .run(&data, info(&data), &settings, &mut |p| stages.push(p.stage.clone()), &AtomicBool::new(false))
+        .expect("plan");
+    for s in ["clustering", "training dynamics", "β search", "selecting", "estimating"] {
+        assert!(stages.iter().any(|x| x == s), "no {s} stage in {stages:?}");
+    }
+}
+
+#[test]
+fn k_center_radius_never_grows() {
+    let data = digits();
+    let settings = quick(Method::KCenter, &[Budget::Count(5)]);
+    let never = AtomicBool::new(false);
+    let mut quiet = |_: &labelplan_select::Progress| {};
+    let mut ctx = Context::new(&CpuBackend, &data, &settings, &mut quiet, &never).expect("context");
+    let (order, radius) = kcenter::order(&mut ctx, 60).expect("order");
+    assert_eq!(order.len(), 60);
+    assert!(radius.windows(2).all(|w| w[1] <= w[0] + 1e-6), "{radius:?}");
+}
+
+#[test]
+fn well_separated_clusters_are_all_hit_by_the_default() {
+    // 6 tight blobs: the default with 6 picks takes one from each.
+    let centers = random_matrix(11, 6, 16);
+    let noise = random_matrix(12, 120, 16);
+    let values: Vec<f32> = (0..120)
+        .flat_map(|i| (0..16).map(move |c| (i, c)))
+        .map(|(i, c)| centers[(i % 6) * 16 + c] * 10.0 + noise[i * 16 + c] * 0.1)
+        .collect();
+    let data = dataset(values, 120, 16);
+    let p = plan(&data, &Settings { clusters: Some(6), ..quick(Method::Coverage, &[Budget::Count(6)]) })
+        .expect("plan");
+    let mut blobs: Vec<u32> = p.budgets[0].rows.iter().map(|r| r % 6).collect();
+    blobs.sort_unstable();
+    assert_eq!(blobs, vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(p.budgets[0].coverage.clusters_hit, 6);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn any_method_any_budget_gives_valid_picks(
+        seed in 0u64..1000,
+        rows in 5usize..60,
+        dim in 1usize..6,
+        budget in 1u64..80,
+        method in prop::sample::select(Method::ALL.to_vec()),
+        every in 2usize..6,
+    ) {
+        let mut data = dataset(random_matrix(seed, rows, dim), rows, dim);
+        let flags: Vec<String> = (0..rows).map(|i| if i % every == 0 { "1".into() } else { "0".into() }).collect();
+        let labeled: Vec<bool> = flags.iter().map(|f| f == "1").collect();
+        data.columns.push(MetaColumn { name: "done".into(), values: flags });
+        let settings = Settings {
+            seed,
+            labeled_column: Some("done".into()),
+            ..quick(method, &[Budget::Count(budget)])
+        };
+        let p = plan(&data, &settings).expect("plan");
+        assert_valid(&p, &labeled);
+        let eligible = labeled.iter().filter(|l| !**l).count();
+        prop_assert_eq!(p.budgets[0].count, (budget as usize).min(eligible));
+    }
+}
