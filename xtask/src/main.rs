@@ -1,4 +1,4 @@
-//! `cargo xtask serve | test | bench`: the project's two user-facing commands (serve the
+//! `cargo xtask serve | test | bench | quality`: the project's two user-facing commands (serve the
 //! app, run every test) and its benchmarks. Each installs what it needs when it is
 //! missing and skips what is already there at the right version.
 
@@ -10,18 +10,21 @@ mod steps;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve | test | bench>
+const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|select] | quality>
   serve   build the web app and serve it on http://127.0.0.1:8080/
   test    fmt, clippy, docs, native tests (GPU on lavapipe), wasm tests and
           browser end-to-end tests in headless Chromium
-  bench   parse throughput of a 200 MB .npy, natively and in headless Chromium";
+  bench   parse: throughput of a 200 MB .npy, natively and in headless Chromium;
+          select: every method's plan on 100k x 384 (CPU, release), and the CLI's
+  quality every method on the digits fixture, probe accuracy -> docs/quality.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("serve") => steps::serve(),
         Some("test") => steps::test(),
-        Some("bench") => steps::bench(),
+        Some("bench") => steps::bench(args.get(1).map(String::as_str)),
+        Some("quality") => steps::quality(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -146,7 +146,72 @@ fn criterion_mean_seconds(root: &Path, group: &str, function: &str) -> Result<f6
 /// `cargo xtask bench`: parse throughput of a 200 MiB `.npy`, natively (criterion,
 /// against `std::fs::read` of the same file) and in headless Chromium (the release app,
 /// against raw Blob slice reads), plus the browser's peak memory while loading.
-pub fn bench() -> Result<(), String> {
+pub fn bench(which: Option<&str>) -> Result<(), String> {
+    match which {
+        None => {
+            parse_bench()?;
+            select_bench()
+        }
+        Some("parse") => parse_bench(),
+        Some("select") => select_bench(),
+        Some(other) => Err(format!("unknown benchmark {other:?}; expected parse or select")),
+    }
+}
+
+/// Rows and dims of the selection benchmark (the 100k × 384).
+const SELECT_SHAPE: (&str, &str) = ("100000", "384");
+
+/// Every method's plan on the synthetic set through the engine API, then the default
+/// plan through the CLI binary on the same data written as .npy.
+fn select_bench() -> Result<(), String> {
+    let root = root();
+    let (rows, dim) = SELECT_SHAPE;
+    println!("\n==== selection benchmark: every method, engine API, CPU backend ====");
+    run(cargo(&root).args([
+        "run",
+        "--release",
+        "-p",
+        "labelplan-select",
+        "--example",
+        "scale",
+        "--",
+        rows,
+        dim,
+    ]))?;
+    run(cargo(&root).args(["build", "--release", "-p", "labelplan-cli"]))?;
+    let npy = root.join(format!("target/bench/synthetic_{rows}x{dim}.npy"));
+    let out = root.join("target/bench/plan-cli");
+    println!("\n==== selection benchmark: default plan through the CLI ====");
+    let started = Instant::now();
+    run(Command::new(root.join("target/release/labelplan"))
+        .arg("plan")
+        .arg(&npy)
+        .args(["--budget", "1%", "--budget", "5%", "--out"])
+        .arg(&out))?;
+    println!(
+        "CLI default plan, {rows} x {dim}: {:.1} s (read + plan + exports)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `cargo xtask quality`: every method on the digits fixture, scored with true labels by
+/// the fixture's probe, written to docs/quality.md.
+pub fn quality() -> Result<(), String> {
+    let root = root();
+    run(cargo(&root).args([
+        "run",
+        "--release",
+        "-p",
+        "labelplan-select",
+        "--example",
+        "quality",
+        "--",
+        "docs/quality.md",
+    ]))
+}
+
+fn parse_bench() -> Result<(), String> {
     let root = root();
     install::system_packages(install::TEST_PACKAGES)?;
     install::web_tools(&root)?;

@@ -21,9 +21,9 @@ pub enum Command {
     ///
     /// Writes to DIR: plan.json (manifest, settings, budget curve, and for each budget
     /// the picked 0-based input rows), ranked.csv (rank, row, id, cluster, score, one
-    /// in_<budget> column per budget, metadata), selected_ids.txt and labelstudio.json
+    /// in_BUDGET column per budget, metadata), selected_ids.txt and labelstudio.json
     /// (both for the first --budget).
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// List the selection methods and what each optimises.
     Methods,
 }

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
-        Command::Plan(args) => plan::run(args),
+        Command::Plan(args) => plan::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,6 +52,9 @@ fn main() {
         sha256: String::new(),
         rows: pool.rows,
         dim: pool.dim,
+        array: None,
+        drop_non_finite: false,
+        sidecar: None,
     };
     let mut table = String::new();
     let mut default_row = Vec::new();

@@ -173,6 +173,8 @@ fn silhouette<B: Backend>(
 
 /// Rows used to score a clustering by silhouette.
 const SILHOUETTE_SAMPLE: usize = 1000;
+/// Rows the search over K clusters (all rows when fewer).
+const SEARCH_SAMPLE: usize = 10_000;
 
 /// The run's pseudo-label clusters: K from the settings, or the K in `cluster_range`
 /// with the best silhouette on a seeded sample (smaller K on ties).
@@ -195,21 +197,33 @@ pub fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clusters> {
         let kmeans = spherical_kmeans(ctx.backend, &ctx.points, 1, settings.seed, 1)?;
         return Ok(Clusters { kmeans, k: 1, chosen_by: "setting".into(), tried: Vec::new() });
     }
+    // K is searched on a seeded sample (all rows when small); the chosen K is then fitted
+    // on every row.
     let mut sample: Vec<u32> = (0..n as u32).collect();
     sample.shuffle(&mut stream(settings.seed, "silhouette sample"));
-    sample.truncate(SILHOUETTE_SAMPLE);
+    sample.truncate(SEARCH_SAMPLE);
     sample.sort_unstable();
+    let (_, dim) = ctx.backend.shape(&ctx.points);
+    let search = ctx.backend.upload(&ctx.backend.read_rows(&ctx.points, &sample)?, sample.len(), dim)?;
+    let mut scored =
+        crate::methods::random::order(&vec![false; sample.len()], settings.seed, "silhouette rows");
+    scored.truncate(SILHOUETTE_SAMPLE);
+    scored.sort_unstable();
     let mut tried = Vec::new();
     let mut best: Option<(f64, usize, KMeans)> = None;
     for (done, k) in (lo.max(2)..=hi).enumerate() {
-        ctx.tick("clustering", done as u64, (hi + 1 - lo.max(2)) as u64)?;
-        let kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts)?;
-        let score = silhouette(ctx.backend, &ctx.points, &kmeans.assign, k, &sample)?;
+        ctx.tick("clustering", done as u64, (hi + 2 - lo.max(2)) as u64)?;
+        let kmeans = spherical_kmeans(ctx.backend, &search, k, settings.seed, restarts)?;
+        let score = silhouette(ctx.backend, &search, &kmeans.assign, k, &scored)?;
         tried.push((k, score));
         if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
             best = Some((score, k, kmeans));
         }
     }
-    let (_, k, kmeans) = best.expect("at least one K tried");
+    let (_, k, mut kmeans) = best.expect("at least one K tried");
+    if sample.len() < n {
+        ctx.tick("clustering", tried.len() as u64, tried.len() as u64 + 1)?;
+        kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts)?;
+    }
     Ok(Clusters { kmeans, k, chosen_by: "silhouette".into(), tried })
 }

@@ -186,7 +186,7 @@ fn cost_budgets_count_cost() {
     let p = plan(&data, &settings).expect("plan");
     let b = &p.budgets[0];
     let spent: f64 = b.rows.iter().map(|&r| ((r % 4) + 1) as f64).sum();
-    assert!(spent <= 30.0 && spent >= 27.0, "spent {spent}");
+    assert!((27.0..=30.0).contains(&spent), "spent {spent}");
     assert_eq!(b.cost, spent);
 }
 

@@ -58,3 +58,26 @@ pub fn write_npy_f32(path: &std::path::Path, rows: usize, dim: usize, seed: u64)
     }
     out.flush()
 }
+
+/// Writes a row-major `rows × dim` float32 matrix as a C-order `.npy` file.
+pub fn write_npy_values(
+    path: &std::path::Path,
+    values: &[f32],
+    rows: usize,
+    dim: usize,
+) -> std::io::Result<()> {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = Vec::with_capacity(10 + header.len() + values.len() * 4);
+    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    values.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, bytes)
+}

@@ -1,0 +1,155 @@
+//! The `labelplan` binary as a script would use it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use labelplan_testkit::fixture;
+
+fn labelplan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_labelplan")).args(args).output().expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("labelplan-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+#[test]
+fn methods_lists_every_method() {
+    let out = labelplan(&["methods"]);
+    assert!(out.status.success());
+    let (stdout, _) = text(&out);
+    for m in labelplan_core::plan::Method::ALL {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(m.name()) && l.len() > m.name().len() + 20),
+            "{m} missing"
+        );
+    }
+}
+
+#[test]
+fn plan_writes_the_four_exports_and_the_manifest_reproduces_them() {
+    let input = fixture("small.npy");
+    let sidecar = fixture("small_sidecar.csv");
+    let dir = scratch("plan");
+    let out = labelplan(&[
+        "plan",
+        path(&input),
+        "--sidecar",
+        path(&sidecar),
+        "--budget",
+        "10%",
+        "--budget",
+        "25",
+        "--seed",
+        "3",
+        "--out",
+        path(&dir),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("recommended"), "{stdout}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).expect("plan.json"))
+            .expect("JSON");
+    assert_eq!(plan["manifest"]["settings"]["method"], "coverage");
+    assert_eq!(plan["manifest"]["input"]["sidecar"]["name"], "small_sidecar.csv");
+    assert_eq!(plan["budgets"][0]["rows"].as_array().expect("rows").len(), 10);
+    assert_eq!(plan["budgets"][1]["rows"].as_array().expect("rows").len(), 25);
+    let ranked = std::fs::read_to_string(dir.join("ranked.csv")).expect("ranked.csv");
+    let mut lines = ranked.lines();
+    assert_eq!(lines.next(), Some("rank,row,id,cluster,score,in_10%,in_25,digit"));
+    let first: Vec<&str> = lines.next().expect("a ranked row").split(',').collect();
+    assert_eq!(first[0], "1");
+    assert_eq!(first[2], format!("d{:04}", first[1].parse::<u32>().expect("row number")));
+    let ids = std::fs::read_to_string(dir.join("selected_ids.txt")).expect("ids");
+    assert_eq!(ids.lines().count(), 10);
+    assert!(ids.lines().all(|l| l.starts_with('d')));
+    let tasks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("labelstudio.json")).expect("tasks"))
+            .expect("JSON");
+    let tasks = tasks.as_array().expect("a list of tasks");
+    assert_eq!(tasks.len(), 10);
+    assert_eq!(tasks[0]["predictions"][0]["score"], 1.0);
+    assert!(tasks[0]["data"]["digit"].is_string());
+
+    // Replay from the manifest: byte for byte.
+    let again = scratch("replay");
+    let out = labelplan(&[
+        "plan",
+        path(&input),
+        "--sidecar",
+        path(&sidecar),
+        "--manifest",
+        path(&dir.join("plan.json")),
+        "--out",
+        path(&again),
+    ]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    for file in ["plan.json", "ranked.csv", "selected_ids.txt", "labelstudio.json"] {
+        assert_eq!(
+            std::fs::read(dir.join(file)).ok(),
+            std::fs::read(again.join(file)).ok(),
+            "{file} differs"
+        );
+    }
+
+    // Another input, or extra setting flags, are refused with one sentence.
+    let out = labelplan(&[
+        "plan",
+        path(&fixture("small_f16.npy")),
+        "--sidecar",
+        path(&sidecar),
+        "--manifest",
+        path(&dir.join("plan.json")),
+        "--out",
+        path(&again),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.starts_with("error: small_f16.npy has SHA-256"), "{stderr}");
+    let out = labelplan(&[
+        "plan",
+        path(&input),
+        "--manifest",
+        path(&dir.join("plan.json")),
+        "--seed",
+        "4",
+        "--out",
+        path(&again),
+    ]);
+    assert!(text(&out).1.contains("drop --seed"), "{}", text(&out).1);
+}
+
+#[test]
+fn bad_input_is_one_sentence_on_stderr_and_a_failing_exit() {
+    let dir = scratch("bad");
+    for (file, expect) in [
+        ("bad_ragged.csv", "bad_ragged.csv: line 7 (row 6) has 63 values"),
+        ("bad_truncated.npy", "bad_truncated.npy"),
+        ("bad_empty.npy", "bad_empty.npy: the file is empty"),
+    ] {
+        let out = labelplan(&["plan", path(&fixture(file)), "--out", path(&dir)]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{file}: {stderr}");
+        assert!(stderr.starts_with(&format!("error: {expect}")), "{file}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains("panicked"));
+        assert!(stdout.is_empty());
+    }
+    let out =
+        labelplan(&["plan", path(&fixture("small.npy")), "--labeled-column", "nope", "--out", path(&dir)]);
+    assert!(text(&out).1.contains("no column \"nope\""), "{}", text(&out).1);
+    let out = labelplan(&["plan", path(&fixture("small.npy")), "--method", "elf", "--out", path(&dir)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("expected one of coverage"), "{}", text(&out).1);
+}

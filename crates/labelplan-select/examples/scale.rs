@@ -1,0 +1,77 @@
+//! `cargo xtask bench` (selection part): every method's full plan (default settings,
+//! budgets 1% and 5%, default curve) on a synthetic `rows × dim` set of 50 noisy blobs,
+//! CPU backend, timed in this process; the ratio column is against the random method's
+//! plan (the same clustering, curve and estimates with a trivial selection).
+//! Also writes the data to `target/bench/synthetic_<ROWS>x<DIM>.npy` for the CLI run.
+//! Usage: `scale [ROWS] [DIM] [METHOD,...]`.
+
+#![allow(clippy::print_stdout)]
+
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use labelplan_core::plan::{Budget, InputInfo, Method, Settings};
+use labelplan_core::{Dataset, SourceDtype};
+use labelplan_cpu::CpuBackend;
+use labelplan_select::Engine;
+use labelplan_testkit::random_matrix;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rows: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let dim: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(384);
+    let methods: Vec<Method> = match args.get(2) {
+        Some(list) => list.split(',').map(|m| m.parse().expect("a method name")).collect(),
+        None => Method::ALL.to_vec(),
+    };
+    let centers = random_matrix(1, 50, dim);
+    let mut values = random_matrix(2, rows, dim);
+    for (i, row) in values.chunks_mut(dim).enumerate() {
+        let c = &centers[(i % 50) * dim..(i % 50 + 1) * dim];
+        row.iter_mut().zip(c).for_each(|(v, c)| *v = c + 0.35 * *v);
+    }
+    let npy = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../target/bench/synthetic_{rows}x{dim}.npy"));
+    labelplan_testkit::write_npy_values(&npy, &values, rows, dim).expect("write the synthetic .npy");
+    let data = Dataset {
+        source_name: "synthetic".into(),
+        source_bytes: (rows * dim * 4) as u64,
+        dtype: SourceDtype::F32,
+        rows,
+        dim,
+        values,
+        ids: None,
+        columns: Vec::new(),
+        dropped_rows: Vec::new(),
+    };
+    let input = InputInfo {
+        name: "synthetic".into(),
+        bytes: data.source_bytes,
+        sha256: String::new(),
+        rows,
+        dim,
+        array: None,
+        drop_non_finite: false,
+        sidecar: None,
+    };
+    println!("{rows} x {dim} f32, 50 blobs, CPU backend, budgets 1% and 5% plus the default curve");
+    println!("| method | plan seconds | ratio to random |\n|---|---|---|");
+    let mut random_secs = None;
+    let order: Vec<Method> =
+        std::iter::once(Method::Random).chain(methods.into_iter().filter(|m| *m != Method::Random)).collect();
+    for method in order {
+        let settings = Settings {
+            method,
+            budgets: vec![Budget::Percent(1.0), Budget::Percent(5.0)],
+            ..Settings::default()
+        };
+        let started = Instant::now();
+        let plan = Engine::new(&CpuBackend)
+            .run(&data, input.clone(), &settings, &mut |_| {}, &AtomicBool::new(false))
+            .expect("plan");
+        let secs = started.elapsed().as_secs_f64();
+        let base = *random_secs.get_or_insert(secs);
+        assert_eq!(plan.budgets[1].count, (rows as f64 * 0.05).round() as usize);
+        println!("| {method} | {secs:.1} | {:.2} |", secs / base);
+    }
+}
