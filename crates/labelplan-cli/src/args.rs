@@ -82,6 +82,9 @@ pub struct SettingArgs {
     /// Proxy training epochs. Default 20.
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// SGD step size of the proxy head. Default: linear 5, mlp 0.1.
+    #[arg(long)]
+    pub learning_rate: Option<f32>,
     /// Folds: each item is tracked by heads that do not train on it. Default 2.
     #[arg(long)]
     pub folds: Option<usize>,
@@ -182,6 +185,7 @@ impl SettingArgs {
         check(self.head.is_some(), "--head");
         check(self.epochs.is_some(), "--epochs");
         check(self.folds.is_some(), "--folds");
+        check(self.learning_rate.is_some(), "--learning-rate");
         check(self.noise.is_some(), "--noise");
         check(self.score.is_some(), "--score");
         check(self.beta.is_some(), "--beta");
@@ -210,6 +214,7 @@ impl SettingArgs {
             head: self.head.unwrap_or(d.head),
             epochs: self.epochs.unwrap_or(d.epochs),
             folds: self.folds.unwrap_or(d.folds),
+            learning_rate: self.learning_rate.or(d.learning_rate),
             noise_std: self.noise.unwrap_or(d.noise_std),
             score: self.score.unwrap_or(d.score),
             beta: self.beta.or(d.beta),

@@ -153,6 +153,7 @@ fn summary(plan: &Plan, dir: &Path) {
             println!("{:>10} shortfall: {} has {} of {} asked", "", s.value, s.picked, s.target.unwrap_or(0));
         }
     }
+    println!("(quality: label-free estimate, the accuracy of a probe trained on the picks against the pseudo-labels)");
     if let Some(r) = &plan.recommended {
         println!(
             "recommended: {} items ({:.1}% of the pool), estimated quality {:.1}%, cost {:.2}, {:.1} hours",

@@ -266,6 +266,8 @@ pub struct Settings {
     pub head: HeadKind,
     /// Proxy training epochs.
     pub epochs: usize,
+    /// SGD step size of the proxy head; `None` = the head's default (linear 5, MLP 0.1).
+    pub learning_rate: Option<f32>,
     /// Folds: each item is scored by heads that did not train on it (1 = no folds).
     pub folds: usize,
     /// Input noise (standard deviation, on unit-norm embeddings) during proxy training.
@@ -308,6 +310,7 @@ impl Default for Settings {
             cluster_range: (4, 20),
             head: HeadKind::Linear,
             epochs: 20,
+            learning_rate: None,
             folds: 2,
             noise_std: 0.1,
             score: ScoreKind::Aum,

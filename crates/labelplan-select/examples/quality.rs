@@ -1,6 +1,9 @@
 //! `cargo xtask quality`: every method on the digits fixture at 1–30% budgets, scored by
 //! the fixture's fixed probe with TRUE labels (the only place labels are used), written
 //! as a Markdown table. Usage: `quality OUT.md`.
+//!
+//! For experiments: `LABELPLAN_QUALITY_METHODS=elfs,ccs` runs only those methods and
+//! `LABELPLAN_QUALITY_SETTINGS='{"folds":1}'` overrides settings (JSON, as in a manifest).
 
 #![allow(clippy::print_stdout)]
 
@@ -58,18 +61,28 @@ fn main() {
     };
     let mut table = String::new();
     let mut default_row = Vec::new();
-    for method in Method::ALL {
+    let only: Option<Vec<Method>> = std::env::var("LABELPLAN_QUALITY_METHODS")
+        .ok()
+        .map(|list| list.split(',').map(|m| m.parse().expect("a method name")).collect());
+    let overrides: serde_json::Value = std::env::var("LABELPLAN_QUALITY_SETTINGS")
+        .map_or(serde_json::json!({}), |s| serde_json::from_str(&s).expect("settings JSON"));
+    for method in only.unwrap_or(Method::ALL.to_vec()) {
         let seeds = if method.is_stochastic() { SEEDS } else { 1 };
         let mut sums = [0.0f64; 6];
         let started = std::time::Instant::now();
         for seed in 0..seeds {
-            let settings = Settings {
+            let base = Settings {
                 method,
                 seed,
                 budgets: PERCENTS.iter().map(|&p| Budget::Percent(p)).collect(),
                 curve: Vec::new(),
                 ..Settings::default()
             };
+            let mut merged = serde_json::to_value(&base).expect("settings serialise");
+            for (key, value) in overrides.as_object().expect("a JSON object") {
+                merged[key] = value.clone();
+            }
+            let settings: Settings = serde_json::from_value(merged).expect("valid settings");
             let plan = Engine::new(&CpuBackend)
                 .run(&pool, input.clone(), &settings, &mut |_| {}, &AtomicBool::new(false))
                 .expect("plan");

@@ -104,7 +104,9 @@ impl<'b, B: Backend> Engine<'b, B> {
         let mut runs = Vec::new();
         for (i, &limit) in limits.iter().enumerate() {
             ctx.tick("selecting", i as u64, limits.len() as u64)?;
-            let candidates = selector.candidates(&mut ctx, limit.round().max(1.0) as usize, &estimator)?;
+            // Items the budget buys (budgets are in cost units with a cost column).
+            let items = ((limit / (total_units / eligible as f64)).round() as usize).clamp(1, eligible);
+            let candidates = selector.candidates(&mut ctx, items, &estimator)?;
             let picked = walk(&mut ctx, &candidates.order, limit)?;
             ctx.tick("estimating", i as u64, limits.len() as u64)?;
             let coverage = planner::coverage(&mut ctx, &picked.rows, &cluster, k)?;

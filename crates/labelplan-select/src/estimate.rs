@@ -9,7 +9,7 @@ use ndarray::Array2;
 use crate::methods::random;
 use crate::probe::{train_and_score, Standardizer};
 
-/// Rows the estimate is scored on, at most.
+/// Rows the estimate is scored on, at most (and at most held out for β).
 const EVAL_MAX: usize = 5000;
 /// Picks the probe trains on, at most (a prefix of the picks in rank order).
 const TRAIN_MAX: usize = 5000;
@@ -22,44 +22,58 @@ pub struct Estimator<'d> {
     standardizer: Standardizer,
     labels: Vec<u32>,
     classes: usize,
-    in_eval: Vec<bool>,
     eval_x: Array2<f64>,
     eval_y: Vec<u32>,
+    in_holdout: Vec<bool>,
+    holdout_x: Array2<f64>,
+    holdout_y: Vec<u32>,
 }
 
 impl<'d> Estimator<'d> {
     /// An estimator for `data` with pseudo-labels `labels` (< `classes`).
     pub fn new(data: &'d Dataset, labels: Vec<u32>, classes: usize, seed: u64) -> Self {
         let standardizer = Standardizer::fit(&data.values, data.rows, data.dim);
-        let mut eval = random::order(&vec![false; data.rows], seed, "estimate sample");
-        eval.truncate(EVAL_MAX);
-        eval.sort_unstable();
-        let mut in_eval = vec![false; data.rows];
-        eval.iter().for_each(|&i| in_eval[i as usize] = true);
-        let eval_x = standardizer.apply(&data.values, data.dim, &eval);
-        let eval_y = eval.iter().map(|&i| labels[i as usize]).collect();
-        Estimator { data, standardizer, labels, classes, in_eval, eval_x, eval_y }
+        let order = random::order(&vec![false; data.rows], seed, "estimate sample");
+        // The scoring sample, and its first fifth as the split held out when choosing β.
+        let sample = |len: usize| {
+            let mut rows = order[..len].to_vec();
+            rows.sort_unstable();
+            rows
+        };
+        let eval = sample(data.rows.min(EVAL_MAX));
+        let holdout = sample((data.rows / 5).clamp(1, EVAL_MAX));
+        let mut in_holdout = vec![false; data.rows];
+        holdout.iter().for_each(|&i| in_holdout[i as usize] = true);
+        let ys = |rows: &[u32]| rows.iter().map(|&i| labels[i as usize]).collect();
+        Estimator {
+            data,
+            eval_x: standardizer.apply(&data.values, data.dim, &eval),
+            eval_y: ys(&eval),
+            holdout_x: standardizer.apply(&data.values, data.dim, &holdout),
+            holdout_y: ys(&holdout),
+            in_holdout,
+            standardizer,
+            labels,
+            classes,
+        }
     }
 
-    fn score(&self, picks: &[u32], held_out: bool) -> f64 {
-        let train: Vec<u32> = picks
-            .iter()
-            .copied()
-            .filter(|&i| !(held_out && self.in_eval[i as usize]))
-            .take(TRAIN_MAX)
-            .collect();
-        let x = self.standardizer.apply(&self.data.values, self.data.dim, &train);
-        let y: Vec<u32> = train.iter().map(|&i| self.labels[i as usize]).collect();
-        train_and_score(&x, &y, &self.eval_x, &self.eval_y, self.classes, ITERATIONS)
+    /// Trains on (at most [`TRAIN_MAX`] of) `picks` and scores on `(x, y)`.
+    fn score(&self, picks: impl Iterator<Item = u32>, x: &Array2<f64>, y: &[u32]) -> f64 {
+        let train: Vec<u32> = picks.take(TRAIN_MAX).collect();
+        let tx = self.standardizer.apply(&self.data.values, self.data.dim, &train);
+        let ty: Vec<u32> = train.iter().map(|&i| self.labels[i as usize]).collect();
+        train_and_score(&tx, &ty, x, y, self.classes, ITERATIONS)
     }
 
     /// Accuracy (%) against pseudo-labels of the probe trained on `picks`.
     pub fn quality(&self, picks: &[u32]) -> f64 {
-        self.score(picks, false)
+        self.score(picks.iter().copied(), &self.eval_x, &self.eval_y)
     }
 
     /// The same with the scoring sample left out of training (for choosing β).
     pub fn held_out_quality(&self, picks: &[u32]) -> f64 {
-        self.score(picks, true)
+        let train = picks.iter().copied().filter(|&i| !self.in_holdout[i as usize]);
+        self.score(train, &self.holdout_x, &self.holdout_y)
     }
 }
