@@ -153,3 +153,27 @@ fn bad_input_is_one_sentence_on_stderr_and_a_failing_exit() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("expected one of coverage"), "{}", text(&out).1);
 }
+
+#[test]
+fn every_method_plans_from_the_command_line() {
+    let dir = scratch("methods");
+    for m in labelplan_core::plan::Method::ALL {
+        let out = labelplan(&[
+            "plan",
+            path(&fixture("small.npy")),
+            "--method",
+            m.name(),
+            "--budget",
+            "12",
+            "--out",
+            path(&dir),
+        ]);
+        assert!(out.status.success(), "{m}: {}", text(&out).1);
+        let ids = std::fs::read_to_string(dir.join("selected_ids.txt")).expect("ids");
+        assert_eq!(ids.lines().count(), 12, "{m}");
+        let plan: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).expect("plan.json"))
+                .expect("JSON");
+        assert_eq!(plan["manifest"]["settings"]["method"], m.name());
+    }
+}

@@ -62,7 +62,7 @@ pub fn per_cluster(picks: &[u32], cluster: &[u32], k: usize) -> Vec<GroupCount> 
 }
 
 /// Least-squares fit of `a − b·p^(−c)` through `(percent, quality)` points: `c` on a
-/// grid, `a` and `b` in closed form. Needs three distinct budgets.
+/// grid, `a ≤ 100` and `b` in closed form. Needs three distinct budgets.
 pub fn fit_curve(points: &[(f64, f64)]) -> Option<CurveFit> {
     let mut xs: Vec<f64> = points.iter().map(|p| p.0).collect();
     xs.sort_by(f64::total_cmp);
@@ -82,9 +82,13 @@ pub fn fit_curve(points: &[(f64, f64)]) -> Option<CurveFit> {
         if det.abs() < 1e-12 {
             continue;
         }
-        // y = a + slope·u, slope = −b.
-        let slope = (n * suy - su * sy) / det;
-        let a = (sy - slope * su) / n;
+        // y = a + slope·u, slope = −b; accuracy cannot pass 100, so a is capped there.
+        let mut slope = (n * suy - su * sy) / det;
+        let mut a = (sy - slope * su) / n;
+        if a > 100.0 {
+            a = 100.0;
+            slope = (suy - 100.0 * su) / suu;
+        }
         let fit = CurveFit { a, b: -slope, c };
         let sse: f64 = points.iter().map(|p| (fit.at(p.0) - p.1).powi(2)).sum();
         if best.as_ref().is_none_or(|(e, _)| sse < *e) {
@@ -92,6 +96,11 @@ pub fn fit_curve(points: &[(f64, f64)]) -> Option<CurveFit> {
         }
     }
     best.map(|(_, f)| f)
+}
+
+/// Rounded to two decimals (money, hours), so exports read `3.3`, not `3.3000000000000003`.
+pub fn cents(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 /// The smallest budget (percent of the eligible pool, 0.1% steps) where one more percent
@@ -113,8 +122,8 @@ pub fn recommend(
         count,
         percent,
         quality: fit.at(percent),
-        cost: count as f64 * mean_cost,
-        hours: count as f64 / settings.labels_per_hour.max(1e-9),
+        cost: cents(count as f64 * mean_cost),
+        hours: cents(count as f64 / settings.labels_per_hour.max(1e-9)),
     })
 }
 
@@ -139,7 +148,16 @@ mod tests {
         assert!(truth.at(r.percent + 1.0) - truth.at(r.percent) < 0.5);
         let before = r.percent - 0.1;
         assert!(truth.at(before + 1.0) - truth.at(before) >= 0.5, "not the smallest such budget");
-        assert_eq!(r.cost, r.count as f64 * 2.0);
-        assert_eq!(r.hours, r.count as f64 / 100.0);
+        assert_eq!(r.cost, cents(r.count as f64 * 2.0));
+        assert_eq!(r.hours, cents(r.count as f64 / 100.0));
+    }
+
+    #[test]
+    fn the_asymptote_never_passes_100() {
+        let pts =
+            [(1.0, 12.0), (2.0, 22.0), (5.0, 61.0), (10.0, 92.0), (20.0, 99.0), (30.0, 100.0), (50.0, 100.0)];
+        let fit = fit_curve(&pts).expect("fits");
+        assert!(fit.a <= 100.0, "{fit:?}");
+        assert!(pts.iter().all(|p| fit.at(p.0) <= 100.0));
     }
 }
