@@ -80,6 +80,23 @@ pub fn test() -> Result<(), String> {
         "warnings",
     ]);
     steps.push(("clippy (wasm32)", clippy_wasm));
+    // The engine's libraries must build for the browser worker too (their tests read
+    // fixture files and run natively only).
+    let mut clippy_engine = cargo(&root);
+    clippy_engine.args([
+        "clippy",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "labelplan-select",
+        "-p",
+        "labelplan-cpu",
+        "--lib",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    steps.push(("clippy (wasm32, engine)", clippy_engine));
     let mut doc = cargo(&root);
     doc.args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings");
     steps.push(("cargo doc", doc));

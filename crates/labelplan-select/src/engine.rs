@@ -93,11 +93,13 @@ impl<'b, B: Backend> Engine<'b, B> {
         limits.sort_by(f64::total_cmp);
         limits.dedup();
         let largest = limits.last().copied().unwrap_or(1.0);
-        // Nested orders: room for the largest budget plus what constraints may skip.
+        // Nested orders: the largest budget; with constraints that skip candidates, every
+        // row (without them only exact duplicates are skipped, and the walk's fallback
+        // fills those few places).
         let want = if ctx.cost.is_some() || settings.balance.is_some() || settings.dedup_threshold.is_some() {
             eligible
         } else {
-            ((largest * 1.5) as usize + 64).min(eligible)
+            (largest as usize + 64).min(eligible)
         };
         let estimator = Estimator::new(data, cluster.clone(), k, settings.seed);
         let mut selector = Selector::new(settings.method, want);
