@@ -134,6 +134,10 @@ fn summary(plan: &Plan, dir: &Path) {
         "{}: {} rows × {} dims, {} already labeled; {} pseudo-label clusters ({})",
         plan.manifest.input.name, plan.pool, plan.manifest.input.dim, plan.labeled, c.k, c.chosen_by
     );
+    let (_, hi) = plan.manifest.settings.cluster_range;
+    if c.chosen_by == "silhouette" && c.k == hi {
+        println!("note: K = {hi} is the top of --cluster-range; the data may have more clusters (try a wider range)");
+    }
     println!("method {}, backend {}", plan.manifest.settings.method, plan.manifest.backend);
     println!(
         "{:>10} {:>7} {:>10} {:>8} {:>12} {:>9}",
@@ -154,11 +158,16 @@ fn summary(plan: &Plan, dir: &Path) {
         }
     }
     println!("(quality: label-free estimate, the accuracy of a probe trained on the picks against the pseudo-labels)");
-    if let Some(r) = &plan.recommended {
-        println!(
+    match &plan.recommended {
+        Some(r) => println!(
             "recommended: {} items ({:.1}% of the pool), estimated quality {:.1}%, cost {:.2}, {:.1} hours",
             r.count, r.percent, r.quality, r.cost, r.hours
-        );
+        ),
+        None => println!(
+            "no recommended budget: the estimate does not rise along the curve (it is {:.1}% at the smallest budget, {} items)",
+            plan.curve.first().map_or(0.0, |p| p.quality),
+            plan.curve.first().map_or(0, |p| p.count)
+        ),
     }
     println!("wrote {}/{{plan.json, ranked.csv, selected_ids.txt, labelstudio.json}}", dir.display());
 }
