@@ -63,6 +63,21 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// An in-memory float32 `rows × dim` matrix (row-major) without ids or metadata.
+    pub fn from_matrix(name: &str, values: Vec<f32>, rows: usize, dim: usize) -> Self {
+        Dataset {
+            source_name: name.into(),
+            source_bytes: (values.len() * 4) as u64,
+            dtype: SourceDtype::F32,
+            rows,
+            dim,
+            values,
+            ids: None,
+            columns: Vec::new(),
+            dropped_rows: Vec::new(),
+        }
+    }
+
     /// Row `i` as a slice of `dim` values.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.values[i * self.dim..(i + 1) * self.dim]

@@ -350,6 +350,22 @@ pub struct InputInfo {
     pub sidecar: Option<SidecarInfo>,
 }
 
+impl InputInfo {
+    /// For data that came from no file (benchmarks, tests): no hash, no load options.
+    pub fn unhashed(data: &crate::Dataset) -> Self {
+        InputInfo {
+            name: data.source_name.clone(),
+            bytes: data.source_bytes,
+            sha256: String::new(),
+            rows: data.rows,
+            dim: data.dim,
+            array: None,
+            drop_non_finite: false,
+            sidecar: None,
+        }
+    }
+}
+
 /// A sidecar file and how it was joined.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SidecarInfo {

@@ -49,16 +49,7 @@ fn main() {
     // The probe standardises with the pool's mean and std (label-free).
     let std = Standardizer::fit(&pool.values, pool.rows, pool.dim);
     let test_x = std.apply(&all.values, all.dim, &test);
-    let input = InputInfo {
-        name: "digits pool".into(),
-        bytes: 0,
-        sha256: String::new(),
-        rows: pool.rows,
-        dim: pool.dim,
-        array: None,
-        drop_non_finite: false,
-        sidecar: None,
-    };
+    let input = InputInfo::unhashed(&pool);
     let mut table = String::new();
     let mut default_row = Vec::new();
     let only: Option<Vec<Method>> = std::env::var("LABELPLAN_QUALITY_METHODS")

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use labelplan_core::plan::{Budget, InputInfo, Method, Settings};
-use labelplan_core::{Dataset, SourceDtype};
+use labelplan_core::Dataset;
 use labelplan_cpu::CpuBackend;
 use labelplan_select::Engine;
 use labelplan_testkit::random_matrix;
@@ -42,27 +42,8 @@ fn main() {
     let npy = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("../../target/bench/synthetic_{rows}x{dim}.npy"));
     labelplan_testkit::write_npy_values(&npy, &values, rows, dim).expect("write the synthetic .npy");
-    let data = Dataset {
-        source_name: "synthetic".into(),
-        source_bytes: (rows * dim * 4) as u64,
-        dtype: SourceDtype::F32,
-        rows,
-        dim,
-        values,
-        ids: None,
-        columns: Vec::new(),
-        dropped_rows: Vec::new(),
-    };
-    let input = InputInfo {
-        name: "synthetic".into(),
-        bytes: data.source_bytes,
-        sha256: String::new(),
-        rows,
-        dim,
-        array: None,
-        drop_non_finite: false,
-        sidecar: None,
-    };
+    let data = Dataset::from_matrix("synthetic", values, rows, dim);
+    let input = InputInfo::unhashed(&data);
     println!("{rows} x {dim} f32, 50 blobs, CPU backend, budgets 1% and 5% plus the default curve");
     println!("| method | plan seconds | ratio to random | stages over 5% (s) |\n|---|---|---|---|");
     let mut random_secs = None;

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use labelplan_core::plan::{Balance, Budget, InputInfo, Method, Plan, Settings};
 use labelplan_core::read::{read_path, LoadOptions};
-use labelplan_core::{Dataset, MetaColumn, SourceDtype};
+use labelplan_core::{Dataset, MetaColumn};
 use labelplan_cpu::CpuBackend;
 use labelplan_select::context::Context;
 use labelplan_select::methods::kcenter;
@@ -14,30 +14,11 @@ use labelplan_testkit::{fixture, random_matrix};
 use proptest::prelude::*;
 
 fn dataset(values: Vec<f32>, rows: usize, dim: usize) -> Dataset {
-    Dataset {
-        source_name: "test".into(),
-        source_bytes: 0,
-        dtype: SourceDtype::F32,
-        rows,
-        dim,
-        values,
-        ids: None,
-        columns: Vec::new(),
-        dropped_rows: Vec::new(),
-    }
+    Dataset::from_matrix("test", values, rows, dim)
 }
 
 fn info(data: &Dataset) -> InputInfo {
-    InputInfo {
-        name: data.source_name.clone(),
-        bytes: 0,
-        sha256: "0".into(),
-        rows: data.rows,
-        dim: data.dim,
-        array: None,
-        drop_non_finite: false,
-        sidecar: None,
-    }
+    InputInfo::unhashed(data)
 }
 
 fn digits() -> Dataset {
