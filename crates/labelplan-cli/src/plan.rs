@@ -196,9 +196,14 @@ pub fn run(args: PlanArgs) -> Result<(), String> {
         bar.set_length(p.total.max(1));
         bar.set_position(p.done);
     };
-    let plan = Engine::new(&CpuBackend)
-        .run(&data, info, &settings, &mut on_progress, &AtomicBool::new(false))
-        .map_err(|e| e.to_string())?;
+    let plan = futures::executor::block_on(Engine::new(&CpuBackend).run(
+        &data,
+        info,
+        &settings,
+        &mut on_progress,
+        &AtomicBool::new(false),
+    ))
+    .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     write_outputs(&args.out, &plan, &data)?;
     summary(&plan, &args.out);

@@ -91,70 +91,183 @@ pub struct HeadStep {
     pub noise_seed: u64,
 }
 
-/// The primitives of the selection engine.
+/// Epochs over which EL2N is summed (the early-training score of the paper).
+pub const EL2N_EPOCHS: usize = 10;
+
+/// Per-item statistics of proxy-head training (ELFS step 3, CCS's scores).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ItemStats {
+    /// Σ over epochs of p_y − max_{c≠y} p_c (low = hard).
+    pub aum: Vec<f32>,
+    /// Σ over the first [`EL2N_EPOCHS`] epochs of ‖p − onehot(y)‖₂ (high = hard).
+    pub el2n: Vec<f32>,
+    /// Correct → incorrect flips between consecutive records (high = hard).
+    pub forgetting: Vec<f32>,
+    /// Entropy of the final prediction (high = hard).
+    pub entropy: Vec<f32>,
+    /// Cross-entropy of the final prediction against the label (high = hard).
+    pub loss: Vec<f32>,
+}
+
+/// What a recorded prediction counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// A prediction during epoch `e`: adds to AUM, forgetting and (early) EL2N.
+    Epoch(usize),
+    /// The final prediction: sets entropy and loss.
+    Final,
+}
+
+/// An item's correctness at its last record, for counting forgetting events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LastCorrect {
+    /// Not recorded yet.
+    #[default]
+    Unseen,
+    /// Last record predicted the label.
+    Yes,
+    /// Last record did not.
+    No,
+}
+
+impl ItemStats {
+    /// All-zero statistics for `n` items.
+    pub fn zeros(n: usize) -> Self {
+        let z = vec![0.0f32; n];
+        ItemStats { aum: z.clone(), el2n: z.clone(), forgetting: z.clone(), entropy: z.clone(), loss: z }
+    }
+
+    /// Records item `item`'s class probabilities `p` against its label `y`: the reference
+    /// every backend's accumulators follow (arg-max ties go to the lowest class).
+    pub fn record(&mut self, last: &mut LastCorrect, item: usize, p: &[f32], y: usize, at: Record) {
+        match at {
+            Record::Epoch(epoch) => {
+                let other =
+                    p.iter().enumerate().filter(|(c, _)| *c != y).map(|(_, &v)| v).fold(0.0f32, f32::max);
+                self.aum[item] += p[y] - other;
+                let argmax = p.iter().enumerate().fold(0, |b, (c, &v)| if v > p[b] { c } else { b });
+                let correct = argmax == y;
+                if *last == LastCorrect::Yes && !correct {
+                    self.forgetting[item] += 1.0;
+                }
+                *last = if correct { LastCorrect::Yes } else { LastCorrect::No };
+                if epoch < EL2N_EPOCHS {
+                    let err: f32 = p
+                        .iter()
+                        .enumerate()
+                        .map(|(c, &v)| (v - if c == y { 1.0 } else { 0.0 }).powi(2))
+                        .sum();
+                    self.el2n[item] += err.sqrt();
+                }
+            }
+            Record::Final => {
+                self.entropy[item] = -p.iter().filter(|&&v| v > 0.0).map(|&v| v * v.ln()).sum::<f32>();
+                self.loss[item] = -p[y].max(1e-12).ln();
+            }
+        }
+    }
+}
+
+/// The primitives of the selection engine. Every method is `async` because a GPU
+/// returns results through the browser's event loop; the CPU backend is always ready.
+#[allow(async_fn_in_trait)] // single-threaded callers: no Send bound wanted
 pub trait Backend {
     /// A `rows × dim` f32 matrix resident on the backend.
     type Matrix;
+    /// An f32 vector resident on the backend (greedy coverage state).
+    type Vector;
+    /// Proxy-head training state resident on the backend: labels and accumulators.
+    type Training;
 
     /// Short name for manifests and the UI ("CPU", or the adapter's name).
     fn name(&self) -> String;
 
     /// Copies a row-major `rows × dim` matrix to the backend.
-    fn upload(&self, values: &[f32], rows: usize, dim: usize) -> Result<Self::Matrix, BackendError>;
+    async fn upload(&self, values: &[f32], rows: usize, dim: usize) -> Result<Self::Matrix, BackendError>;
 
     /// `(rows, dim)` of a matrix.
     fn shape(&self, m: &Self::Matrix) -> (usize, usize);
 
     /// Reads rows back to the host (row-major), in the order given.
-    fn read_rows(&self, m: &Self::Matrix, rows: &[u32]) -> Result<Vec<f32>, BackendError>;
+    async fn read_rows(&self, m: &Self::Matrix, rows: &[u32]) -> Result<Vec<f32>, BackendError>;
 
     /// A copy with every row scaled to unit L2 norm (all-zero rows stay zero).
-    fn normalize_rows(&self, m: &Self::Matrix) -> Result<Self::Matrix, BackendError>;
+    async fn normalize_rows(&self, m: &Self::Matrix) -> Result<Self::Matrix, BackendError>;
 
     /// `a · bᵀ`: the `a.rows × b.rows` similarities, row-major.
-    fn dot(&self, a: &Self::Matrix, b: &Self::Matrix) -> Result<Vec<f32>, BackendError>;
+    async fn dot(&self, a: &Self::Matrix, b: &Self::Matrix) -> Result<Vec<f32>, BackendError>;
 
     /// For every row of `points`, the row of `refs` with the largest dot product.
-    fn nearest(&self, points: &Self::Matrix, refs: &Self::Matrix) -> Result<Nearest, BackendError>;
+    async fn nearest(&self, points: &Self::Matrix, refs: &Self::Matrix) -> Result<Nearest, BackendError>;
 
     /// For every row, the `k` rows with the largest dot products, skipping rows in the
     /// same `group` (itself and its exact duplicates). `k` is capped at what exists;
     /// missing slots hold index `u32::MAX` and similarity `-inf`.
-    fn top_k(&self, points: &Self::Matrix, k: usize, group: &[u32]) -> Result<Knn, BackendError>;
+    async fn top_k(&self, points: &Self::Matrix, k: usize, group: &[u32]) -> Result<Knn, BackendError>;
 
     /// Sum of the rows of each segment: `segments × dim`, row-major. Rows whose segment
-    /// is `u32::MAX` are left out. Summation order is fixed (ascending row).
-    fn segment_sums(
+    /// is `u32::MAX` are left out. The summation order is fixed by the backend (never by
+    /// timing), so a run repeats bit for bit.
+    async fn segment_sums(
         &self,
         points: &Self::Matrix,
         segment: &[u32],
         segments: usize,
     ) -> Result<Vec<f32>, BackendError>;
 
-    /// Greedy-coverage step: `best[i] = max(best[i], points[i] · points[pick])`, then the
-    /// row with the smallest `best` (lowest index on ties) among rows whose `best` is not
-    /// NaN, with that value. NaN marks rows that must never be returned.
-    fn raise_best(
+    /// Copies a vector to the backend.
+    async fn upload_vector(&self, values: &[f32]) -> Result<Self::Vector, BackendError>;
+
+    /// Reads a vector back.
+    async fn read_vector(&self, v: &Self::Vector) -> Result<Vec<f32>, BackendError>;
+
+    /// Greedy-coverage step: `best[i] = max(best[i], points[i] · points[pick])`, then
+    /// `best[pick] = NaN` when `retire` is set; returns the row with the smallest `best`
+    /// (lowest index on ties) among rows whose `best` is not NaN, with that value. NaN
+    /// marks rows that must never be returned. Only the winner comes back to the host.
+    async fn raise_best(
         &self,
         points: &Self::Matrix,
-        best: &mut [f32],
+        best: &mut Self::Vector,
         pick: u32,
+        retire: bool,
     ) -> Result<Option<(u32, f32)>, BackendError>;
 
-    /// One SGD step of `head` on the rows `batch` with class `labels` (one per batch
-    /// row), mean softmax cross-entropy; returns the softmax probabilities of the batch
-    /// rows as seen before the update (`batch × classes`, row-major).
-    fn head_step(
+    /// Starts proxy-head training on `points` with one class label per row.
+    async fn start_training(
         &self,
         points: &Self::Matrix,
-        batch: &[u32],
         labels: &[u32],
-        head: &mut Head,
-        step: HeadStep,
-    ) -> Result<Vec<f32>, BackendError>;
+        classes: usize,
+    ) -> Result<Self::Training, BackendError>;
 
-    /// Softmax probabilities of `head` on every row, without noise: `rows × classes`.
-    fn head_predict(&self, points: &Self::Matrix, head: &Head) -> Result<Vec<f32>, BackendError>;
+    /// One epoch of SGD on mean softmax cross-entropy: minibatches of `batch` rows of
+    /// `order`, in order. With `record = Some(e)`, each batch row's probabilities before
+    /// its step are recorded as [`Record::Epoch`]`(e)`.
+    #[allow(clippy::too_many_arguments)] // one training step's inputs, all needed
+    async fn train_epoch(
+        &self,
+        training: &mut Self::Training,
+        points: &Self::Matrix,
+        head: &mut Head,
+        order: &[u32],
+        batch: usize,
+        step: HeadStep,
+        record: Option<usize>,
+    ) -> Result<(), BackendError>;
+
+    /// Records the head's predictions (no noise) for `rows`.
+    async fn record_predictions(
+        &self,
+        training: &mut Self::Training,
+        points: &Self::Matrix,
+        head: &Head,
+        rows: &[u32],
+        at: Record,
+    ) -> Result<(), BackendError>;
+
+    /// The statistics recorded so far.
+    async fn training_stats(&self, training: &Self::Training) -> Result<ItemStats, BackendError>;
 }
 
 /// A standard normal value that depends only on `(seed, index)`: a counter-based hash

@@ -2,7 +2,9 @@
 //! they are the oracle the WebGPU kernels are tested against and the fallback where a
 //! browser has no WebGPU.
 
-use labelplan_core::backend::{gaussian, Backend, BackendError, Head, HeadStep, Knn, Nearest};
+use labelplan_core::backend::{
+    gaussian, Backend, BackendError, Head, HeadStep, ItemStats, Knn, LastCorrect, Nearest, Record,
+};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 
 /// L2 norm of each row of a row-major `rows × dim` matrix.
@@ -65,14 +67,93 @@ fn softmax(logits: &mut Array2<f32>) {
     }
 }
 
+/// Proxy-head training state on the host.
+#[derive(Debug, Clone)]
+pub struct CpuTraining {
+    labels: Vec<u32>,
+    classes: usize,
+    stats: ItemStats,
+    last: Vec<LastCorrect>,
+}
+
+impl CpuTraining {
+    fn record(&mut self, rows: &[u32], probs: &[f32], at: Record) {
+        for (b, &r) in rows.iter().enumerate() {
+            let r = r as usize;
+            let p = &probs[b * self.classes..(b + 1) * self.classes];
+            self.stats.record(&mut self.last[r], r, p, self.labels[r] as usize, at);
+        }
+    }
+}
+
+/// Gathers `batch` rows of `points`, plus the seeded Gaussian input noise of `step`.
+fn noisy_rows(points: &Array2<f32>, batch: &[u32], step: HeadStep) -> Array2<f32> {
+    let dim = points.ncols();
+    let mut x = Array2::<f32>::zeros((batch.len(), dim));
+    for (b, &r) in batch.iter().enumerate() {
+        let mut row = x.row_mut(b);
+        row.assign(&points.row(r as usize));
+        if step.noise_std > 0.0 {
+            for (c, v) in row.iter_mut().enumerate() {
+                *v += step.noise_std * gaussian(step.noise_seed, r as u64 * dim as u64 + c as u64);
+            }
+        }
+    }
+    x
+}
+
+/// One SGD step of `head` on the rows `batch` with class `labels`; returns the softmax
+/// probabilities of the batch rows as seen before the update.
+fn head_step(
+    points: &Array2<f32>,
+    batch: &[u32],
+    labels: &[u32],
+    head: &mut Head,
+    step: HeadStep,
+) -> Array2<f32> {
+    let (inputs, mut probs) = forward(head, noisy_rows(points, batch, step));
+    softmax(&mut probs);
+    // Gradient of mean cross-entropy with respect to the logits.
+    let mut grad = probs.clone();
+    for (b, &y) in labels.iter().enumerate() {
+        grad[[b, y as usize]] -= 1.0;
+    }
+    grad /= batch.len() as f32;
+    for (i, layer) in head.layers.iter_mut().enumerate().rev() {
+        let input = &inputs[i];
+        let gw = input.t().dot(&grad);
+        let gb = grad.sum_axis(Axis(0));
+        if i > 0 {
+            let w =
+                ArrayView2::from_shape((layer.inputs, layer.outputs), &layer.weights).expect("layer shape");
+            let mut back = grad.dot(&w.t());
+            back.zip_mut_with(input, |g, &a| {
+                if a <= 0.0 {
+                    *g = 0.0;
+                }
+            });
+            grad = back;
+        }
+        for (w, g) in layer.weights.iter_mut().zip(gw.iter()) {
+            *w -= step.learning_rate * g;
+        }
+        for (b, g) in layer.bias.iter_mut().zip(gb.iter()) {
+            *b -= step.learning_rate * g;
+        }
+    }
+    probs
+}
+
 impl Backend for CpuBackend {
     type Matrix = Array2<f32>;
+    type Vector = Vec<f32>;
+    type Training = CpuTraining;
 
     fn name(&self) -> String {
         "CPU".into()
     }
 
-    fn upload(&self, values: &[f32], rows: usize, dim: usize) -> Result<Array2<f32>, BackendError> {
+    async fn upload(&self, values: &[f32], rows: usize, dim: usize) -> Result<Array2<f32>, BackendError> {
         Ok(as_array(values, rows, dim))
     }
 
@@ -80,12 +161,12 @@ impl Backend for CpuBackend {
         m.dim()
     }
 
-    fn read_rows(&self, m: &Array2<f32>, rows: &[u32]) -> Result<Vec<f32>, BackendError> {
+    async fn read_rows(&self, m: &Array2<f32>, rows: &[u32]) -> Result<Vec<f32>, BackendError> {
         let idx: Vec<usize> = rows.iter().map(|&r| r as usize).collect();
         Ok(m.select(Axis(0), &idx).into_iter().collect())
     }
 
-    fn normalize_rows(&self, m: &Array2<f32>) -> Result<Array2<f32>, BackendError> {
+    async fn normalize_rows(&self, m: &Array2<f32>) -> Result<Array2<f32>, BackendError> {
         let mut out = m.clone();
         let norms = row_norms(m.as_slice().expect("standard layout"), m.nrows(), m.ncols());
         for (mut row, n) in out.rows_mut().into_iter().zip(norms) {
@@ -96,11 +177,11 @@ impl Backend for CpuBackend {
         Ok(out)
     }
 
-    fn dot(&self, a: &Array2<f32>, b: &Array2<f32>) -> Result<Vec<f32>, BackendError> {
+    async fn dot(&self, a: &Array2<f32>, b: &Array2<f32>) -> Result<Vec<f32>, BackendError> {
         Ok(a.dot(&b.t()).into_iter().collect())
     }
 
-    fn nearest(&self, points: &Array2<f32>, refs: &Array2<f32>) -> Result<Nearest, BackendError> {
+    async fn nearest(&self, points: &Array2<f32>, refs: &Array2<f32>) -> Result<Nearest, BackendError> {
         let mut index = Vec::with_capacity(points.nrows());
         let mut sim = Vec::with_capacity(points.nrows());
         for start in (0..points.nrows()).step_by(BLOCK_ROWS) {
@@ -120,7 +201,7 @@ impl Backend for CpuBackend {
         Ok(Nearest { index, sim })
     }
 
-    fn top_k(&self, points: &Array2<f32>, k: usize, group: &[u32]) -> Result<Knn, BackendError> {
+    async fn top_k(&self, points: &Array2<f32>, k: usize, group: &[u32]) -> Result<Knn, BackendError> {
         let n = points.nrows();
         let mut index = Vec::with_capacity(n * k);
         let mut sim = Vec::with_capacity(n * k);
@@ -144,7 +225,7 @@ impl Backend for CpuBackend {
         Ok(Knn { k, index, sim })
     }
 
-    fn segment_sums(
+    async fn segment_sums(
         &self,
         points: &Array2<f32>,
         segment: &[u32],
@@ -160,12 +241,16 @@ impl Backend for CpuBackend {
         Ok(sums.into_iter().collect())
     }
 
-    fn raise_best(
+    async fn raise_best(
         &self,
         points: &Array2<f32>,
-        best: &mut [f32],
+        best: &mut Vec<f32>,
         pick: u32,
+        retire: bool,
     ) -> Result<Option<(u32, f32)>, BackendError> {
+        if retire {
+            best[pick as usize] = f32::NAN;
+        }
         let sims = points.dot(&points.row(pick as usize));
         let mut lowest: Option<(u32, f32)> = None;
         for (i, (b, s)) in best.iter_mut().zip(sims.iter()).enumerate() {
@@ -180,69 +265,68 @@ impl Backend for CpuBackend {
         Ok(lowest)
     }
 
-    fn head_step(
-        &self,
-        points: &Array2<f32>,
-        batch: &[u32],
-        labels: &[u32],
-        head: &mut Head,
-        step: HeadStep,
-    ) -> Result<Vec<f32>, BackendError> {
-        let dim = points.ncols();
-        let mut x = Array2::<f32>::zeros((batch.len(), dim));
-        for (b, &r) in batch.iter().enumerate() {
-            let mut row = x.row_mut(b);
-            row.assign(&points.row(r as usize));
-            if step.noise_std > 0.0 {
-                for (c, v) in row.iter_mut().enumerate() {
-                    *v += step.noise_std * gaussian(step.noise_seed, r as u64 * dim as u64 + c as u64);
-                }
-            }
-        }
-        let (inputs, mut probs) = forward(head, x);
-        softmax(&mut probs);
-        let out = probs.iter().copied().collect();
-        // Gradient of mean cross-entropy with respect to the logits.
-        let mut grad = probs;
-        for (b, &y) in labels.iter().enumerate() {
-            grad[[b, y as usize]] -= 1.0;
-        }
-        grad /= batch.len() as f32;
-        for (i, layer) in head.layers.iter_mut().enumerate().rev() {
-            let input = &inputs[i];
-            let gw = input.t().dot(&grad);
-            let gb = grad.sum_axis(Axis(0));
-            if i > 0 {
-                let w = ArrayView2::from_shape((layer.inputs, layer.outputs), &layer.weights)
-                    .expect("layer shape");
-                let mut back = grad.dot(&w.t());
-                back.zip_mut_with(input, |g, &a| {
-                    if a <= 0.0 {
-                        *g = 0.0;
-                    }
-                });
-                grad = back;
-            }
-            for (w, g) in layer.weights.iter_mut().zip(gw.iter()) {
-                *w -= step.learning_rate * g;
-            }
-            for (b, g) in layer.bias.iter_mut().zip(gb.iter()) {
-                *b -= step.learning_rate * g;
-            }
-        }
-        Ok(out)
+    async fn upload_vector(&self, values: &[f32]) -> Result<Vec<f32>, BackendError> {
+        Ok(values.to_vec())
     }
 
-    fn head_predict(&self, points: &Array2<f32>, head: &Head) -> Result<Vec<f32>, BackendError> {
-        let mut out = Vec::with_capacity(points.nrows() * head.classes());
-        for start in (0..points.nrows()).step_by(BLOCK_ROWS * 16) {
-            let end = (start + BLOCK_ROWS * 16).min(points.nrows());
-            let (_, mut probs) =
-                forward(head, points.slice_axis(Axis(0), Slice::from(start..end)).to_owned());
-            softmax(&mut probs);
-            out.extend(probs.iter());
+    async fn read_vector(&self, v: &Vec<f32>) -> Result<Vec<f32>, BackendError> {
+        Ok(v.clone())
+    }
+
+    async fn start_training(
+        &self,
+        points: &Array2<f32>,
+        labels: &[u32],
+        classes: usize,
+    ) -> Result<CpuTraining, BackendError> {
+        let n = points.nrows();
+        Ok(CpuTraining {
+            labels: labels.to_vec(),
+            classes,
+            stats: ItemStats::zeros(n),
+            last: vec![LastCorrect::Unseen; n],
+        })
+    }
+
+    async fn train_epoch(
+        &self,
+        training: &mut CpuTraining,
+        points: &Array2<f32>,
+        head: &mut Head,
+        order: &[u32],
+        batch: usize,
+        step: HeadStep,
+        record: Option<usize>,
+    ) -> Result<(), BackendError> {
+        for rows in order.chunks(batch.max(1)) {
+            let y: Vec<u32> = rows.iter().map(|&i| training.labels[i as usize]).collect();
+            let probs = head_step(points, rows, &y, head, step);
+            if let Some(epoch) = record {
+                training.record(rows, probs.as_slice().expect("standard layout"), Record::Epoch(epoch));
+            }
         }
-        Ok(out)
+        Ok(())
+    }
+
+    async fn record_predictions(
+        &self,
+        training: &mut CpuTraining,
+        points: &Array2<f32>,
+        head: &Head,
+        rows: &[u32],
+        at: Record,
+    ) -> Result<(), BackendError> {
+        let quiet = HeadStep { learning_rate: 0.0, noise_std: 0.0, noise_seed: 0 };
+        for chunk in rows.chunks(BLOCK_ROWS * 16) {
+            let (_, mut probs) = forward(head, noisy_rows(points, chunk, quiet));
+            softmax(&mut probs);
+            training.record(chunk, probs.as_slice().expect("standard layout"), at);
+        }
+        Ok(())
+    }
+
+    async fn training_stats(&self, training: &CpuTraining) -> Result<ItemStats, BackendError> {
+        Ok(training.stats.clone())
     }
 }
 
@@ -261,12 +345,15 @@ mod tests {
         assert!(row_norms(&[], 0, 4).is_empty());
     }
 
+    use pollster::block_on;
+
     #[test]
     fn top_k_skips_own_group_and_breaks_ties_low() {
         let cpu = CpuBackend;
         // Rows 0 and 1 are duplicates; rows 2 and 3 tie as neighbours of row 4.
-        let m = cpu.upload(&[1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.6, 0.8], 5, 2).expect("upload");
-        let knn = cpu.top_k(&m, 2, &[0, 0, 1, 2, 3]).expect("knn");
+        let m =
+            block_on(cpu.upload(&[1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.6, 0.8], 5, 2)).expect("upload");
+        let knn = block_on(cpu.top_k(&m, 2, &[0, 0, 1, 2, 3])).expect("knn");
         let of = |i| knn.of(i).map(|p| p.0).collect::<Vec<_>>();
         assert_eq!(of(0), vec![4, 2]);
         assert_eq!(of(4), vec![2, 3]);
@@ -276,18 +363,18 @@ mod tests {
     #[test]
     fn raise_best_returns_the_least_covered() {
         let cpu = CpuBackend;
-        let m = cpu.upload(&[1.0, 0.0, 0.0, 1.0, 0.6, 0.8], 3, 2).expect("upload");
+        let m = block_on(cpu.upload(&[1.0, 0.0, 0.0, 1.0, 0.6, 0.8], 3, 2)).expect("upload");
         let mut best = vec![f32::NEG_INFINITY, f32::NEG_INFINITY, f32::NAN];
-        let far = cpu.raise_best(&m, &mut best, 0).expect("step");
+        let far = block_on(cpu.raise_best(&m, &mut best, 0, true)).expect("step");
         assert_eq!(far, Some((1, 0.0)));
-        assert!(best[2].is_nan());
+        assert!(best[0].is_nan() && best[2].is_nan());
     }
 
     #[test]
-    fn head_step_lowers_the_loss() {
+    fn training_lowers_the_loss_and_records_every_item() {
         use labelplan_core::backend::Dense;
         let cpu = CpuBackend;
-        let m = cpu.upload(&[1.0, 0.0, 0.0, 1.0, 0.9, 0.1, 0.1, 0.9], 4, 2).expect("upload");
+        let m = block_on(cpu.upload(&[1.0, 0.0, 0.0, 1.0, 0.9, 0.1, 0.1, 0.9], 4, 2)).expect("upload");
         let mut head = Head {
             layers: vec![
                 Dense {
@@ -305,12 +392,19 @@ mod tests {
             ],
         };
         let step = HeadStep { learning_rate: 0.5, noise_std: 0.0, noise_seed: 0 };
-        let loss = |p: &[f32]| -(p[0].ln() + p[3].ln() + p[4].ln() + p[7].ln());
-        let first = cpu.head_step(&m, &[0, 1, 2, 3], &[0, 1, 0, 1], &mut head, step).expect("step");
-        for _ in 0..200 {
-            cpu.head_step(&m, &[0, 1, 2, 3], &[0, 1, 0, 1], &mut head, step).expect("step");
+        let rows = [0, 1, 2, 3];
+        let mut t = block_on(cpu.start_training(&m, &[0, 1, 0, 1], 2)).expect("start");
+        block_on(cpu.record_predictions(&mut t, &m, &head, &rows, Record::Final)).expect("record");
+        let first: f32 = block_on(cpu.training_stats(&t)).expect("stats").loss.iter().sum();
+        for epoch in 0..200 {
+            block_on(cpu.train_epoch(&mut t, &m, &mut head, &rows, 4, step, Some(epoch))).expect("epoch");
         }
-        let last = cpu.head_predict(&m, &head).expect("predict");
-        assert!(loss(&last) < loss(&first) * 0.2, "{} vs {}", loss(&last), loss(&first));
+        block_on(cpu.record_predictions(&mut t, &m, &head, &rows, Record::Final)).expect("record");
+        let stats = block_on(cpu.training_stats(&t)).expect("stats");
+        let last: f32 = stats.loss.iter().sum();
+        assert!(last < first * 0.2, "{last} vs {first}");
+        // Every item was recorded: a learnt item's margin accumulates.
+        assert!(stats.aum.iter().all(|&a| a > 0.0), "{:?}", stats.aum);
+        assert!(stats.el2n.iter().all(|&e| e > 0.0));
     }
 }

@@ -74,9 +74,14 @@ fn main() {
                 merged[key] = value.clone();
             }
             let settings: Settings = serde_json::from_value(merged).expect("valid settings");
-            let plan = Engine::new(&CpuBackend)
-                .run(&pool, input.clone(), &settings, &mut |_| {}, &AtomicBool::new(false))
-                .expect("plan");
+            let plan = pollster::block_on(Engine::new(&CpuBackend).run(
+                &pool,
+                input.clone(),
+                &settings,
+                &mut |_| {},
+                &AtomicBool::new(false),
+            ))
+            .expect("plan");
             for (sum, b) in sums.iter_mut().zip(&plan.budgets) {
                 let x = std.apply(&pool.values, pool.dim, &b.rows);
                 let y: Vec<u32> = b.rows.iter().map(|&r| pool_y[r as usize]).collect();

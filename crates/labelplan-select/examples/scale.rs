@@ -64,9 +64,14 @@ fn main() {
             add(&mut stages, &last.0, last.1.elapsed().as_secs_f64());
             last = (p.stage.clone(), Instant::now());
         };
-        let plan = Engine::new(&CpuBackend)
-            .run(&data, input.clone(), &settings, &mut on_progress, &AtomicBool::new(false))
-            .expect("plan");
+        let plan = pollster::block_on(Engine::new(&CpuBackend).run(
+            &data,
+            input.clone(),
+            &settings,
+            &mut on_progress,
+            &AtomicBool::new(false),
+        ))
+        .expect("plan");
         add(&mut stages, &last.0, last.1.elapsed().as_secs_f64());
         let secs = started.elapsed().as_secs_f64();
         let base = *random_secs.get_or_insert(secs);

@@ -74,10 +74,10 @@ fn quotas<'d, B: Backend>(ctx: &Context<'d, B>, limit: f64) -> Result<Option<Quo
 
 /// Takes rows from `candidates` (then from the remaining eligible rows in a seeded random
 /// order) until `limit` units are used.
-pub fn walk<B: Backend>(ctx: &mut Context<'_, B>, candidates: &[u32], limit: f64) -> Result<Picked> {
+pub async fn walk<B: Backend>(ctx: &mut Context<'_, B>, candidates: &[u32], limit: f64) -> Result<Picked> {
     let quotas = quotas(ctx, limit)?;
     let near = match ctx.settings.dedup_threshold {
-        Some(t) => Some((ctx.knn()?, t)),
+        Some(t) => Some((ctx.knn().await?, t)),
         None => None,
     };
     let n = ctx.n;

@@ -55,15 +55,15 @@ pub struct Context<'a, B: Backend> {
 
 impl<'a, B: Backend> Context<'a, B> {
     /// Uploads and normalises the data and reads the constraint columns.
-    pub fn new(
+    pub async fn new(
         backend: &'a B,
         data: &'a Dataset,
         settings: &'a Settings,
         progress: &'a mut dyn FnMut(&Progress),
         cancel: &'a AtomicBool,
     ) -> Result<Self> {
-        let raw = backend.upload(&data.values, data.rows, data.dim)?;
-        let points = backend.normalize_rows(&raw)?;
+        let raw = backend.upload(&data.values, data.rows, data.dim).await?;
+        let points = backend.normalize_rows(&raw).await?;
         let labeled = match &settings.labeled_column {
             Some(name) => column(data, "--labeled-column", name)?.iter().map(|v| is_true(v)).collect(),
             None => vec![false; data.rows],
@@ -118,9 +118,9 @@ impl<'a, B: Backend> Context<'a, B> {
     }
 
     /// The pseudo-label clusters (computed on first use).
-    pub fn clusters(&mut self) -> Result<&Clusters> {
+    pub async fn clusters(&mut self) -> Result<&Clusters> {
         if self.clusters.is_none() {
-            let c = crate::kmeans::pseudo_labels(self)?;
+            let c = crate::kmeans::pseudo_labels(self).await?;
             self.clusters = Some(c);
         }
         Ok(self.clusters.as_ref().expect("just set"))
@@ -128,19 +128,20 @@ impl<'a, B: Backend> Context<'a, B> {
 
     /// The kNN graph with [`GRAPH_K`] neighbours, exact duplicates skipped (computed on
     /// first use, then shared).
-    pub fn knn(&mut self) -> Result<Rc<Knn>> {
+    pub async fn knn(&mut self) -> Result<Rc<Knn>> {
         if self.knn.is_none() {
             self.tick("kNN graph", 0, 1)?;
-            let knn = self.backend.top_k(&self.points, GRAPH_K.min(self.n.saturating_sub(1)), &self.group)?;
+            let knn =
+                self.backend.top_k(&self.points, GRAPH_K.min(self.n.saturating_sub(1)), &self.group).await?;
             self.knn = Some(Rc::new(knn));
         }
         Ok(Rc::clone(self.knn.as_ref().expect("just set")))
     }
 
     /// Training dynamics of the proxy head on the pseudo-labels (computed on first use).
-    pub fn dynamics(&mut self) -> Result<&Dynamics> {
+    pub async fn dynamics(&mut self) -> Result<&Dynamics> {
         if self.dynamics.is_none() {
-            let d = crate::dynamics::train(self)?;
+            let d = crate::dynamics::train(self).await?;
             self.dynamics = Some(d);
         }
         Ok(self.dynamics.as_ref().expect("just set"))

@@ -59,7 +59,7 @@ impl<'b, B: Backend> Engine<'b, B> {
 
     /// Makes the plan. `progress` hears every stage; setting `cancel` stops the run at
     /// the next step with [`SelectError::Cancelled`].
-    pub fn run(
+    pub async fn run(
         &self,
         data: &Dataset,
         input: InputInfo,
@@ -68,7 +68,7 @@ impl<'b, B: Backend> Engine<'b, B> {
         cancel: &AtomicBool,
     ) -> Result<Plan> {
         check(settings, data.rows)?;
-        let mut ctx = Context::new(self.backend, data, settings, progress, cancel)?;
+        let mut ctx = Context::new(self.backend, data, settings, progress, cancel).await?;
         let eligible = ctx.eligible();
         if eligible == 0 {
             return Err(SelectError::setting(
@@ -76,7 +76,7 @@ impl<'b, B: Backend> Engine<'b, B> {
                 "every row is already labeled; nothing is left to pick",
             ));
         }
-        let clusters = ctx.clusters()?.clone();
+        let clusters = ctx.clusters().await?.clone();
         let cluster = clusters.kmeans.assign.clone();
         let k = clusters.k;
         let total_units = match &ctx.cost {
@@ -108,10 +108,10 @@ impl<'b, B: Backend> Engine<'b, B> {
             ctx.tick("selecting", i as u64, limits.len() as u64)?;
             // Items the budget buys (budgets are in cost units with a cost column).
             let items = ((limit / (total_units / eligible as f64)).round() as usize).clamp(1, eligible);
-            let candidates = selector.candidates(&mut ctx, items, &estimator)?;
-            let picked = walk(&mut ctx, &candidates.order, limit)?;
+            let candidates = selector.candidates(&mut ctx, items, &estimator).await?;
+            let picked = walk(&mut ctx, &candidates.order, limit).await?;
             ctx.tick("estimating", i as u64, limits.len() as u64)?;
-            let coverage = planner::coverage(&mut ctx, &picked.rows, &cluster, k)?;
+            let coverage = planner::coverage(&mut ctx, &picked.rows, &cluster, k).await?;
             let quality = estimator.quality(&picked.rows);
             runs.push((limit, candidates.beta, picked, coverage, quality));
         }
@@ -156,7 +156,7 @@ impl<'b, B: Backend> Engine<'b, B> {
             ranked
                 .extend(b.rows.iter().copied().filter(|&r| !std::mem::replace(&mut seen[r as usize], true)));
         }
-        let score = selector.score(&mut ctx)?;
+        let score = selector.score(&mut ctx).await?;
         let sizes = (0..k).map(|c| cluster.iter().filter(|&&a| a as usize == c).count()).collect();
         Ok(Plan {
             manifest: Manifest {

@@ -52,12 +52,18 @@ pub fn normalize(v: &mut [f32], dim: usize) {
 
 /// Seeds by k-means++: the first center uniformly, then each next one with probability
 /// proportional to its squared distance to the nearest center so far.
-fn plus_plus<B: Backend>(backend: &B, points: &B::Matrix, k: usize, rng: &mut impl Rng) -> Result<Vec<u32>> {
+async fn plus_plus<B: Backend>(
+    backend: &B,
+    points: &B::Matrix,
+    k: usize,
+    rng: &mut impl Rng,
+) -> Result<Vec<u32>> {
     let (n, _) = backend.shape(points);
-    let mut best = vec![f32::NEG_INFINITY; n];
+    let mut best = backend.upload_vector(&vec![f32::NEG_INFINITY; n]).await?;
     let mut centers = vec![rng.random_range(0..n as u32)];
     while centers.len() < k {
-        backend.raise_best(points, &mut best, *centers.last().expect("one center"))?;
+        backend.raise_best(points, &mut best, *centers.last().expect("one center"), false).await?;
+        let best = backend.read_vector(&best).await?;
         // Squared Euclidean distance between unit vectors: 2 − 2·cos.
         let weights: Vec<f64> = best.iter().map(|&s| (2.0 - 2.0 * s as f64).max(0.0)).collect();
         let total: f64 = weights.iter().sum();
@@ -80,7 +86,7 @@ fn plus_plus<B: Backend>(backend: &B, points: &B::Matrix, k: usize, rng: &mut im
 
 /// Lloyd steps from the given centroids; stops early when no assignment changes.
 /// Centroids listed in `fixed` (by index) do not move.
-pub fn lloyd<B: Backend>(
+pub async fn lloyd<B: Backend>(
     backend: &B,
     points: &B::Matrix,
     mut centroids: Vec<f32>,
@@ -91,12 +97,12 @@ pub fn lloyd<B: Backend>(
     let k = centroids.len() / dim.max(1);
     let mut previous: Option<Vec<u32>> = None;
     for _ in 0..steps {
-        let c = backend.upload(&centroids, k, dim)?;
-        let near = backend.nearest(points, &c)?;
+        let c = backend.upload(&centroids, k, dim).await?;
+        let near = backend.nearest(points, &c).await?;
         if previous.as_ref() == Some(&near.index) {
             break;
         }
-        let sums = backend.segment_sums(points, &near.index, k)?;
+        let sums = backend.segment_sums(points, &near.index, k).await?;
         for (j, sum) in sums.chunks(dim).enumerate() {
             if !fixed.get(j).copied().unwrap_or(false) && sum.iter().any(|&v| v != 0.0) {
                 centroids[j * dim..(j + 1) * dim].copy_from_slice(sum);
@@ -105,13 +111,13 @@ pub fn lloyd<B: Backend>(
         normalize(&mut centroids, dim);
         previous = Some(near.index);
     }
-    let c = backend.upload(&centroids, k, dim)?;
-    let near = backend.nearest(points, &c)?;
+    let c = backend.upload(&centroids, k, dim).await?;
+    let near = backend.nearest(points, &c).await?;
     Ok(KMeans { centroids, assign: near.index, sim: near.sim })
 }
 
 /// Spherical k-means with `restarts` k-means++ starts; keeps the best objective.
-pub fn spherical_kmeans<B: Backend>(
+pub async fn spherical_kmeans<B: Backend>(
     backend: &B,
     points: &B::Matrix,
     k: usize,
@@ -121,9 +127,9 @@ pub fn spherical_kmeans<B: Backend>(
     let mut rng = stream(seed, "k-means");
     let mut best: Option<KMeans> = None;
     for _ in 0..restarts.max(1) {
-        let seeds = plus_plus(backend, points, k, &mut rng)?;
-        let start = backend.read_rows(points, &seeds)?;
-        let run = lloyd(backend, points, start, &[], 50)?;
+        let seeds = plus_plus(backend, points, k, &mut rng).await?;
+        let start = backend.read_rows(points, &seeds).await?;
+        let run = lloyd(backend, points, start, &[], 50).await?;
         if best.as_ref().is_none_or(|b| run.objective() > b.objective()) {
             best = Some(run);
         }
@@ -132,17 +138,17 @@ pub fn spherical_kmeans<B: Backend>(
 }
 
 /// Mean silhouette (cosine distance) of `assign` over the rows `sample`.
-fn silhouette<B: Backend>(
+async fn silhouette<B: Backend>(
     backend: &B,
     points: &B::Matrix,
     assign: &[u32],
     k: usize,
     sample: &[u32],
 ) -> Result<f64> {
-    let rows = backend.read_rows(points, sample)?;
+    let rows = backend.read_rows(points, sample).await?;
     let (_, dim) = backend.shape(points);
-    let m = backend.upload(&rows, sample.len(), dim)?;
-    let sims = backend.dot(&m, &m)?;
+    let m = backend.upload(&rows, sample.len(), dim).await?;
+    let sims = backend.dot(&m, &m).await?;
     let s = sample.len();
     let mut total = 0.0;
     for i in 0..s {
@@ -178,7 +184,7 @@ const SEARCH_SAMPLE: usize = 10_000;
 
 /// The run's pseudo-label clusters: K from the settings, or the K in `cluster_range`
 /// with the best silhouette on a seeded sample (smaller K on ties).
-pub fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clusters> {
+pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clusters> {
     let settings = ctx.settings;
     let n = ctx.n;
     let restarts = 3;
@@ -187,14 +193,14 @@ pub fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clusters> {
             return Err(SelectError::setting("--clusters", format!("must be between 1 and the {n} rows")));
         }
         ctx.tick("clustering", 0, 1)?;
-        let kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts)?;
+        let kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts).await?;
         return Ok(Clusters { kmeans, k, chosen_by: "setting".into(), tried: Vec::new() });
     }
     let (lo, hi) = settings.cluster_range;
     let hi = hi.min(n.saturating_sub(1)).max(1);
     let lo = lo.clamp(1, hi);
     if lo < 2 && hi < 2 {
-        let kmeans = spherical_kmeans(ctx.backend, &ctx.points, 1, settings.seed, 1)?;
+        let kmeans = spherical_kmeans(ctx.backend, &ctx.points, 1, settings.seed, 1).await?;
         return Ok(Clusters { kmeans, k: 1, chosen_by: "setting".into(), tried: Vec::new() });
     }
     // K is searched on a seeded sample (all rows when small); the chosen K is then fitted
@@ -204,7 +210,8 @@ pub fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clusters> {
     sample.truncate(SEARCH_SAMPLE);
     sample.sort_unstable();
     let (_, dim) = ctx.backend.shape(&ctx.points);
-    let search = ctx.backend.upload(&ctx.backend.read_rows(&ctx.points, &sample)?, sample.len(), dim)?;
+    let search =
+        ctx.backend.upload(&ctx.backend.read_rows(&ctx.points, &sample).await?, sample.len(), dim).await?;
     let mut scored =
         crate::methods::random::order(&vec![false; sample.len()], settings.seed, "silhouette rows");
     scored.truncate(SILHOUETTE_SAMPLE);
@@ -213,8 +220,8 @@ pub fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clusters> {
     let mut best: Option<(f64, usize, KMeans)> = None;
     for (done, k) in (lo.max(2)..=hi).enumerate() {
         ctx.tick("clustering", done as u64, (hi + 2 - lo.max(2)) as u64)?;
-        let kmeans = spherical_kmeans(ctx.backend, &search, k, settings.seed, restarts)?;
-        let score = silhouette(ctx.backend, &search, &kmeans.assign, k, &scored)?;
+        let kmeans = spherical_kmeans(ctx.backend, &search, k, settings.seed, restarts).await?;
+        let score = silhouette(ctx.backend, &search, &kmeans.assign, k, &scored).await?;
         tried.push((k, score));
         if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
             best = Some((score, k, kmeans));
@@ -223,7 +230,7 @@ pub fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clusters> {
     let (_, k, mut kmeans) = best.expect("at least one K tried");
     if sample.len() < n {
         ctx.tick("clustering", tried.len() as u64, tried.len() as u64 + 1)?;
-        kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts)?;
+        kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts).await?;
     }
     Ok(Clusters { kmeans, k, chosen_by: "silhouette".into(), tried })
 }

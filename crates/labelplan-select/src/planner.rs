@@ -14,7 +14,7 @@ use crate::methods::random;
 const COVERAGE_SAMPLE: usize = 20_000;
 
 /// Coverage of the pool by `picks` plus the already-labeled rows (cosine distances).
-pub fn coverage<B: Backend>(
+pub async fn coverage<B: Backend>(
     ctx: &mut Context<'_, B>,
     picks: &[u32],
     cluster: &[u32],
@@ -25,16 +25,19 @@ pub fn coverage<B: Backend>(
         return Ok(Coverage { mean_distance: 1.0, p95_distance: 1.0, within_delta: 0.0, clusters_hit: 0 });
     }
     let (_, dim) = ctx.backend.shape(&ctx.points);
-    let rows = ctx.backend.read_rows(&ctx.points, &refs)?;
-    let m = ctx.backend.upload(&rows, refs.len(), dim)?;
+    let rows = ctx.backend.read_rows(&ctx.points, &refs).await?;
+    let m = ctx.backend.upload(&rows, refs.len(), dim).await?;
     let near = if ctx.n <= COVERAGE_SAMPLE {
-        ctx.backend.nearest(&ctx.points, &m)?
+        ctx.backend.nearest(&ctx.points, &m).await?
     } else {
         let mut sample = random::order(&vec![false; ctx.n], ctx.settings.seed, "coverage sample");
         sample.truncate(COVERAGE_SAMPLE);
         sample.sort_unstable();
-        let s = ctx.backend.upload(&ctx.backend.read_rows(&ctx.points, &sample)?, sample.len(), dim)?;
-        ctx.backend.nearest(&s, &m)?
+        let s = ctx
+            .backend
+            .upload(&ctx.backend.read_rows(&ctx.points, &sample).await?, sample.len(), dim)
+            .await?;
+        ctx.backend.nearest(&s, &m).await?
     };
     let mut d: Vec<f64> = near.sim.iter().map(|&s| (1.0 - s as f64).max(0.0)).collect();
     let mean = d.iter().sum::<f64>() / d.len() as f64;

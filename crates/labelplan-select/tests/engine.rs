@@ -37,7 +37,13 @@ fn quick(method: Method, budgets: &[Budget]) -> Settings {
 }
 
 fn plan(data: &Dataset, settings: &Settings) -> Result<Plan, SelectError> {
-    Engine::new(&CpuBackend).run(data, info(data), settings, &mut |_| {}, &AtomicBool::new(false))
+    pollster::block_on(Engine::new(&CpuBackend).run(
+        data,
+        info(data),
+        settings,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    ))
 }
 
 fn assert_valid(plan: &Plan, labeled: &[bool]) {
@@ -198,13 +204,13 @@ fn bad_settings_and_columns_get_clear_errors() {
 fn cancel_stops_the_run() {
     let data = digits();
     let cancel = AtomicBool::new(true);
-    let r = Engine::new(&CpuBackend).run(
+    let r = pollster::block_on(Engine::new(&CpuBackend).run(
         &data,
         info(&data),
         &quick(Method::Elfs, &[Budget::Count(5)]),
         &mut |_| {},
         &cancel,
-    );
+    ));
     assert_eq!(r, Err(SelectError::Cancelled));
 }
 
@@ -213,9 +219,14 @@ fn progress_reports_stages() {
     let data = digits();
     let mut stages = Vec::new();
     let settings = quick(Method::Elfs, &[Budget::Count(10)]);
-    Engine::new(&CpuBackend)
-        .run(&data, info(&data), &settings, &mut |p| stages.push(p.stage.clone()), &AtomicBool::new(false))
-        .expect("plan");
+    pollster::block_on(Engine::new(&CpuBackend).run(
+        &data,
+        info(&data),
+        &settings,
+        &mut |p| stages.push(p.stage.clone()),
+        &AtomicBool::new(false),
+    ))
+    .expect("plan");
     for s in ["clustering", "training dynamics", "β search", "selecting", "estimating"] {
         assert!(stages.iter().any(|x| x == s), "no {s} stage in {stages:?}");
     }
@@ -227,8 +238,9 @@ fn k_center_radius_never_grows() {
     let settings = quick(Method::KCenter, &[Budget::Count(5)]);
     let never = AtomicBool::new(false);
     let mut quiet = |_: &labelplan_select::Progress| {};
-    let mut ctx = Context::new(&CpuBackend, &data, &settings, &mut quiet, &never).expect("context");
-    let (order, radius) = kcenter::order(&mut ctx, 60).expect("order");
+    let mut ctx =
+        pollster::block_on(Context::new(&CpuBackend, &data, &settings, &mut quiet, &never)).expect("context");
+    let (order, radius) = pollster::block_on(kcenter::order(&mut ctx, 60)).expect("order");
     assert_eq!(order.len(), 60);
     assert!(radius.windows(2).all(|w| w[1] <= w[0] + 1e-6), "{radius:?}");
 }

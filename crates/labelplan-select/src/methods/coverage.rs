@@ -18,13 +18,13 @@ pub const SEED_POWER: i32 = 2;
 
 /// The picks for budget `m` from the seeding order `seeds` (the facility-location order
 /// with [`SEED_POWER`]), followed by the rest of that order as fallback candidates.
-pub fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &[u32]) -> Result<Vec<u32>> {
+pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &[u32]) -> Result<Vec<u32>> {
     let labeled = ctx.labeled_rows();
     let seeds_m = &seeds[..m.min(seeds.len())];
     let centers: Vec<u32> = labeled.iter().chain(seeds_m).copied().collect();
-    let start = ctx.backend.read_rows(&ctx.points, &centers)?;
+    let start = ctx.backend.read_rows(&ctx.points, &centers).await?;
     let fixed: Vec<bool> = (0..centers.len()).map(|c| c < labeled.len()).collect();
-    let km = lloyd(ctx.backend, &ctx.points, start, &fixed, REFINE_STEPS)?;
+    let km = lloyd(ctx.backend, &ctx.points, start, &fixed, REFINE_STEPS).await?;
     // Most similar eligible member of each moved centroid.
     let mut member: Vec<Option<(u32, f32)>> = vec![None; centers.len()];
     for (i, (&c, &s)) in km.assign.iter().zip(&km.sim).enumerate() {

@@ -33,15 +33,15 @@ impl Sims {
     }
 }
 
-fn similarities<B: Backend>(ctx: &mut Context<'_, B>, power: i32) -> Result<Sims> {
+async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, power: i32) -> Result<Sims> {
     let shape = |c: f32| c.max(0.0).powi(power);
     if ctx.n <= DENSE_MAX {
-        let s = ctx.backend.dot(&ctx.points, &ctx.points)?.into_iter().map(shape).collect();
+        let s = ctx.backend.dot(&ctx.points, &ctx.points).await?.into_iter().map(shape).collect();
         return Ok(Sims::Dense { n: ctx.n, s });
     }
     let n = ctx.n;
     let group = ctx.group.clone();
-    let knn = ctx.knn()?;
+    let knn = ctx.knn().await?;
     let mut covers: Vec<Vec<(u32, f32)>> = (0..n as u32).map(|i| vec![(i, 1.0)]).collect();
     for i in 0..n {
         for (j, s) in knn.of(i).filter(|p| p.0 != u32::MAX) {
@@ -56,8 +56,8 @@ fn similarities<B: Backend>(ctx: &mut Context<'_, B>, power: i32) -> Result<Sims
 }
 
 /// The first `want` rows of the lazy-greedy order with similarity exponent `power`.
-pub fn order<B: Backend>(ctx: &mut Context<'_, B>, want: usize, power: i32) -> Result<Vec<u32>> {
-    let sims = similarities(ctx, power)?;
+pub async fn order<B: Backend>(ctx: &mut Context<'_, B>, want: usize, power: i32) -> Result<Vec<u32>> {
+    let sims = similarities(ctx, power).await?;
     let mut cover = vec![0.0f32; ctx.n];
     let raise = |cover: &mut [f32], j: u32| sims.for_each(j, |i, s| cover[i] = cover[i].max(s));
     for l in ctx.labeled_rows() {

@@ -11,13 +11,12 @@ use crate::rng::stream;
 
 /// The first `want` rows of the farthest-first order, and the covering radius (cosine
 /// distance of the farthest row) after each pick.
-pub fn order<B: Backend>(ctx: &mut Context<'_, B>, want: usize) -> Result<(Vec<u32>, Vec<f32>)> {
+pub async fn order<B: Backend>(ctx: &mut Context<'_, B>, want: usize) -> Result<(Vec<u32>, Vec<f32>)> {
     let n = ctx.n;
-    let mut best = vec![f32::NEG_INFINITY; n];
+    let mut best = ctx.backend.upload_vector(&vec![f32::NEG_INFINITY; n]).await?;
     let mut next = None;
     for l in ctx.labeled_rows() {
-        best[l as usize] = f32::NAN;
-        next = ctx.backend.raise_best(&ctx.points, &mut best, l)?;
+        next = ctx.backend.raise_best(&ctx.points, &mut best, l, true).await?;
     }
     let eligible: Vec<u32> = (0..n as u32).filter(|&i| !ctx.labeled[i as usize]).collect();
     let mut pick = match next {
@@ -32,8 +31,7 @@ pub fn order<B: Backend>(ctx: &mut Context<'_, B>, want: usize) -> Result<(Vec<u
             ctx.tick("k-center", order.len() as u64, want as u64)?;
         }
         order.push(pick);
-        best[pick as usize] = f32::NAN;
-        match ctx.backend.raise_best(&ctx.points, &mut best, pick)? {
+        match ctx.backend.raise_best(&ctx.points, &mut best, pick, true).await? {
             Some((row, sim)) => {
                 radius.push(1.0 - sim);
                 pick = row;

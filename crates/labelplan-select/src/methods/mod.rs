@@ -37,11 +37,11 @@ pub struct Selector {
 }
 
 /// Difficulty (higher = harder) by `kind`.
-pub fn difficulty<B: Backend>(ctx: &mut Context<'_, B>, kind: ScoreKind) -> Result<Vec<f32>> {
+pub async fn difficulty<B: Backend>(ctx: &mut Context<'_, B>, kind: ScoreKind) -> Result<Vec<f32>> {
     if kind == ScoreKind::CentroidDistance {
-        return Ok(ctx.clusters()?.kmeans.sim.iter().map(|s| 1.0 - s).collect());
+        return Ok(ctx.clusters().await?.kmeans.sim.iter().map(|s| 1.0 - s).collect());
     }
-    Ok(ctx.dynamics()?.difficulty(kind).expect("a training score"))
+    Ok(crate::dynamics::difficulty(ctx.dynamics().await?, kind).expect("a training score"))
 }
 
 impl Selector {
@@ -51,42 +51,42 @@ impl Selector {
     }
 
     /// The method's per-item score where it has one (higher = picked earlier).
-    pub fn score<B: Backend>(&self, ctx: &mut Context<'_, B>) -> Result<Option<Vec<f32>>> {
+    pub async fn score<B: Backend>(&self, ctx: &mut Context<'_, B>) -> Result<Option<Vec<f32>>> {
         Ok(match self.method {
-            Method::Elfs => Some(difficulty(ctx, ScoreKind::Aum)?),
-            Method::Ccs | Method::D2 => Some(difficulty(ctx, ctx.settings.score)?),
-            Method::PrototypesEasy => Some(ctx.clusters()?.kmeans.sim.clone()),
-            Method::PrototypesHard => Some(difficulty(ctx, ScoreKind::CentroidDistance)?),
-            Method::Typiclust => Some(typiclust::typicality(&*ctx.knn()?, ctx.n)),
+            Method::Elfs => Some(difficulty(ctx, ScoreKind::Aum).await?),
+            Method::Ccs | Method::D2 => Some(difficulty(ctx, ctx.settings.score).await?),
+            Method::PrototypesEasy => Some(ctx.clusters().await?.kmeans.sim.clone()),
+            Method::PrototypesHard => Some(difficulty(ctx, ScoreKind::CentroidDistance).await?),
+            Method::Typiclust => Some(typiclust::typicality(&*ctx.knn().await?, ctx.n)),
             _ => None,
         })
     }
 
-    fn nested<B: Backend>(&mut self, ctx: &mut Context<'_, B>) -> Result<&[u32]> {
+    async fn nested<B: Backend>(&mut self, ctx: &mut Context<'_, B>) -> Result<&[u32]> {
         if self.order.is_none() {
             let want = self.want;
             let order = match self.method {
                 Method::Random => random::order(&ctx.labeled, ctx.settings.seed, "random"),
-                Method::KCenter => kcenter::order(ctx, want)?.0,
+                Method::KCenter => kcenter::order(ctx, want).await?.0,
                 Method::PrototypesEasy | Method::PrototypesHard => {
-                    let distance = difficulty(ctx, ScoreKind::CentroidDistance)?;
+                    let distance = difficulty(ctx, ScoreKind::CentroidDistance).await?;
                     prototypes::order(&distance, &ctx.labeled, self.method == Method::PrototypesEasy)
                 }
-                Method::FacilityLocation => facility::order(ctx, want, 1)?,
-                Method::Coverage => facility::order(ctx, want, coverage::SEED_POWER)?,
+                Method::FacilityLocation => facility::order(ctx, want, 1).await?,
+                Method::Coverage => facility::order(ctx, want, coverage::SEED_POWER).await?,
                 Method::D2 => {
-                    let d = difficulty(ctx, ctx.settings.score)?;
-                    d2::order(&d, &*ctx.knn()?, &ctx.labeled, want)
+                    let d = difficulty(ctx, ctx.settings.score).await?;
+                    d2::order(&d, &*ctx.knn().await?, &ctx.labeled, want)
                 }
                 Method::Probcover => {
-                    let labels = ctx.clusters()?.kmeans.assign.clone();
-                    let knn = ctx.knn()?;
+                    let labels = ctx.clusters().await?.kmeans.assign.clone();
+                    let knn = ctx.knn().await?;
                     let delta = probcover::choose_delta(&knn, &labels);
                     probcover::order(&knn, &ctx.group, delta, &ctx.labeled, want)
                 }
                 Method::Elfs | Method::Ccs => {
                     let kind = if self.method == Method::Elfs { ScoreKind::Aum } else { ctx.settings.score };
-                    let d = difficulty(ctx, kind)?;
+                    let d = difficulty(ctx, kind).await?;
                     pruning::hardest_first(&d, &ctx.labeled)
                 }
                 Method::Typiclust => Vec::new(),
@@ -97,7 +97,7 @@ impl Selector {
     }
 
     /// Candidates for a budget of `m` rows.
-    pub fn candidates<B: Backend>(
+    pub async fn candidates<B: Backend>(
         &mut self,
         ctx: &mut Context<'_, B>,
         m: usize,
@@ -107,17 +107,17 @@ impl Selector {
         let plain = |order: Vec<u32>| Candidates { order, beta: None };
         Ok(match method {
             Method::Coverage => {
-                let seeds = self.nested(ctx)?.to_vec();
-                plain(coverage::candidates(ctx, m, &seeds)?)
+                let seeds = self.nested(ctx).await?.to_vec();
+                plain(coverage::candidates(ctx, m, &seeds).await?)
             }
             Method::Typiclust => {
-                let typical = typiclust::typicality(&*ctx.knn()?, ctx.n);
-                plain(typiclust::candidates(ctx, m, &typical)?)
+                let typical = typiclust::typicality(&*ctx.knn().await?, ctx.n);
+                plain(typiclust::candidates(ctx, m, &typical).await?)
             }
             Method::Elfs | Method::Ccs => {
                 let kind = if method == Method::Elfs { ScoreKind::Aum } else { ctx.settings.score };
-                let d = difficulty(ctx, kind)?;
-                let sorted = self.nested(ctx)?.to_vec();
+                let d = difficulty(ctx, kind).await?;
+                let sorted = self.nested(ctx).await?.to_vec();
                 let seed = ctx.settings.seed;
                 let pick = |beta: f64| match method {
                     Method::Elfs => pruning::double_end(&sorted, beta, m),
@@ -140,7 +140,7 @@ impl Selector {
                 };
                 Candidates { order: pick(beta), beta: Some(beta) }
             }
-            _ => plain(self.nested(ctx)?.to_vec()),
+            _ => plain(self.nested(ctx).await?.to_vec()),
         })
     }
 }
