@@ -19,7 +19,7 @@ pub struct GpuContext {
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     binding_bytes: u64,
-    pub(crate) max_workgroups: u32,
+    max_workgroups: u32,
     pub(crate) pipelines: Arc<crate::kernels::Pipelines>,
 }
 
@@ -86,17 +86,72 @@ impl GpuContext {
         }
     }
 
+    /// A storage buffer holding `contents` (also a copy source and destination).
+    pub(crate) fn storage(&self, label: &str, contents: &[u8]) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+
+    /// A uniform buffer holding `params`.
+    pub(crate) fn uniform<T: bytemuck::Pod>(&self, params: &T) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: bytemuck::bytes_of(params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
+    }
+
+    /// A fresh command encoder.
+    pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
+        self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default())
+    }
+
+    /// Workgroups one grid dimension may hold.
+    pub(crate) fn max_workgroups(&self) -> u32 {
+        self.max_workgroups
+    }
+
     /// Copies `bytes` bytes of `src` into a mappable buffer and reads them as f32.
     pub(crate) async fn read_f32(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<f32>, GpuError> {
+        Ok(bytemuck::pod_collect_to_vec(&self.read_bytes(self.encoder(), src, 0, bytes).await?))
+    }
+
+    /// Copies `bytes` bytes of `src` into a mappable buffer and reads them as u32.
+    pub(crate) async fn read_u32(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u32>, GpuError> {
+        Ok(bytemuck::pod_collect_to_vec(&self.read_bytes(self.encoder(), src, 0, bytes).await?))
+    }
+
+    /// Submits `enc` after a copy of `bytes` bytes of `src` from `offset` into a mappable
+    /// buffer, and returns them once the GPU is done.
+    pub(crate) async fn read_bytes(
+        &self,
+        mut enc: wgpu::CommandEncoder,
+        src: &wgpu::Buffer,
+        offset: u64,
+        bytes: u64,
+    ) -> Result<Vec<u8>, GpuError> {
+        if bytes == 0 {
+            self.queue.submit([enc.finish()]);
+            return Ok(Vec::new());
+        }
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
-        enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
+        enc.copy_buffer_to_buffer(src, offset, &staging, 0, bytes);
         self.queue.submit([enc.finish()]);
+        self.map_read(&staging).await
+    }
+
+    /// Waits for `staging` (MAP_READ) to map and returns its bytes.
+    pub(crate) async fn map_read(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
         let (tx, rx) = futures::channel::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
@@ -110,7 +165,7 @@ impl GpuContext {
             .map_err(|_| GpuError::Readback("the map callback was dropped".into()))?
             .map_err(|e| GpuError::Readback(e.to_string()))?;
         let view = staging.slice(..).get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?;
-        let out = bytemuck::cast_slice(&view).to_vec();
+        let out = view.to_vec();
         drop(view);
         staging.unmap();
         Ok(out)

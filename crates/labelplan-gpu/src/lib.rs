@@ -6,9 +6,14 @@
 //! from the adapter's real limits; [`GpuOptions::max_binding_bytes`] lowers that limit so
 //! tests can force many tiles.
 
+mod backend;
 mod context;
 mod error;
 pub mod kernels;
+mod matrix;
 
+pub use backend::GpuBackend;
 pub use context::{GpuContext, GpuOptions};
 pub use error::GpuError;
+pub use kernels::head::GpuTraining;
+pub use matrix::{GpuMatrix, GpuVector};

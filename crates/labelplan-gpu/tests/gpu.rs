@@ -1,35 +1,58 @@
-//! GPU kernels against their CPU twins. These tests need a WebGPU adapter (lavapipe
-//! here) and fail, never skip, when none is found.
+//! GPU kernels against their CPU twins (`CpuBackend`). These tests need a WebGPU adapter
+//! (lavapipe here) and fail, never skip, when none is found. Shapes straddle the
+//! workgroup sizes; "tiled" contexts cap a storage binding at a few KiB so every input
+//! spans many buffers and dispatches.
 #![cfg(not(target_arch = "wasm32"))]
 
-use labelplan_gpu::{kernels, GpuContext, GpuOptions};
-use labelplan_testkit::{close, random_matrix, NORM_REL_TOL};
+use labelplan_core::backend::{Backend, Dense, Head, HeadStep, Record};
+use labelplan_cpu::CpuBackend;
+use labelplan_gpu::{kernels, GpuBackend, GpuContext, GpuOptions};
+use labelplan_testkit::{close, random_matrix, HEAD_REL_TOL, NORM_REL_TOL, SIM_ABS_TOL, SUM_REL_TOL};
+use pollster::block_on;
 
 fn context(options: GpuOptions) -> GpuContext {
-    pollster::block_on(GpuContext::new(options)).unwrap_or_else(|e| {
+    block_on(GpuContext::new(options)).unwrap_or_else(|e| {
         panic!("a GPU adapter is required for these tests (install mesa-vulkan-drivers for lavapipe): {e}")
     })
 }
 
+fn gpu() -> GpuBackend {
+    GpuBackend::new(context(GpuOptions::default()))
+}
+
+/// A GPU whose storage bindings hold 4 KiB: a 65-dim matrix is cut into 15-row tiles.
+fn tiled() -> GpuBackend {
+    GpuBackend::new(context(GpuOptions { max_binding_bytes: Some(4096) }))
+}
+
 /// Shapes straddling the workgroup size (64) and odd dims.
-const ROWS: &[usize] = &[1, 63, 64, 65, 1000];
+const ROWS: &[usize] = &[1, 63, 64, 65, 300];
 const DIMS: &[usize] = &[1, 3, 64, 65, 383];
 
-fn assert_norms_match(ctx: &GpuContext, rows: usize, dim: usize, seed: u64) {
+/// Unit rows (the engine's input to every kernel) on both backends.
+fn unit(
+    seed: u64,
+    rows: usize,
+    dim: usize,
+    g: &GpuBackend,
+) -> (ndarray::Array2<f32>, labelplan_gpu::GpuMatrix) {
     let x = random_matrix(seed, rows, dim);
-    let gpu = pollster::block_on(kernels::row_norms::row_norms(ctx, &x, rows, dim)).expect("gpu norms");
-    let cpu = labelplan_cpu::row_norms(&x, rows, dim);
-    assert_eq!(gpu.len(), rows);
-    for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
-        assert!(close(*g, *c, NORM_REL_TOL), "{rows}×{dim} row {i}: gpu {g} cpu {c}");
-    }
+    let c = block_on(CpuBackend.normalize_rows(&block_on(CpuBackend.upload(&x, rows, dim)).expect("upload")))
+        .expect("normalize");
+    let m =
+        block_on(g.normalize_rows(&block_on(g.upload(&x, rows, dim)).expect("upload"))).expect("normalize");
+    (c, m)
+}
+
+fn all_rows(n: usize) -> Vec<u32> {
+    (0..n as u32).collect()
 }
 
 #[test]
 fn every_shader_validates_with_naga() {
-    for (name, source) in kernels::SHADERS {
-        let module = naga::front::wgsl::parse_str(source)
-            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+    for (name, source) in kernels::shaders() {
+        let module = naga::front::wgsl::parse_str(&source)
+            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&source)));
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
             .validate(&module)
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
@@ -41,24 +64,268 @@ fn row_norms_match_cpu_on_straddling_shapes() {
     let ctx = context(GpuOptions::default());
     for (k, &rows) in ROWS.iter().enumerate() {
         for (j, &dim) in DIMS.iter().enumerate() {
-            assert_norms_match(&ctx, rows, dim, (k * 10 + j) as u64);
+            let x = random_matrix((k * 10 + j) as u64, rows, dim);
+            let gpu = block_on(kernels::row_norms::row_norms(&ctx, &x, rows, dim)).expect("gpu norms");
+            let cpu = labelplan_cpu::row_norms(&x, rows, dim);
+            for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
+                assert!(close(*g, *c, NORM_REL_TOL), "{rows}×{dim} row {i}: gpu {g} cpu {c}");
+            }
         }
     }
 }
 
 #[test]
-fn row_norms_match_cpu_when_forced_into_many_tiles() {
-    // 4 KiB bindings: 1000 rows × 65 dims (260 B a row) become 67 tiles of 15 rows.
-    let ctx = context(GpuOptions { max_binding_bytes: Some(4096) });
-    assert_eq!(ctx.binding_bytes(), 4096);
-    assert_norms_match(&ctx, 1000, 65, 7);
-    assert_norms_match(&ctx, 65, 383, 8);
+fn a_row_wider_than_a_binding_is_an_error_not_a_panic() {
+    let g = GpuBackend::new(context(GpuOptions { max_binding_bytes: Some(64) }));
+    let err = block_on(g.upload(&random_matrix(1, 2, 17), 2, 17)).expect_err("too wide");
+    assert!(err.to_string().contains("larger than a storage binding"), "{err}");
+}
+
+/// Normalised rows read back equal the CPU's within the norm tolerance.
+fn check_normalize(g: &GpuBackend) {
+    for (k, &rows) in ROWS.iter().enumerate() {
+        for (j, &dim) in DIMS.iter().enumerate() {
+            let (c, m) = unit((k * 7 + j) as u64, rows, dim, g);
+            let back = block_on(g.read_rows(&m, &all_rows(rows))).expect("read");
+            for (i, (a, b)) in back.iter().zip(c.iter()).enumerate() {
+                assert!((a - b).abs() <= NORM_REL_TOL, "{rows}×{dim} value {i}: gpu {a} cpu {b}");
+            }
+            // Rows read in any order.
+            let picked = block_on(g.read_rows(&m, &[(rows - 1) as u32, 0])).expect("read");
+            assert_eq!(&picked[..dim], &back[(rows - 1) * dim..]);
+        }
+    }
 }
 
 #[test]
-fn a_row_wider_than_a_binding_is_an_error_not_a_panic() {
-    let ctx = context(GpuOptions { max_binding_bytes: Some(64) });
-    let x = random_matrix(1, 2, 17);
-    let err = pollster::block_on(kernels::row_norms::row_norms(&ctx, &x, 2, 17)).expect_err("too wide");
-    assert!(err.to_string().contains("larger than a storage binding"), "{err}");
+fn normalize_and_read_rows_match_cpu() {
+    check_normalize(&gpu());
+    check_normalize(&tiled());
+}
+
+fn check_dot_nearest(g: &GpuBackend) {
+    for &(a_rows, b_rows, dim) in &[(1, 1, 1), (63, 65, 3), (64, 64, 64), (65, 20, 65), (300, 129, 383)] {
+        let (ca, ga) = unit(a_rows as u64, a_rows, dim, g);
+        let (cb, gb) = unit(b_rows as u64 + 100, b_rows, dim, g);
+        let want = block_on(CpuBackend.dot(&ca, &cb)).expect("cpu dot");
+        let got = block_on(g.dot(&ga, &gb)).expect("gpu dot");
+        assert_eq!(got.len(), want.len());
+        for (i, (x, y)) in got.iter().zip(&want).enumerate() {
+            assert!((x - y).abs() <= SIM_ABS_TOL, "dot {a_rows}×{b_rows}×{dim} entry {i}: gpu {x} cpu {y}");
+        }
+        let near = block_on(g.nearest(&ga, &gb)).expect("gpu nearest");
+        let cpu_near = block_on(CpuBackend.nearest(&ca, &cb)).expect("cpu nearest");
+        for i in 0..a_rows {
+            let j = near.index[i] as usize;
+            // The GPU's pick is a best one: its CPU similarity ties the CPU's best.
+            assert!((want[i * b_rows + j] - cpu_near.sim[i]).abs() <= SIM_ABS_TOL, "nearest row {i}");
+            assert!((near.sim[i] - cpu_near.sim[i]).abs() <= SIM_ABS_TOL);
+        }
+    }
+}
+
+#[test]
+fn dot_and_nearest_match_cpu() {
+    check_dot_nearest(&gpu());
+    check_dot_nearest(&tiled());
+}
+
+fn check_top_k(g: &GpuBackend) {
+    for &(rows, dim, k) in &[(2, 3, 1), (63, 5, 20), (65, 64, 20), (300, 65, 7), (130, 383, 32)] {
+        let (c, m) = unit(rows as u64 * 3, rows, dim, g);
+        // Every third row a member of the previous row's duplicate group.
+        let group: Vec<u32> = (0..rows as u32).map(|i| if i % 3 == 2 { i - 1 } else { i }).collect();
+        let kk = k.min(rows - 1);
+        let want = block_on(CpuBackend.top_k(&c, kk, &group)).expect("cpu");
+        let got = block_on(g.top_k(&m, kk, &group)).expect("gpu");
+        let sims = block_on(CpuBackend.dot(&c, &c)).expect("dot");
+        for i in 0..rows {
+            for (slot, ((gi, gs), (_, cs))) in got.of(i).zip(want.of(i)).enumerate() {
+                if cs == f32::NEG_INFINITY {
+                    assert_eq!((gi, gs), (u32::MAX, f32::NEG_INFINITY), "row {i} slot {slot}: an empty slot");
+                    continue;
+                }
+                assert_ne!(group[gi as usize], group[i], "row {i}: its own group");
+                assert!(
+                    (gs - cs).abs() <= SIM_ABS_TOL,
+                    "{rows}×{dim} k={kk} row {i} slot {slot}: gpu {gs} cpu {cs}"
+                );
+                assert!(
+                    (sims[i * rows + gi as usize] - cs).abs() <= SIM_ABS_TOL,
+                    "row {i} slot {slot}: index {gi}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn top_k_matches_cpu_and_skips_duplicate_groups() {
+    check_top_k(&gpu());
+    check_top_k(&tiled());
+}
+
+#[test]
+fn ties_break_by_lowest_index_like_the_cpu() {
+    // Exactly representable rows: 0 and 2 equal, 1 and 3 equal; row 4 between them.
+    let v = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.6, 0.8];
+    for g in [gpu(), tiled()] {
+        let m = block_on(g.upload(&v, 5, 2)).expect("upload");
+        let c = block_on(CpuBackend.upload(&v, 5, 2)).expect("upload");
+        let refs = block_on(g.upload(&[1.0, 0.0, 1.0, 0.0], 2, 2)).expect("upload");
+        let crefs = block_on(CpuBackend.upload(&[1.0, 0.0, 1.0, 0.0], 2, 2)).expect("upload");
+        assert_eq!(block_on(g.nearest(&m, &refs)), block_on(CpuBackend.nearest(&c, &crefs)));
+        let group = [0, 1, 2, 3, 4];
+        assert_eq!(block_on(g.top_k(&m, 3, &group)), block_on(CpuBackend.top_k(&c, 3, &group)));
+        let mut best = block_on(g.upload_vector(&[f32::NEG_INFINITY; 5])).expect("vector");
+        let mut cbest = vec![f32::NEG_INFINITY; 5];
+        for pick in [4, 0] {
+            let got = block_on(g.raise_best(&m, &mut best, pick, true)).expect("gpu");
+            let want = block_on(CpuBackend.raise_best(&c, &mut cbest, pick, true)).expect("cpu");
+            assert_eq!(got, want, "after pick {pick}");
+        }
+    }
+}
+
+fn check_segment_sums(g: &GpuBackend) {
+    for &(rows, dim, segments) in &[(1, 1, 1), (65, 3, 4), (600, 65, 7), (300, 383, 20)] {
+        let x = random_matrix(rows as u64, rows, dim);
+        let seg: Vec<u32> = (0..rows as u32)
+            .map(|i| if i % 11 == 5 { u32::MAX } else { (i * 7 + 3) % segments as u32 })
+            .collect();
+        let c = block_on(CpuBackend.upload(&x, rows, dim)).expect("upload");
+        let m = block_on(g.upload(&x, rows, dim)).expect("upload");
+        let want = block_on(CpuBackend.segment_sums(&c, &seg, segments)).expect("cpu");
+        let got = block_on(g.segment_sums(&m, &seg, segments)).expect("gpu");
+        assert_eq!(got.len(), want.len());
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert!(close(*a, *b, SUM_REL_TOL), "{rows}×{dim} into {segments}: entry {i}: gpu {a} cpu {b}");
+        }
+        assert_eq!(got, block_on(g.segment_sums(&m, &seg, segments)).expect("again"), "repeatable");
+    }
+}
+
+#[test]
+fn segment_sums_match_cpu() {
+    check_segment_sums(&gpu());
+    check_segment_sums(&tiled());
+}
+
+/// Farthest-first traversal: each step's winner and covering value agree with the CPU.
+fn check_raise_best(g: &GpuBackend) {
+    for &(rows, dim) in &[(1, 3), (65, 65), (300, 383), (1000, 16)] {
+        let (c, m) = unit(rows as u64 + 5, rows, dim, g);
+        let mut best = block_on(g.upload_vector(&vec![f32::NEG_INFINITY; rows])).expect("vector");
+        let mut cbest = vec![f32::NEG_INFINITY; rows];
+        let mut pick = 0u32;
+        for step in 0..rows.min(40) {
+            let got = block_on(g.raise_best(&m, &mut best, pick, true)).expect("gpu");
+            let want = block_on(CpuBackend.raise_best(&c, &mut cbest, pick, true)).expect("cpu");
+            match (got, want) {
+                (None, None) => break,
+                (Some((gi, gv)), Some((ci, cv))) => {
+                    assert!((gv - cv).abs() <= SIM_ABS_TOL, "{rows}×{dim} step {step}: gpu {gv} cpu {cv}");
+                    // A different row only on a near tie; follow the CPU's path.
+                    assert!(
+                        gi == ci || (cbest[gi as usize] - cv).abs() <= SIM_ABS_TOL,
+                        "step {step}: {gi} vs {ci}"
+                    );
+                    pick = ci;
+                    if gi != ci {
+                        return; // paths part on a near tie: the rest is not comparable
+                    }
+                }
+                other => panic!("{rows}×{dim} step {step}: {other:?}"),
+            }
+        }
+        let back = block_on(g.read_vector(&best)).expect("read");
+        for (i, (a, b)) in back.iter().zip(&cbest).enumerate() {
+            assert!(
+                a.is_nan() == b.is_nan() && (a.is_nan() || (a - b).abs() <= SIM_ABS_TOL),
+                "best[{i}]: {a} vs {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn raise_best_matches_cpu() {
+    check_raise_best(&gpu());
+    check_raise_best(&tiled());
+}
+
+/// Two labelled blobs in `dim` dims, with a linear or a two-layer head.
+fn training_case(dim: usize, hidden: Option<usize>) -> (Vec<f32>, Vec<u32>, Head) {
+    let rows = 203;
+    let mut x = random_matrix(9, rows, dim);
+    let labels: Vec<u32> = (0..rows as u32).map(|i| i % 3).collect();
+    for (r, row) in x.chunks_mut(dim).enumerate() {
+        row[labels[r] as usize % dim] += 2.0;
+    }
+    let w =
+        |i: usize, o: usize, seed: u64| random_matrix(seed, i, o).iter().map(|v| v * 0.1).collect::<Vec<_>>();
+    let layers = match hidden {
+        None => vec![Dense { inputs: dim, outputs: 3, weights: w(dim, 3, 1), bias: vec![0.0; 3] }],
+        Some(h) => vec![
+            Dense { inputs: dim, outputs: h, weights: w(dim, h, 2), bias: vec![0.01; h] },
+            Dense { inputs: h, outputs: 3, weights: w(h, 3, 3), bias: vec![0.0; 3] },
+        ],
+    };
+    (x, labels, Head { layers })
+}
+
+fn check_training(g: &GpuBackend, dim: usize, hidden: Option<usize>) {
+    let (x, labels, head) = training_case(dim, hidden);
+    let rows = labels.len();
+    let (c, m) = {
+        let c = block_on(CpuBackend.normalize_rows(&block_on(CpuBackend.upload(&x, rows, dim)).expect("u")))
+            .expect("n");
+        let m = block_on(g.normalize_rows(&block_on(g.upload(&x, rows, dim)).expect("u"))).expect("n");
+        (c, m)
+    };
+    let (mut ch, mut gh) = (head.clone(), head);
+    let mut ct = block_on(CpuBackend.start_training(&c, &labels, 3)).expect("cpu start");
+    let mut gt = block_on(g.start_training(&m, &labels, 3)).expect("gpu start");
+    let order: Vec<u32> = (0..rows as u32).rev().collect();
+    let held_out: Vec<u32> = (0..rows as u32).step_by(2).collect();
+    for epoch in 0..3 {
+        let step = HeadStep { learning_rate: 0.5, noise_std: 0.05, noise_seed: 40 + epoch as u64 };
+        block_on(CpuBackend.train_epoch(&mut ct, &c, &mut ch, &order, 64, step, Some(epoch)))
+            .expect("cpu epoch");
+        block_on(g.train_epoch(&mut gt, &m, &mut gh, &order, 64, step, Some(epoch))).expect("gpu epoch");
+        block_on(CpuBackend.record_predictions(&mut ct, &c, &ch, &held_out, Record::Epoch(epoch)))
+            .expect("cpu");
+        block_on(g.record_predictions(&mut gt, &m, &gh, &held_out, Record::Epoch(epoch))).expect("gpu");
+    }
+    block_on(CpuBackend.record_predictions(&mut ct, &c, &ch, &all_rows(rows), Record::Final)).expect("cpu");
+    block_on(g.record_predictions(&mut gt, &m, &gh, &all_rows(rows), Record::Final)).expect("gpu");
+    for (l, (a, b)) in gh.layers.iter().zip(&ch.layers).enumerate() {
+        for (i, (x, y)) in a.weights.iter().chain(&a.bias).zip(b.weights.iter().chain(&b.bias)).enumerate() {
+            assert!(close(*x, *y, HEAD_REL_TOL), "dim {dim} layer {l} parameter {i}: gpu {x} cpu {y}");
+        }
+    }
+    let (gs, cs) = (
+        block_on(g.training_stats(&gt)).expect("gpu"),
+        block_on(CpuBackend.training_stats(&ct)).expect("cpu"),
+    );
+    for (name, a, b) in [
+        ("aum", &gs.aum, &cs.aum),
+        ("el2n", &gs.el2n, &cs.el2n),
+        ("forgetting", &gs.forgetting, &cs.forgetting),
+        ("entropy", &gs.entropy, &cs.entropy),
+        ("loss", &gs.loss, &cs.loss),
+    ] {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(close(*x, *y, HEAD_REL_TOL), "dim {dim} {name}[{i}]: gpu {x} cpu {y}");
+        }
+    }
+}
+
+#[test]
+fn proxy_head_training_matches_cpu() {
+    for g in [gpu(), tiled()] {
+        check_training(&g, 5, None);
+        check_training(&g, 65, None);
+        check_training(&g, 33, Some(17));
+    }
 }

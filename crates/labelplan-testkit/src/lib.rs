@@ -81,3 +81,15 @@ pub fn write_npy_values(
     }
     std::fs::write(path, bytes)
 }
+
+/// Absolute tolerance for dot products of unit vectors summed in f32 in different
+/// orders (GPU tiles vs CPU gemm), up to a few hundred dims.
+pub const SIM_ABS_TOL: f32 = 2e-5;
+
+/// Relative tolerance for sums over many rows (segment sums) in different orders.
+pub const SUM_REL_TOL: f32 = 1e-4;
+
+/// Relative tolerance for proxy-head weights and per-item statistics after a few
+/// epochs: float differences (GPU `log`/`cos` in the noise, summation order) grow
+/// through training.
+pub const HEAD_REL_TOL: f32 = 2e-3;

@@ -1,18 +1,109 @@
-//! The WGSL kernels, each in its own folder beside its shader.
+//! The WGSL kernels, each in its own folder beside its shader, and what they share:
+//! compiled pipelines (built once per context), bind groups and 2-D dispatch grids.
 
+pub mod head;
+pub mod normalize;
+pub mod raise_best;
 pub mod row_norms;
+pub mod segment_sums;
+pub mod similarity;
+
+/// Invocations per workgroup of every 1-D kernel (shaders declare the same 64).
+pub(crate) const WORKGROUP: u32 = 64;
+
+/// A compute pipeline with its label.
+#[derive(Debug)]
+pub(crate) struct Kernel {
+    pub pipeline: wgpu::ComputePipeline,
+    label: &'static str,
+}
+
+impl Kernel {
+    /// Compiles `entry` of `source` with an automatic layout.
+    pub fn new(device: &wgpu::Device, label: &'static str, source: &str, entry: &str) -> Self {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(label),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        Kernel { pipeline, label }
+    }
+
+    /// A bind group of group 0 with `buffers` at bindings 0, 1, 2, … in order.
+    pub fn bind(&self, device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        self.bind_from(device, 0, buffers)
+    }
+
+    /// A bind group of group 0 with `buffers` at bindings `first`, `first + 1`, …
+    pub fn bind_from(&self, device: &wgpu::Device, first: u32, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: first + i as u32, resource: b.as_entire_binding() })
+            .collect();
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(self.label),
+            layout: &self.pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
+    /// Records one dispatch of `groups` workgroups in its own compute pass. Grids over
+    /// the per-dimension limit fold into y; shaders recover the linear workgroup index
+    /// as `wid.x + wid.y * nwg.x`.
+    pub fn dispatch(&self, enc: &mut wgpu::CommandEncoder, bind: &wgpu::BindGroup, groups: u32, max: u32) {
+        let x = groups.clamp(1, max);
+        let y = groups.div_ceil(x).max(1);
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(self.label),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, bind, &[]);
+        pass.dispatch_workgroups(x, y, 1);
+    }
+}
 
 /// Compiled pipelines, built once per context.
 #[derive(Debug)]
 pub(crate) struct Pipelines {
     pub row_norms: row_norms::Pipeline,
+    pub normalize: Kernel,
+    pub similarity: similarity::Kernels,
+    pub raise_best: raise_best::Kernels,
+    pub segment_sums: Kernel,
+    pub head: head::Kernels,
 }
 
 impl Pipelines {
     pub fn new(device: &wgpu::Device) -> Self {
-        Pipelines { row_norms: row_norms::Pipeline::new(device) }
+        Pipelines {
+            row_norms: row_norms::Pipeline::new(device),
+            normalize: Kernel::new(device, "normalize", normalize::SOURCE, "main"),
+            similarity: similarity::Kernels::new(device),
+            raise_best: raise_best::Kernels::new(device),
+            segment_sums: Kernel::new(device, "segment_sums", segment_sums::SOURCE, "main"),
+            head: head::Kernels::new(device),
+        }
     }
 }
 
 /// Every WGSL source, for the naga validation test.
-pub const SHADERS: &[(&str, &str)] = &[("row_norms", row_norms::SOURCE)];
+pub fn shaders() -> Vec<(&'static str, String)> {
+    let mut all = vec![
+        ("row_norms", row_norms::SOURCE.to_string()),
+        ("normalize", normalize::SOURCE.to_string()),
+        ("raise_best", raise_best::SOURCE.to_string()),
+        ("segment_sums", segment_sums::SOURCE.to_string()),
+    ];
+    all.extend(similarity::sources());
+    all.extend(head::sources());
+    all
+}

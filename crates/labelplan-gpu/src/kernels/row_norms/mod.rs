@@ -50,7 +50,7 @@ impl Pipeline {
 /// Sizes are u64: on wasm32 a usize overflows at 4 GiB (workgroups² × 64 does).
 fn tile_rows(ctx: &GpuContext, dim: usize) -> usize {
     let by_binding = ctx.binding_bytes() / (dim as u64 * 4);
-    let by_grid = ctx.max_workgroups as u64 * ctx.max_workgroups as u64 * WORKGROUP as u64;
+    let by_grid = ctx.max_workgroups() as u64 * ctx.max_workgroups() as u64 * WORKGROUP as u64;
     // Row indices are u32 in the shader.
     by_binding.min(by_grid).min(u32::MAX as u64) as usize
 }
@@ -84,7 +84,7 @@ pub async fn row_norms(
 
 async fn run_tile(ctx: &GpuContext, tile: &[f32], rows: usize, dim: usize) -> Result<Vec<f32>, GpuError> {
     let groups = (rows as u32).div_ceil(WORKGROUP);
-    let grid_x = groups.min(ctx.max_workgroups);
+    let grid_x = groups.min(ctx.max_workgroups());
     let grid_y = groups.div_ceil(grid_x);
     let out_bytes = rows as u64 * 4;
     let dev = &ctx.device;

@@ -1,0 +1,136 @@
+//! [`GpuBackend`]: the engine's [`Backend`] on a [`GpuContext`].
+
+use labelplan_core::backend::{Backend, BackendError, Head, HeadStep, ItemStats, Knn, Nearest, Record};
+
+use crate::kernels::{head, normalize, raise_best, segment_sums, similarity};
+use crate::matrix::{GpuMatrix, GpuVector};
+use crate::{GpuContext, GpuError};
+
+/// The selection engine's primitives on the GPU.
+#[derive(Debug, Clone)]
+pub struct GpuBackend {
+    ctx: GpuContext,
+}
+
+impl GpuBackend {
+    /// A backend on `ctx` (shares its device and pipelines).
+    pub fn new(ctx: GpuContext) -> Self {
+        GpuBackend { ctx }
+    }
+
+    /// The context underneath.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    fn err(&self, e: GpuError) -> BackendError {
+        BackendError::Device { backend: self.name(), message: e.to_string() }
+    }
+}
+
+impl Backend for GpuBackend {
+    type Matrix = GpuMatrix;
+    type Vector = GpuVector;
+    type Training = head::GpuTraining;
+
+    fn name(&self) -> String {
+        format!("GPU: {}", self.ctx.adapter_description())
+    }
+
+    async fn upload(&self, values: &[f32], rows: usize, dim: usize) -> Result<GpuMatrix, BackendError> {
+        GpuMatrix::upload(&self.ctx, values, rows, dim).map_err(|e| self.err(e))
+    }
+
+    fn shape(&self, m: &GpuMatrix) -> (usize, usize) {
+        (m.rows, m.dim)
+    }
+
+    async fn read_rows(&self, m: &GpuMatrix, rows: &[u32]) -> Result<Vec<f32>, BackendError> {
+        m.read_rows(&self.ctx, rows).await.map_err(|e| self.err(e))
+    }
+
+    async fn normalize_rows(&self, m: &GpuMatrix) -> Result<GpuMatrix, BackendError> {
+        normalize::normalize_rows(&self.ctx, m).await.map_err(|e| self.err(e))
+    }
+
+    async fn dot(&self, a: &GpuMatrix, b: &GpuMatrix) -> Result<Vec<f32>, BackendError> {
+        similarity::dot(&self.ctx, a, b).await.map_err(|e| self.err(e))
+    }
+
+    async fn nearest(&self, points: &GpuMatrix, refs: &GpuMatrix) -> Result<Nearest, BackendError> {
+        let (index, sim) = similarity::nearest(&self.ctx, points, refs).await.map_err(|e| self.err(e))?;
+        Ok(Nearest { index, sim })
+    }
+
+    async fn top_k(&self, points: &GpuMatrix, k: usize, group: &[u32]) -> Result<Knn, BackendError> {
+        let (index, sim) = similarity::top_k(&self.ctx, points, k, group).await.map_err(|e| self.err(e))?;
+        Ok(Knn { k, index, sim })
+    }
+
+    async fn segment_sums(
+        &self,
+        points: &GpuMatrix,
+        segment: &[u32],
+        segments: usize,
+    ) -> Result<Vec<f32>, BackendError> {
+        segment_sums::segment_sums(&self.ctx, points, segment, segments).await.map_err(|e| self.err(e))
+    }
+
+    async fn upload_vector(&self, values: &[f32]) -> Result<GpuVector, BackendError> {
+        let contents: &[u8] = if values.is_empty() { &[0; 4] } else { bytemuck::cast_slice(values) };
+        Ok(GpuVector { buffer: self.ctx.storage("vector", contents), len: values.len() })
+    }
+
+    async fn read_vector(&self, v: &GpuVector) -> Result<Vec<f32>, BackendError> {
+        self.ctx.read_f32(&v.buffer, v.len as u64 * 4).await.map_err(|e| self.err(e))
+    }
+
+    async fn raise_best(
+        &self,
+        points: &GpuMatrix,
+        best: &mut GpuVector,
+        pick: u32,
+        retire: bool,
+    ) -> Result<Option<(u32, f32)>, BackendError> {
+        raise_best::raise_best(&self.ctx, points, best, pick, retire).await.map_err(|e| self.err(e))
+    }
+
+    async fn start_training(
+        &self,
+        points: &GpuMatrix,
+        labels: &[u32],
+        classes: usize,
+    ) -> Result<head::GpuTraining, BackendError> {
+        head::start(&self.ctx, points, labels, classes).await.map_err(|e| self.err(e))
+    }
+
+    async fn train_epoch(
+        &self,
+        training: &mut head::GpuTraining,
+        points: &GpuMatrix,
+        head: &mut Head,
+        order: &[u32],
+        batch: usize,
+        step: HeadStep,
+        record: Option<usize>,
+    ) -> Result<(), BackendError> {
+        head::train_epoch(&self.ctx, training, points, head, order, batch, step, record)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn record_predictions(
+        &self,
+        training: &mut head::GpuTraining,
+        points: &GpuMatrix,
+        head: &Head,
+        rows: &[u32],
+        at: Record,
+    ) -> Result<(), BackendError> {
+        head::record_predictions(&self.ctx, training, points, head, rows, at).await.map_err(|e| self.err(e))
+    }
+
+    async fn training_stats(&self, training: &head::GpuTraining) -> Result<ItemStats, BackendError> {
+        head::stats(&self.ctx, training).await.map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,246 @@
+//! Similarity blocks of query rows against reference rows (workgroup-shared tiles,
+//! `vec4` loads) with three epilogues: dense output, fused arg-max and fused top-k.
+//! CPU twins: `CpuBackend::{dot, nearest, top_k}`.
+
+use crate::kernels::Kernel;
+use crate::matrix::{GpuMatrix, Tile};
+use crate::{GpuContext, GpuError};
+
+const COMMON: &str = include_str!("common.wgsl");
+const DENSE: &str = include_str!("dense.wgsl");
+const NEAREST: &str = include_str!("nearest.wgsl");
+const TOP_K: &str = include_str!("top_k.wgsl");
+
+/// Query rows per workgroup (the shaders' BLOCK).
+const BLOCK: usize = 64;
+/// Reference rows one dispatch walks: keeps each dispatch short (browsers and drivers
+/// stop long-running GPU work).
+const REFS_PER_DISPATCH: usize = 8192;
+/// Largest k the top-k kernel keeps in registers (the shader's MAX_K).
+pub const MAX_K: usize = 32;
+
+/// The three similarity pipelines.
+#[derive(Debug)]
+pub(crate) struct Kernels {
+    dense: Kernel,
+    nearest: Kernel,
+    top_k: Kernel,
+}
+
+/// The full WGSL of each similarity kernel (common part first).
+pub fn sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("similarity/dense", format!("{COMMON}\n{DENSE}")),
+        ("similarity/nearest", format!("{COMMON}\n{NEAREST}")),
+        ("similarity/top_k", format!("{COMMON}\n{TOP_K}")),
+    ]
+}
+
+impl Kernels {
+    pub fn new(device: &wgpu::Device) -> Self {
+        let [dense, nearest, top_k] = ["dense", "nearest", "top_k"].map(|name| {
+            let (label, source) = sources().into_iter().find(|(l, _)| l.ends_with(name)).expect("a source");
+            Kernel::new(device, label, &source, "main")
+        });
+        Kernels { dense, nearest, top_k }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    q_rows: u32,
+    dim4: u32,
+    r_start: u32,
+    r_end: u32,
+    r_first: u32,
+    q_first: u32,
+    k: u32,
+    out_stride: u32,
+}
+
+/// What a similarity dispatch does with its dot products.
+struct Epilogue<'a> {
+    kernel: &'a Kernel,
+    /// The epilogue's buffers (bindings 3, 4, …).
+    state: &'a [&'a wgpu::Buffer],
+    /// Top-k: entries kept per row.
+    k: u32,
+    /// Dense: floats per output row.
+    out_stride: u32,
+}
+
+/// Records the dispatches of an epilogue for query tile `q` against every reference
+/// tile, `REFS_PER_DISPATCH` reference rows at a time.
+fn encode(ctx: &GpuContext, enc: &mut wgpu::CommandEncoder, q: &Tile, refs: &GpuMatrix, e: &Epilogue) {
+    let dim4 = (refs.dim4().max(4) / 4) as u32;
+    let groups = q.rows.div_ceil(BLOCK) as u32;
+    for r in &refs.tiles {
+        for start in (0..r.rows).step_by(REFS_PER_DISPATCH) {
+            let params = Params {
+                q_rows: q.rows as u32,
+                dim4,
+                r_start: start as u32,
+                r_end: (start + REFS_PER_DISPATCH).min(r.rows) as u32,
+                r_first: r.first as u32,
+                q_first: q.first as u32,
+                k: e.k,
+                out_stride: e.out_stride,
+            };
+            let uniform = ctx.uniform(&params);
+            let mut buffers = vec![&q.buffer, &r.buffer, &uniform];
+            buffers.extend_from_slice(e.state);
+            let bind = e.kernel.bind(&ctx.device, &buffers);
+            e.kernel.dispatch(enc, &bind, groups, ctx.max_workgroups());
+        }
+    }
+}
+
+fn check_dims(op: &'static str, a: &GpuMatrix, b: &GpuMatrix) -> Result<(), GpuError> {
+    if a.dim != b.dim {
+        return Err(GpuError::Shape {
+            op,
+            rows: b.rows,
+            dim: b.dim,
+            message: format!("the other matrix has {} dims", a.dim),
+        });
+    }
+    Ok(())
+}
+
+/// `a · bᵀ`, row-major `a.rows × b.rows`. Query tiles are cut so one tile's output fits
+/// a binding.
+pub async fn dot(ctx: &GpuContext, a: &GpuMatrix, b: &GpuMatrix) -> Result<Vec<f32>, GpuError> {
+    check_dims("dot", a, b)?;
+    let row_bytes = (b.rows as u64 * 4).max(4);
+    let per = (ctx.binding_bytes() / row_bytes) as usize;
+    if per == 0 {
+        return Err(GpuError::Shape {
+            op: "dot",
+            rows: b.rows,
+            dim: b.dim,
+            message: "one output row is larger than a storage binding".into(),
+        });
+    }
+    let mut out = Vec::with_capacity(a.rows * b.rows);
+    for tile in &a.tiles {
+        for start in (0..tile.rows).step_by(per) {
+            let sub = sub_tile(ctx, a, tile, start, per.min(tile.rows - start));
+            let buf = ctx
+                .scoped("dot", || {
+                    // Sentinel-filled: an entry the kernel fails to write reads back as NaN.
+                    let buf = ctx.storage(
+                        "dot.out",
+                        bytemuck::cast_slice(&vec![f32::NAN; (sub.rows * b.rows).max(1)]),
+                    );
+                    let mut enc = ctx.encoder();
+                    encode(
+                        ctx,
+                        &mut enc,
+                        &ctx.pipelines.similarity.dense,
+                        &sub,
+                        b,
+                        &[&buf],
+                        0,
+                        b.rows as u32,
+                    );
+                    ctx.queue.submit([enc.finish()]);
+                    buf
+                })
+                .await?;
+            out.extend(ctx.read_f32(&buf, (sub.rows * b.rows) as u64 * 4).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// Rows `start .. start + rows` of `tile` as a tile of their own (the same buffer when
+/// it is the whole tile, else a copy).
+fn sub_tile(ctx: &GpuContext, m: &GpuMatrix, tile: &Tile, start: usize, rows: usize) -> Tile {
+    if start == 0 && rows == tile.rows {
+        return Tile { buffer: tile.buffer.clone(), first: tile.first, rows };
+    }
+    let row_bytes = m.dim4().max(4) as u64 * 4;
+    let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("sub tile"),
+        size: rows as u64 * row_bytes,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut enc = ctx.encoder();
+    enc.copy_buffer_to_buffer(&tile.buffer, start as u64 * row_bytes, &buffer, 0, rows as u64 * row_bytes);
+    ctx.queue.submit([enc.finish()]);
+    Tile { buffer, first: tile.first + start, rows }
+}
+
+/// For every row of `points`, the most similar row of `refs` and the similarity.
+pub async fn nearest(
+    ctx: &GpuContext,
+    points: &GpuMatrix,
+    refs: &GpuMatrix,
+) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
+    check_dims("nearest", points, refs)?;
+    let (mut index, mut sim) = (Vec::with_capacity(points.rows), Vec::with_capacity(points.rows));
+    for tile in &points.tiles {
+        let (i, s) = running_lists(ctx, &ctx.pipelines.similarity.nearest, tile, refs, 1, &[]).await?;
+        index.extend(i);
+        sim.extend(s);
+    }
+    Ok((index, sim))
+}
+
+/// For every row of `points`, its `k` most similar rows outside its `group`.
+pub async fn top_k(
+    ctx: &GpuContext,
+    points: &GpuMatrix,
+    k: usize,
+    group: &[u32],
+) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
+    if k > MAX_K {
+        return Err(GpuError::Shape {
+            op: "top_k",
+            rows: points.rows,
+            dim: points.dim,
+            message: format!("k = {k} is above the GPU kernel's {MAX_K}"),
+        });
+    }
+    if k == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let groups = ctx.storage("top_k.group", bytemuck::cast_slice(group));
+    let (mut index, mut sim) = (Vec::with_capacity(points.rows * k), Vec::with_capacity(points.rows * k));
+    for tile in &points.tiles {
+        let (i, s) = running_lists(ctx, &ctx.pipelines.similarity.top_k, tile, points, k, &[&groups]).await?;
+        index.extend(i);
+        sim.extend(s);
+    }
+    Ok((index, sim))
+}
+
+/// Runs an epilogue that keeps `k` (index, similarity) pairs per query row across the
+/// reference tiles, from empty lists (index `u32::MAX`, similarity −∞), and reads them.
+async fn running_lists(
+    ctx: &GpuContext,
+    kernel: &Kernel,
+    q: &Tile,
+    refs: &GpuMatrix,
+    k: usize,
+    extra: &[&wgpu::Buffer],
+) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
+    let slots = q.rows * k;
+    let (sims, index) = ctx
+        .scoped("similarity", || {
+            let sims = ctx.storage("lists.sim", bytemuck::cast_slice(&vec![f32::NEG_INFINITY; slots]));
+            let index = ctx.storage("lists.index", bytemuck::cast_slice(&vec![u32::MAX; slots]));
+            let mut state = vec![&sims, &index];
+            state.extend_from_slice(extra);
+            let mut enc = ctx.encoder();
+            encode(ctx, &mut enc, q, refs, &Epilogue { kernel, state: &state, k: k as u32, out_stride: 0 });
+            ctx.queue.submit([enc.finish()]);
+            (sims, index)
+        })
+        .await?;
+    let s = ctx.read_f32(&sims, slots as u64 * 4).await?;
+    let i = ctx.read_u32(&index, slots as u64 * 4).await?;
+    Ok((i, s))
+}

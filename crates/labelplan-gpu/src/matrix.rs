@@ -1,0 +1,143 @@
+//! Matrices and vectors resident on the GPU. A matrix is stored with rows padded to a
+//! multiple of 4 (zeros, which change no dot product or norm) so kernels load `vec4`s,
+//! and split into row tiles that each fit one storage binding of this device.
+
+use crate::{GpuContext, GpuError};
+
+/// Rows of a matrix held in one buffer.
+#[derive(Debug)]
+pub struct Tile {
+    /// The rows, `rows × dim4` f32.
+    pub(crate) buffer: wgpu::Buffer,
+    /// Index of the tile's first row in the matrix.
+    pub(crate) first: usize,
+    /// Rows in the tile.
+    pub(crate) rows: usize,
+}
+
+/// A `rows × dim` f32 matrix on the GPU.
+#[derive(Debug)]
+pub struct GpuMatrix {
+    pub(crate) tiles: Vec<Tile>,
+    pub(crate) rows: usize,
+    pub(crate) dim: usize,
+}
+
+/// A per-row f32 vector on the GPU, in one buffer (4 bytes a row fits a binding up to
+/// 32 M rows).
+#[derive(Debug)]
+pub struct GpuVector {
+    pub(crate) buffer: wgpu::Buffer,
+    pub(crate) len: usize,
+}
+
+/// `dim` rounded up to whole `vec4`s.
+pub(crate) fn padded(dim: usize) -> usize {
+    dim.div_ceil(4) * 4
+}
+
+impl GpuMatrix {
+    /// Padded row width in f32.
+    pub(crate) fn dim4(&self) -> usize {
+        padded(self.dim)
+    }
+
+    /// Rows per tile for a `dim`-wide matrix on `ctx`.
+    pub(crate) fn tile_rows(
+        ctx: &GpuContext,
+        op: &'static str,
+        rows: usize,
+        dim: usize,
+    ) -> Result<usize, GpuError> {
+        let per = ctx.binding_bytes() / (padded(dim).max(4) as u64 * 4);
+        if per == 0 {
+            return Err(GpuError::Shape {
+                op,
+                rows,
+                dim,
+                message: "one row is larger than a storage binding".into(),
+            });
+        }
+        // Row indices are u32 in the shaders.
+        Ok(per.min(u32::MAX as u64) as usize)
+    }
+
+    /// Copies a row-major `rows × dim` matrix to the GPU.
+    pub fn upload(ctx: &GpuContext, values: &[f32], rows: usize, dim: usize) -> Result<GpuMatrix, GpuError> {
+        if values.len() != rows * dim {
+            return Err(GpuError::Shape {
+                op: "upload",
+                rows,
+                dim,
+                message: "values must hold rows × dim numbers".into(),
+            });
+        }
+        let per = Self::tile_rows(ctx, "upload", rows, dim)?;
+        let dim4 = padded(dim).max(4);
+        let mut tiles = Vec::new();
+        for first in (0..rows).step_by(per.max(1)) {
+            let n = per.min(rows - first);
+            let mut data = vec![0.0f32; n * dim4];
+            for (r, row) in values[first * dim..(first + n) * dim].chunks(dim.max(1)).enumerate() {
+                data[r * dim4..r * dim4 + dim].copy_from_slice(row);
+            }
+            tiles.push(Tile { buffer: ctx.storage("matrix", bytemuck::cast_slice(&data)), first, rows: n });
+        }
+        Ok(GpuMatrix { tiles, rows, dim })
+    }
+
+    /// An empty matrix of the same tiling, for a kernel to write.
+    pub(crate) fn like(ctx: &GpuContext, other: &GpuMatrix) -> GpuMatrix {
+        let dim4 = other.dim4().max(4);
+        let tiles = other
+            .tiles
+            .iter()
+            .map(|t| Tile {
+                buffer: ctx.storage("matrix", bytemuck::cast_slice(&vec![f32::NAN; t.rows * dim4])),
+                first: t.first,
+                rows: t.rows,
+            })
+            .collect();
+        GpuMatrix { tiles, rows: other.rows, dim: other.dim }
+    }
+
+    /// The tile holding row `row`, and the row's index inside it.
+    pub(crate) fn locate(&self, row: usize) -> (&Tile, usize) {
+        let t = self.tiles.partition_point(|t| t.first <= row) - 1;
+        (&self.tiles[t], row - self.tiles[t].first)
+    }
+
+    /// Reads rows back, in the order given, without the padding.
+    pub async fn read_rows(&self, ctx: &GpuContext, rows: &[u32]) -> Result<Vec<f32>, GpuError> {
+        let dim4 = self.dim4().max(4);
+        let row_bytes = dim4 as u64 * 4;
+        if let Some(&bad) = rows.iter().find(|&&r| r as usize >= self.rows) {
+            return Err(GpuError::Shape {
+                op: "read_rows",
+                rows: self.rows,
+                dim: self.dim,
+                message: format!("row {bad} does not exist"),
+            });
+        }
+        let gathered = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("gathered rows"),
+            size: (rows.len() as u64 * row_bytes).max(4),
+            usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = ctx.encoder();
+        for (j, &r) in rows.iter().enumerate() {
+            let (tile, at) = self.locate(r as usize);
+            enc.copy_buffer_to_buffer(
+                &tile.buffer,
+                at as u64 * row_bytes,
+                &gathered,
+                j as u64 * row_bytes,
+                row_bytes,
+            );
+        }
+        let bytes = ctx.read_bytes(enc, &gathered, 0, rows.len() as u64 * row_bytes).await?;
+        let padded: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+        Ok(padded.chunks(dim4).flat_map(|row| row[..self.dim].iter().copied()).collect())
+    }
+}
