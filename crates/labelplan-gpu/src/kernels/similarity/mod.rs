@@ -134,16 +134,13 @@ pub async fn dot(ctx: &GpuContext, a: &GpuMatrix, b: &GpuMatrix) -> Result<Vec<f
                         bytemuck::cast_slice(&vec![f32::NAN; (sub.rows * b.rows).max(1)]),
                     );
                     let mut enc = ctx.encoder();
-                    encode(
-                        ctx,
-                        &mut enc,
-                        &ctx.pipelines.similarity.dense,
-                        &sub,
-                        b,
-                        &[&buf],
-                        0,
-                        b.rows as u32,
-                    );
+                    let dense = Epilogue {
+                        kernel: &ctx.pipelines.similarity.dense,
+                        state: &[&buf],
+                        k: 0,
+                        out_stride: b.rows as u32,
+                    };
+                    encode(ctx, &mut enc, &sub, b, &dense);
                     ctx.queue.submit([enc.finish()]);
                     buf
                 })
