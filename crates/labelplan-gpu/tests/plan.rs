@@ -1,0 +1,120 @@
+//! Whole plans on the GPU backend against the same plans on the CPU backend.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::sync::atomic::AtomicBool;
+
+use labelplan_core::backend::Backend;
+use labelplan_core::plan::{Budget, InputInfo, Method, Plan, Settings};
+use labelplan_core::read::{read_path, LoadOptions};
+use labelplan_core::Dataset;
+use labelplan_cpu::CpuBackend;
+use labelplan_gpu::{GpuBackend, GpuContext, GpuOptions};
+use labelplan_select::Engine;
+use labelplan_testkit::{fixture, random_matrix};
+use pollster::block_on;
+
+fn gpu(options: GpuOptions) -> GpuBackend {
+    let ctx = block_on(GpuContext::new(options)).unwrap_or_else(|e| {
+        panic!("a GPU adapter is required for these tests (install mesa-vulkan-drivers for lavapipe): {e}")
+    });
+    GpuBackend::new(ctx)
+}
+
+fn plan<B: Backend>(backend: &B, data: &Dataset, settings: &Settings) -> Plan {
+    block_on(Engine::new(backend).run(
+        data,
+        InputInfo::unhashed(data),
+        settings,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    ))
+    .unwrap_or_else(|e| panic!("{} on {}: {e}", settings.method, backend.name()))
+}
+
+/// 8 tight, far-apart blobs of 40 rows in 24 dims.
+fn blobs() -> Dataset {
+    let (k, per, dim) = (8, 40, 24);
+    let centers = random_matrix(21, k, dim);
+    let noise = random_matrix(22, k * per, dim);
+    let values = (0..k * per)
+        .flat_map(|i| (0..dim).map(move |c| (i, c)))
+        .map(|(i, c)| centers[(i % k) * dim + c] * 10.0 + noise[i * dim + c] * 2.0)
+        .collect();
+    Dataset::from_matrix("blobs", values, k * per, dim)
+}
+
+fn settings(method: Method) -> Settings {
+    Settings {
+        method,
+        budgets: vec![Budget::Count(8), Budget::Percent(10.0)],
+        curve: vec![Budget::Percent(5.0), Budget::Percent(20.0), Budget::Percent(40.0)],
+        epochs: 5,
+        ..Settings::default()
+    }
+}
+
+/// Coverage distances (cosine) of a GPU plan may differ from the CPU plan's by this.
+const COVERAGE_TOL: f64 = 1e-3;
+/// Pseudo-label probe accuracy (points) of a GPU plan may differ by this.
+const QUALITY_TOL: f64 = 1.0;
+
+#[test]
+fn every_method_picks_the_same_items_on_gpu_as_on_cpu_for_well_separated_blobs() {
+    let data = blobs();
+    let whole = gpu(GpuOptions::default());
+    // 4 KiB bindings: the 320 × 24 input spans 8 tiles.
+    let tiled = gpu(GpuOptions { max_binding_bytes: Some(4096) });
+    for m in Method::ALL {
+        let cpu = plan(&CpuBackend, &data, &settings(m));
+        for g in [&whole, &tiled] {
+            let p = plan(g, &data, &settings(m));
+            for (a, b) in cpu.budgets.iter().zip(&p.budgets) {
+                assert_eq!(a.rows, b.rows, "{m} at {}: GPU picks differ", a.budget);
+            }
+            assert_eq!(cpu.ranked, p.ranked, "{m}");
+            assert_eq!(cpu.cluster, p.cluster, "{m}: clusters");
+            assert!(p.manifest.backend.starts_with("GPU"), "{}", p.manifest.backend);
+        }
+    }
+}
+
+#[test]
+fn digits_plans_on_gpu_are_within_tolerance_of_cpu() {
+    let digits = read_path(&fixture("digits/embeddings.npy"), &LoadOptions::default()).expect("digits");
+    let g = gpu(GpuOptions::default());
+    for m in [Method::Coverage, Method::Elfs] {
+        let cpu = plan(&CpuBackend, &digits, &settings(m));
+        let p = plan(&g, &digits, &settings(m));
+        for (a, b) in cpu.curve.iter().zip(&p.curve) {
+            assert_eq!(a.count, b.count);
+            let (ca, cb) = (&a.coverage, &b.coverage);
+            assert!(
+                (ca.mean_distance - cb.mean_distance).abs() <= COVERAGE_TOL,
+                "{m} {}: {ca:?} vs {cb:?}",
+                a.count
+            );
+            assert!(
+                (ca.p95_distance - cb.p95_distance).abs() <= COVERAGE_TOL,
+                "{m} {}: {ca:?} vs {cb:?}",
+                a.count
+            );
+            assert!(
+                (a.quality - b.quality).abs() <= QUALITY_TOL,
+                "{m} {}: quality {} vs {}",
+                a.count,
+                a.quality,
+                b.quality
+            );
+        }
+    }
+}
+
+#[test]
+fn the_same_plan_twice_on_the_gpu_is_identical() {
+    let digits = read_path(&fixture("digits/embeddings.npy"), &LoadOptions::default()).expect("digits");
+    let g = gpu(GpuOptions::default());
+    let first = plan(&g, &digits, &settings(Method::Elfs));
+    let second = plan(&g, &digits, &settings(Method::Elfs));
+    assert_eq!(first.ranked, second.ranked);
+    assert_eq!(first.score, second.score, "AUM accumulated on the GPU repeats bit for bit");
+}
