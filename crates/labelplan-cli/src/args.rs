@@ -28,6 +28,17 @@ pub enum Command {
     Methods,
 }
 
+/// Which backend `labelplan plan` runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// A hardware GPU when one is found, else the CPU.
+    Auto,
+    /// The GPU (WebGPU through Vulkan); an error when no adapter is found.
+    Gpu,
+    /// The CPU.
+    Cpu,
+}
+
 /// `labelplan plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -52,6 +63,11 @@ pub struct PlanArgs {
     /// Drop rows holding NaN or Inf instead of refusing the file.
     #[arg(long)]
     pub drop_non_finite: bool,
+    /// Where the engine runs: a hardware GPU when there is one (auto), the GPU
+    /// (gpu: any adapter, software ones such as lavapipe included), or the CPU. The
+    /// manifest records which ran.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
     /// Settings (all optional; defaults shown by --help).
     #[command(flatten)]
     pub settings: SettingArgs,

@@ -5,15 +5,17 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use labelplan_core::plan::{InputInfo, Manifest, Plan, SidecarInfo};
+use labelplan_core::plan::{InputInfo, Manifest, Plan, Settings, SidecarInfo};
 use labelplan_core::read::source::Unwatched;
 use labelplan_core::read::{join_sidecar, open_path, read_path, read_sidecar, LoadOptions, SidecarJoin};
+use labelplan_core::Backend;
 use labelplan_core::{write, Dataset};
 use labelplan_cpu::CpuBackend;
+use labelplan_gpu::{GpuBackend, GpuContext, GpuOptions};
 use labelplan_select::{Engine, Progress};
 use sha2::{Digest, Sha256};
 
-use crate::args::PlanArgs;
+use crate::args::{BackendChoice, PlanArgs};
 
 /// Hex SHA-256 and size of a file, streamed.
 fn digest(path: &Path) -> Result<(String, u64), String> {
@@ -172,6 +174,52 @@ fn summary(plan: &Plan, dir: &Path) {
     println!("wrote {}/{{plan.json, ranked.csv, selected_ids.txt, labelstudio.json}}", dir.display());
 }
 
+/// The GPU backend to run on, or `None` for the CPU.
+fn backend(choice: BackendChoice) -> Result<Option<GpuBackend>, String> {
+    if choice == BackendChoice::Cpu {
+        return Ok(None);
+    }
+    // Mesa's device-select Vulkan layer prints a Wayland error on a headless machine
+    // (no XDG_RUNTIME_DIR); it only orders adapters, which wgpu does itself.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+    match futures::executor::block_on(GpuContext::new(GpuOptions::default())) {
+        Ok(ctx) if choice == BackendChoice::Gpu || !ctx.is_software() => Ok(Some(GpuBackend::new(ctx))),
+        // A software rasteriser (lavapipe) is slower than the CPU backend.
+        Ok(_) => Ok(None),
+        Err(e) if choice == BackendChoice::Gpu => {
+            Err(format!("--backend gpu: {e}; use --backend cpu or auto"))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// Runs the engine on `backend` with a progress bar.
+fn plan_on<B: Backend>(
+    backend: &B,
+    data: &Dataset,
+    info: InputInfo,
+    settings: &Settings,
+) -> Result<Plan, String> {
+    let bar = progress_bar();
+    let mut on_progress = |p: &Progress| {
+        bar.set_message(p.stage.clone());
+        bar.set_length(p.total.max(1));
+        bar.set_position(p.done);
+    };
+    let plan = futures::executor::block_on(Engine::new(backend).run(
+        data,
+        info,
+        settings,
+        &mut on_progress,
+        &AtomicBool::new(false),
+    ))
+    .map_err(|e| e.to_string());
+    bar.finish_and_clear();
+    plan
+}
+
 /// Runs `labelplan plan`.
 pub fn run(args: PlanArgs) -> Result<(), String> {
     let (data, info) = load(&args)?;
@@ -190,21 +238,10 @@ pub fn run(args: PlanArgs) -> Result<(), String> {
         }
         None => args.settings.settings(),
     };
-    let bar = progress_bar();
-    let mut on_progress = |p: &Progress| {
-        bar.set_message(p.stage.clone());
-        bar.set_length(p.total.max(1));
-        bar.set_position(p.done);
+    let plan = match backend(args.backend)? {
+        Some(gpu) => plan_on(&gpu, &data, info, &settings)?,
+        None => plan_on(&CpuBackend, &data, info, &settings)?,
     };
-    let plan = futures::executor::block_on(Engine::new(&CpuBackend).run(
-        &data,
-        info,
-        &settings,
-        &mut on_progress,
-        &AtomicBool::new(false),
-    ))
-    .map_err(|e| e.to_string())?;
-    bar.finish_and_clear();
     write_outputs(&args.out, &plan, &data)?;
     summary(&plan, &args.out);
     Ok(())

@@ -177,3 +177,20 @@ fn every_method_plans_from_the_command_line() {
         assert_eq!(plan["manifest"]["settings"]["method"], m.name());
     }
 }
+
+#[test]
+fn backend_flag_picks_where_the_plan_runs_and_the_manifest_says_so() {
+    let input = fixture("small.npy");
+    for (flag, want) in [("cpu", "\"backend\": \"CPU\""), ("gpu", "\"backend\": \"GPU: ")] {
+        let dir = scratch(&format!("backend-{flag}"));
+        let out =
+            labelplan(&["plan", path(&input), "--backend", flag, "--budget", "10", "--out", path(&dir)]);
+        let (_, stderr) = text(&out);
+        assert!(out.status.success(), "--backend {flag}: {stderr}");
+        assert!(stderr.is_empty(), "--backend {flag} wrote to stderr: {stderr}");
+        let plan = std::fs::read_to_string(dir.join("plan.json")).expect("plan.json");
+        assert!(plan.contains(want), "--backend {flag}: {}", &plan[..plan.len().min(600)]);
+    }
+    let out = labelplan(&["plan", path(&input), "--backend", "tpu", "--out", path(&scratch("tpu"))]);
+    assert_eq!(out.status.code(), Some(2), "an unknown backend is a usage error");
+}

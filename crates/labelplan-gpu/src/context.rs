@@ -67,6 +67,11 @@ impl GpuContext {
         format!("{name} ({:?})", self.info.backend)
     }
 
+    /// Whether the adapter is a software rasteriser (lavapipe, SwiftShader).
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// Bytes one storage binding may hold here (adapter limit or the test cap).
     pub fn binding_bytes(&self) -> u64 {
         self.binding_bytes
