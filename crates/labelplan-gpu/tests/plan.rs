@@ -118,3 +118,32 @@ fn the_same_plan_twice_on_the_gpu_is_identical() {
     assert_eq!(first.ranked, second.ranked);
     assert_eq!(first.score, second.score, "AUM accumulated on the GPU repeats bit for bit");
 }
+
+fn picks(p: &Plan) -> labelplan_testkit::SamplePlan {
+    labelplan_testkit::SamplePlan {
+        budgets: p.budgets.iter().map(|b| b.rows.clone()).collect(),
+        ranked: p.ranked.clone(),
+    }
+}
+
+/// The native CPU plan of the app's built-in sample with default settings, committed so
+/// the browser test (tests/web.rs) can compare its GPU plan against it.
+const SAMPLE_PLAN: &str = "tests/fixtures/digits_sample_plan.json";
+
+#[test]
+fn the_committed_sample_plan_is_the_native_cpu_plan() {
+    let root = labelplan_testkit::repo_root();
+    let sample = read_path(&root.join("web/sample/digits.npy"), &LoadOptions::default()).expect("sample");
+    let cpu = plan(&CpuBackend, &sample, &Settings::default());
+    let expected = picks(&cpu);
+    let path = root.join(SAMPLE_PLAN);
+    if std::env::var_os("LABELPLAN_BLESS").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&expected).expect("json")).expect("write");
+    }
+    let committed: labelplan_testkit::SamplePlan =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("committed plan")).expect("parse");
+    assert_eq!(committed, expected, "the CPU plan changed: rerun with LABELPLAN_BLESS=1 and review the diff");
+    // And the GPU picks the same items natively.
+    let on_gpu = plan(&gpu(GpuOptions::default()), &sample, &Settings::default());
+    assert_eq!(picks(&on_gpu), expected);
+}

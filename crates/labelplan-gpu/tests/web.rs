@@ -39,3 +39,42 @@ async fn row_norms_match_cpu_in_the_browser_with_forced_tiles() {
     let ctx = context(GpuOptions { max_binding_bytes: Some(4096) }).await;
     assert_norms_match(&ctx, 1000, 65, 7).await;
 }
+
+/// The app's built-in sample planned with default settings on the GPU, inside a worker,
+/// picks exactly the items of the native CPU plan (committed by the native test
+/// `the_committed_sample_plan_is_the_native_cpu_plan`).
+#[wasm_bindgen_test]
+async fn the_sample_plan_on_webgpu_in_a_worker_matches_the_native_cpu_plan() {
+    use labelplan_core::backend::Backend;
+    use labelplan_core::plan::{InputInfo, Settings};
+    use labelplan_core::read::{read_embeddings, source::Unwatched, Input};
+
+    const SAMPLE: &[u8] = include_bytes!("../../../web/sample/digits.npy");
+    let input = Input {
+        name: "digits.npy".into(),
+        len: SAMPLE.len() as u64,
+        reader: futures::io::Cursor::new(SAMPLE),
+    };
+    let data =
+        read_embeddings(input, &labelplan_core::LoadOptions::browser(), &Unwatched).await.expect("sample");
+    let gpu = labelplan_gpu::GpuBackend::new(context(GpuOptions::default()).await);
+    let plan = labelplan_select::Engine::new(&gpu)
+        .run(
+            &data,
+            InputInfo::unhashed(&data),
+            &Settings::default(),
+            &mut |_| {},
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .await
+        .expect("plan");
+    assert!(plan.manifest.backend.starts_with("GPU"), "{}", gpu.name());
+    let native: labelplan_testkit::SamplePlan =
+        serde_json::from_str(include_str!("../../../tests/fixtures/digits_sample_plan.json"))
+            .expect("committed plan");
+    let here = labelplan_testkit::SamplePlan {
+        budgets: plan.budgets.iter().map(|b| b.rows.clone()).collect(),
+        ranked: plan.ranked.clone(),
+    };
+    assert_eq!(here, native);
+}

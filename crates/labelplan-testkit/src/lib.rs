@@ -93,3 +93,14 @@ pub const SUM_REL_TOL: f32 = 1e-4;
 /// epochs: float differences (GPU `log`/`cos` in the noise, summation order) grow
 /// through training.
 pub const HEAD_REL_TOL: f32 = 2e-3;
+
+/// What two plans must share to pick "the same items": each budget's rows and the
+/// ranked list. Committed for the app's sample so the browser's GPU plan can be
+/// compared with the native CPU plan.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SamplePlan {
+    /// Rows picked for each budget, in budget order.
+    pub budgets: Vec<Vec<u32>>,
+    /// The ranked list.
+    pub ranked: Vec<u32>,
+}

@@ -35,7 +35,7 @@ struct Params {
     retire: u32,
     part_at: u32,
     parts: u32,
-    _pad: u32,
+    nan: u32,
 }
 
 /// See `Backend::raise_best`.
@@ -65,7 +65,7 @@ pub async fn raise_best(
         retire: retire as u32,
         part_at: 0,
         parts,
-        _pad: 0,
+        nan: f32::NAN.to_bits(),
     };
     let (mut enc, part_value, part_index) = ctx
         .scoped("raise_best", || {

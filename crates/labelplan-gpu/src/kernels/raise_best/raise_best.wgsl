@@ -12,7 +12,7 @@ struct Params {
     retire: u32,    // 1: set best[pick] = NaN
     part_at: u32,   // index of this dispatch's first partial
     parts: u32,     // reduce: partials in all
-    _pad: u32,
+    nan: u32,       // the bits of a quiet NaN (a constant NaN is a shader-creation error)
 }
 
 const NONE: u32 = 0xffffffffu;
@@ -60,7 +60,7 @@ fn raise(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
         let b = best[g];
         if (!is_nan(b)) {
             if (p.retire == 1u && g == p.pick) {
-                best[g] = bitcast<f32>(0x7fc00000u);
+                best[g] = bitcast<f32>(p.nan);
             } else {
                 var s = 0.0;
                 for (var j = 0u; j < p.dim4; j++) {
