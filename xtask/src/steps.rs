@@ -107,7 +107,7 @@ pub fn test() -> Result<(), String> {
     wasm.args(["test", "--target", "wasm32-unknown-unknown", "-p", "labelplan-gpu", "-p", "labelplan-web"])
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
         .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver_path);
     steps.push(("wasm tests (headless Chromium, WebGPU)", wasm));
     let mut build = Command::new("trunk");
