@@ -132,37 +132,59 @@ impl GpuContext {
         Ok(bytemuck::pod_collect_to_vec(&self.read_bytes(self.encoder(), src, 0, bytes).await?))
     }
 
-    /// Copies `bytes` bytes of `src` into a mappable buffer and reads them as u32.
-    pub(crate) async fn read_u32(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u32>, GpuError> {
-        Ok(bytemuck::pod_collect_to_vec(&self.read_bytes(self.encoder(), src, 0, bytes).await?))
-    }
-
     /// Submits `enc` after a copy of `bytes` bytes of `src` from `offset` into a mappable
     /// buffer, and returns them once the GPU is done.
     pub(crate) async fn read_bytes(
         &self,
-        mut enc: wgpu::CommandEncoder,
+        enc: wgpu::CommandEncoder,
         src: &wgpu::Buffer,
         offset: u64,
         bytes: u64,
     ) -> Result<Vec<u8>, GpuError> {
-        if bytes == 0 {
+        let mut parts = self.read_parts(enc, &[(src, offset, bytes)]).await?;
+        Ok(parts.pop().expect("one part"))
+    }
+
+    /// Submits `enc` after copying each `(buffer, offset, bytes)` part into one mappable
+    /// buffer, and returns the parts once the GPU is done: one map for all of them.
+    /// Offsets and sizes are multiples of 4.
+    pub(crate) async fn read_parts(
+        &self,
+        mut enc: wgpu::CommandEncoder,
+        parts: &[(&wgpu::Buffer, u64, u64)],
+    ) -> Result<Vec<Vec<u8>>, GpuError> {
+        let total: u64 = parts.iter().map(|p| p.2).sum();
+        if total == 0 {
             self.queue.submit([enc.finish()]);
-            return Ok(Vec::new());
+            return Ok(vec![Vec::new(); parts.len()]);
         }
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
-            size: bytes,
+            size: total,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        enc.copy_buffer_to_buffer(src, offset, &staging, 0, bytes);
+        let mut at = 0;
+        for &(src, offset, bytes) in parts {
+            if bytes > 0 {
+                enc.copy_buffer_to_buffer(src, offset, &staging, at, bytes);
+            }
+            at += bytes;
+        }
         self.queue.submit([enc.finish()]);
-        self.map_read(&staging).await
+        let all = self.map_read(&staging).await?;
+        let mut start = 0;
+        Ok(parts
+            .iter()
+            .map(|p| {
+                start += p.2 as usize;
+                all[start - p.2 as usize..start].to_vec()
+            })
+            .collect())
     }
 
     /// Waits for `staging` (MAP_READ) to map and returns its bytes.
-    pub(crate) async fn map_read(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
+    async fn map_read(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
         let (tx, rx) = futures::channel::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);

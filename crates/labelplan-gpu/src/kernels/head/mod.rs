@@ -353,9 +353,17 @@ async fn run(
         })
         .await?;
     if pass.learn {
-        for (l, layer) in head.layers.iter_mut().enumerate() {
-            layer.weights = ctx.read_f32(&weights[l], layer.weights.len() as u64 * 4).await?;
-            layer.bias = ctx.read_f32(&biases[l], layer.bias.len() as u64 * 4).await?;
+        // Every layer's weights and bias in one map.
+        let parts: Vec<(&wgpu::Buffer, u64, u64)> = head
+            .layers
+            .iter()
+            .zip(weights.iter().zip(&biases))
+            .flat_map(|(l, (w, b))| [(w, 0, l.weights.len() as u64 * 4), (b, 0, l.bias.len() as u64 * 4)])
+            .collect();
+        let mut read = ctx.read_parts(ctx.encoder(), &parts).await?.into_iter();
+        for layer in head.layers.iter_mut() {
+            layer.weights = bytemuck::pod_collect_to_vec(&read.next().expect("weights"));
+            layer.bias = bytemuck::pod_collect_to_vec(&read.next().expect("bias"));
         }
     }
     Ok(())

@@ -67,7 +67,7 @@ pub async fn raise_best(
         parts,
         nan: f32::NAN.to_bits(),
     };
-    let (mut enc, part_value, part_index) = ctx
+    let (enc, part_value, part_index) = ctx
         .scoped("raise_best", || {
             let k = &ctx.pipelines.raise_best;
             let pick_row = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -100,12 +100,10 @@ pub async fn raise_best(
             (enc, part_value, part_index)
         })
         .await?;
-    // The winner's value and index side by side, read back in the same submission.
-    let winner = ctx.storage("winner", &[0u8; 8]);
-    enc.copy_buffer_to_buffer(&part_value, parts as u64 * 4, &winner, 0, 4);
-    enc.copy_buffer_to_buffer(&part_index, parts as u64 * 4, &winner, 4, 4);
-    let bytes = ctx.read_bytes(enc, &winner, 0, 8).await?;
-    let value = f32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
-    let index = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    // Only the winner comes back: its value and index, in one map.
+    let at = parts as u64 * 4;
+    let winner = ctx.read_parts(enc, &[(&part_value, at, 4), (&part_index, at, 4)]).await?;
+    let value = f32::from_le_bytes(winner[0][..4].try_into().expect("4 bytes"));
+    let index = u32::from_le_bytes(winner[1][..4].try_into().expect("4 bytes"));
     Ok((index != u32::MAX).then_some((index, value)))
 }

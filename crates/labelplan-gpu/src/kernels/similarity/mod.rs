@@ -237,7 +237,7 @@ async fn running_lists(
             (sims, index)
         })
         .await?;
-    let s = ctx.read_f32(&sims, slots as u64 * 4).await?;
-    let i = ctx.read_u32(&index, slots as u64 * 4).await?;
-    Ok((i, s))
+    let bytes = slots as u64 * 4;
+    let lists = ctx.read_parts(ctx.encoder(), &[(&index, 0, bytes), (&sims, 0, bytes)]).await?;
+    Ok((bytemuck::pod_collect_to_vec(&lists[0]), bytemuck::pod_collect_to_vec(&lists[1])))
 }
