@@ -65,7 +65,7 @@ fn row_norms_match_cpu_on_straddling_shapes() {
     for (k, &rows) in ROWS.iter().enumerate() {
         for (j, &dim) in DIMS.iter().enumerate() {
             let x = random_matrix((k * 10 + j) as u64, rows, dim);
-            let gpu = block_on(kernels::row_norms::row_norms(&ctx, &x, rows, dim)).expect("gpu norms");
+            let gpu = block_on(kernels::normalize::row_norms(&ctx, &x, rows, dim)).expect("gpu norms");
             let cpu = labelplan_cpu::row_norms(&x, rows, dim);
             for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
                 assert!(close(*g, *c, NORM_REL_TOL), "{rows}×{dim} row {i}: gpu {g} cpu {c}");

@@ -18,7 +18,7 @@ async fn context(options: GpuOptions) -> GpuContext {
 
 async fn assert_norms_match(ctx: &GpuContext, rows: usize, dim: usize, seed: u64) {
     let x = random_matrix(seed, rows, dim);
-    let gpu = kernels::row_norms::row_norms(ctx, &x, rows, dim).await.expect("gpu norms");
+    let gpu = kernels::normalize::row_norms(ctx, &x, rows, dim).await.expect("gpu norms");
     let cpu = labelplan_cpu::row_norms(&x, rows, dim);
     assert_eq!(gpu.len(), rows);
     for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {

@@ -174,7 +174,7 @@ async fn row_norms(data: &Dataset, state: &Rc<RefCell<State>>) -> (Vec<f32>, Str
     let Some(ctx) = gpu else {
         return (cpu(), "CPU".to_owned());
     };
-    match labelplan_gpu::kernels::row_norms::row_norms(&ctx, &data.values, data.rows, data.dim).await {
+    match labelplan_gpu::kernels::normalize::row_norms(&ctx, &data.values, data.rows, data.dim).await {
         Ok(norms) => (norms, backend_name),
         Err(e) => (cpu(), format!("CPU (the GPU failed: {e})")),
     }

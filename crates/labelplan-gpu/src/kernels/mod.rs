@@ -4,7 +4,6 @@
 pub mod head;
 pub mod normalize;
 pub mod raise_best;
-pub mod row_norms;
 pub mod segment_sums;
 pub mod similarity;
 
@@ -74,8 +73,7 @@ impl Kernel {
 /// Compiled pipelines, built once per context.
 #[derive(Debug)]
 pub(crate) struct Pipelines {
-    pub row_norms: row_norms::Pipeline,
-    pub normalize: Kernel,
+    pub normalize: normalize::Kernels,
     pub similarity: similarity::Kernels,
     pub raise_best: raise_best::Kernels,
     pub segment_sums: Kernel,
@@ -85,8 +83,7 @@ pub(crate) struct Pipelines {
 impl Pipelines {
     pub fn new(device: &wgpu::Device) -> Self {
         Pipelines {
-            row_norms: row_norms::Pipeline::new(device),
-            normalize: Kernel::new(device, "normalize", normalize::SOURCE, "main"),
+            normalize: normalize::Kernels::new(device),
             similarity: similarity::Kernels::new(device),
             raise_best: raise_best::Kernels::new(device),
             segment_sums: Kernel::new(device, "segment_sums", segment_sums::SOURCE, "main"),
@@ -98,11 +95,10 @@ impl Pipelines {
 /// Every WGSL source, for the naga validation test.
 pub fn shaders() -> Vec<(&'static str, String)> {
     let mut all = vec![
-        ("row_norms", row_norms::SOURCE.to_string()),
-        ("normalize", normalize::SOURCE.to_string()),
         ("raise_best", raise_best::SOURCE.to_string()),
         ("segment_sums", segment_sums::SOURCE.to_string()),
     ];
+    all.extend(normalize::sources());
     all.extend(similarity::sources());
     all.extend(head::sources());
     all
