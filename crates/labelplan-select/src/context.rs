@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use labelplan_core::backend::{Backend, Knn};
+use labelplan_core::backend::{Backend, ItemStats, Knn};
 use labelplan_core::plan::Settings;
 use labelplan_core::Dataset;
 
-use crate::dynamics::Dynamics;
 use crate::error::{Result, SelectError};
 use crate::kmeans::Clusters;
 
@@ -50,7 +49,7 @@ pub struct Context<'a, B: Backend> {
     cancel: &'a AtomicBool,
     clusters: Option<Clusters>,
     knn: Option<Rc<Knn>>,
-    dynamics: Option<Dynamics>,
+    dynamics: Option<ItemStats>,
 }
 
 impl<'a, B: Backend> Context<'a, B> {
@@ -139,7 +138,7 @@ impl<'a, B: Backend> Context<'a, B> {
     }
 
     /// Training dynamics of the proxy head on the pseudo-labels (computed on first use).
-    pub async fn dynamics(&mut self) -> Result<&Dynamics> {
+    pub async fn dynamics(&mut self) -> Result<&ItemStats> {
         if self.dynamics.is_none() {
             let d = crate::dynamics::train(self).await?;
             self.dynamics = Some(d);

@@ -16,9 +16,6 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::rng::stream;
 
-/// Per-item scores from proxy training.
-pub type Dynamics = ItemStats;
-
 /// The score as a difficulty: higher = harder. `None` for scores not from training.
 pub fn difficulty(stats: &ItemStats, kind: ScoreKind) -> Option<Vec<f32>> {
     Some(match kind {
@@ -58,7 +55,7 @@ fn new_head(kind: HeadKind, dim: usize, classes: usize, rng: &mut impl Rng) -> H
 }
 
 /// Trains the proxy head(s) on the run's pseudo-labels and returns every item's scores.
-pub async fn train<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Dynamics> {
+pub async fn train<B: Backend>(ctx: &mut Context<'_, B>) -> Result<ItemStats> {
     let labels = ctx.clusters().await?.kmeans.assign.clone();
     let classes = ctx.clusters().await?.k;
     let s = ctx.settings;

@@ -63,9 +63,9 @@ async fn plus_plus<B: Backend>(
     let mut centers = vec![rng.random_range(0..n as u32)];
     while centers.len() < k {
         backend.raise_best(points, &mut best, *centers.last().expect("one center"), false).await?;
-        let best = backend.read_vector(&best).await?;
+        let covered = backend.read_vector(&best).await?;
         // Squared Euclidean distance between unit vectors: 2 − 2·cos.
-        let weights: Vec<f64> = best.iter().map(|&s| (2.0 - 2.0 * s as f64).max(0.0)).collect();
+        let weights: Vec<f64> = covered.iter().map(|&s| (2.0 - 2.0 * s as f64).max(0.0)).collect();
         let total: f64 = weights.iter().sum();
         if total <= 0.0 {
             break; // every row coincides with a center
