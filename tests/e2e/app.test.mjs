@@ -1,11 +1,12 @@
 // The app in headless Chromium: the sample, every format, malformed files, NaN rows,
-// a sidecar, and the CPU fallback without WebGPU.
+// a sidecar, the CPU fallback without WebGPU, and plans on both.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { writeFileSync, rmSync } from 'node:fs';
-import { serveDist, withBrowser, openApp, summary, waitForSummaryOf, screenshot, fixtures } from './harness.mjs';
+import { writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { serveDist, withBrowser, openApp, summary, waitForSummaryOf, screenshot, fixtures, repo } from './harness.mjs';
 
 // Known values, computed with numpy from the same files (tests/fixtures/make_fixtures.py data).
 const DIGITS = { rows: '1797', dim: '64', dtype: 'float32', norms: '2.9268 / 3.8638 / 4.8060', duplicates: '0', dropped: '0' };
@@ -163,4 +164,80 @@ test('a long load shows bytes read and can be cancelled, keeping the loaded data
   } finally {
     rmSync(path, { force: true });
   }
+});
+
+// The native CPU plan of the sample with default settings (written by the native test
+// the_committed_sample_plan_is_the_native_cpu_plan).
+const NATIVE_SAMPLE_PLAN = JSON.parse(readFileSync(join(fixtures, 'digits_sample_plan.json'), 'utf8'));
+const SAMPLE_SHA256 = createHash('sha256').update(readFileSync(join(repo, 'web', 'sample', 'digits.npy'))).digest('hex');
+// A plan of the sample in a debug build on SwiftShader or the wasm CPU path.
+const PLAN_TIMEOUT = 240_000;
+
+/** Clicks Plan and waits for the result (or an error), returning plan.json as downloaded. */
+async function planAndDownload(page) {
+  await page.getByTestId('plan').click();
+  await page.getByTestId('plan-result').or(page.getByTestId('error')).waitFor({ timeout: PLAN_TIMEOUT });
+  if (await page.getByTestId('error').count()) {
+    assert.fail(`the plan failed: ${await page.getByTestId('error').textContent()}`);
+  }
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-plan').click()]);
+  assert.equal(download.suggestedFilename(), 'plan.json');
+  return JSON.parse(readFileSync(await download.path(), 'utf8'));
+}
+
+function assertNativePicks(plan) {
+  assert.deepEqual(
+    { budgets: plan.budgets.map((b) => b.rows), ranked: plan.ranked },
+    NATIVE_SAMPLE_PLAN,
+    'the app picks exactly what the native CPU plan picks',
+  );
+  assert.equal(plan.manifest.input.sha256, SAMPLE_SHA256, 'the manifest names the sample by its hash');
+  assert.equal(plan.manifest.input.name, 'digits.npy');
+}
+
+test('a plan of the sample runs on WebGPU in the worker and matches the native CPU plan', async () => {
+  await withBrowser({ webgpu: true }, async ({ page, logs }) => {
+    await openApp(page, server.url);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    const plan = await planAndDownload(page);
+    assert.match(plan.manifest.backend, /^GPU: /, logs.join('\n'));
+    assertNativePicks(plan);
+    const shown = page.getByTestId('plan-result');
+    assert.match(await shown.getByTestId('plan-backend').textContent(), /^GPU: /);
+    assert.equal(await shown.getByTestId('budget-row').count(), 1);
+    assert.equal(await shown.getByTestId('count').first().textContent(), String(plan.budgets[0].count));
+    assert.match(await shown.getByTestId('recommended').textContent(), /^Recommended: \d+ items/);
+    await screenshot(page, 'plan-webgpu');
+  });
+});
+
+test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelled', async () => {
+  await withBrowser({ webgpu: false }, async ({ page }) => {
+    await openApp(page, server.url);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    // ELFS trains proxy heads for a long while in a debug build: catch it mid-run.
+    await page.getByTestId('method').selectOption('elfs');
+    await page.getByTestId('plan').click();
+    const progress = page.getByTestId('progress');
+    await progress.filter({ hasText: /training dynamics \d+ of \d+/ }).waitFor({ timeout: 120_000 });
+    await screenshot(page, 'plan-progress-cpu');
+    await page.getByTestId('cancel').click();
+    await progress.waitFor({ state: 'detached', timeout: 30_000 });
+    assert.equal(await page.getByTestId('error').count(), 0, 'a cancel is not an error');
+    assert.equal(await page.getByTestId('plan-result').count(), 0);
+    assert.deepEqual([(await summary(page)).rows], ['1797'], 'the sample stays loaded');
+    // Settings that do not parse are refused before anything runs; the form keeps them.
+    await page.getByTestId('method').selectOption('coverage');
+    await page.getByTestId('budgets').fill('5%, five');
+    await page.getByTestId('plan').click();
+    assert.match(await page.getByTestId('error').textContent(), /budget "five": expected a count like 500 or a percentage like 5%/);
+    assert.equal(await page.getByTestId('budgets').inputValue(), '5%, five');
+    await page.getByTestId('budgets').fill('5%');
+    const plan = await planAndDownload(page);
+    assert.equal(plan.manifest.backend, 'CPU');
+    assertNativePicks(plan);
+    await screenshot(page, 'plan-cpu');
+  });
 });

@@ -1,6 +1,5 @@
 //! `labelplan plan`: read, plan, write the exports, print a summary.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -13,25 +12,15 @@ use labelplan_core::{write, Dataset};
 use labelplan_cpu::CpuBackend;
 use labelplan_gpu::{GpuBackend, GpuContext, GpuOptions};
 use labelplan_select::{Engine, Progress};
-use sha2::{Digest, Sha256};
 
 use crate::args::{BackendChoice, PlanArgs};
 
 /// Hex SHA-256 and size of a file, streamed.
 fn digest(path: &Path) -> Result<(String, u64), String> {
-    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut hash = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((hash.finalize().iter().map(|b| format!("{b:02x}")).collect(), total))
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let reader = futures::io::AllowStdIo::new(std::io::BufReader::new(file));
+    futures::executor::block_on(labelplan_core::digest::sha256(&file_name(path), reader, &Unwatched))
+        .map_err(|e| e.to_string())
 }
 
 fn file_name(path: &Path) -> String {

@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod dataset;
+pub mod digest;
 pub mod error;
 pub mod plan;
 pub mod read;

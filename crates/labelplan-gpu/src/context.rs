@@ -73,6 +73,13 @@ impl GpuContext {
         format!("{name} ({:?})", self.info.backend)
     }
 
+    /// The same context, described as `name` (in a browser, wgpu leaves the adapter's
+    /// name empty and the page asks the browser itself).
+    pub fn named(mut self, name: String) -> Self {
+        self.info.name = name;
+        self
+    }
+
     /// Whether the adapter is a software rasteriser (lavapipe, SwiftShader).
     pub fn is_software(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu

@@ -15,7 +15,7 @@ use labelplan_core::plan::{Budget, InputInfo, Method, Settings};
 use labelplan_core::Dataset;
 use labelplan_cpu::CpuBackend;
 use labelplan_select::Engine;
-use labelplan_testkit::random_matrix;
+use labelplan_testkit::blobs;
 
 /// Adds `secs` to the stage `name`.
 fn add(stages: &mut Vec<(String, f64)>, name: &str, secs: f64) {
@@ -33,12 +33,7 @@ fn main() {
         Some(list) => list.split(',').map(|m| m.parse().expect("a method name")).collect(),
         None => Method::ALL.to_vec(),
     };
-    let centers = random_matrix(1, 50, dim);
-    let mut values = random_matrix(2, rows, dim);
-    for (i, row) in values.chunks_mut(dim).enumerate() {
-        let c = &centers[(i % 50) * dim..(i % 50 + 1) * dim];
-        row.iter_mut().zip(c).for_each(|(v, c)| *v = c + 0.35 * *v);
-    }
+    let values = blobs(1, rows, dim, 50, 0.35);
     let npy = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("../../target/bench/synthetic_{rows}x{dim}.npy"));
     labelplan_testkit::write_npy_values(&npy, &values, rows, dim).expect("write the synthetic .npy");

@@ -3,6 +3,8 @@
 //! (clusters, kNN graph, training dynamics).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -23,6 +25,11 @@ pub struct Progress {
     /// Units in the stage.
     pub total: u64,
 }
+
+/// Hands control back to the host's event loop at every progress step. A browser worker
+/// needs it on the CPU backend, whose futures never wait: without a pause the run would
+/// hold the worker until done, so no cancel or progress message could pass.
+pub type Pause<'a> = &'a dyn Fn() -> Pin<Box<dyn Future<Output = ()>>>;
 
 /// Neighbours kept per item in the shared kNN graph.
 pub const GRAPH_K: usize = 20;
@@ -47,6 +54,7 @@ pub struct Context<'a, B: Backend> {
     pub cost: Option<Vec<f64>>,
     progress: &'a mut dyn FnMut(&Progress),
     cancel: &'a AtomicBool,
+    pause: Option<Pause<'a>>,
     clusters: Option<Clusters>,
     knn: Option<Rc<Knn>>,
     dynamics: Option<ItemStats>,
@@ -60,6 +68,7 @@ impl<'a, B: Backend> Context<'a, B> {
         settings: &'a Settings,
         progress: &'a mut dyn FnMut(&Progress),
         cancel: &'a AtomicBool,
+        pause: Option<Pause<'a>>,
     ) -> Result<Self> {
         let raw = backend.upload(&data.values, data.rows, data.dim).await?;
         let points = backend.normalize_rows(&raw).await?;
@@ -91,14 +100,19 @@ impl<'a, B: Backend> Context<'a, B> {
             cost,
             progress,
             cancel,
+            pause,
             clusters: None,
             knn: None,
             dynamics: None,
         })
     }
 
-    /// Reports progress; fails with [`SelectError::Cancelled`] once cancel is set.
-    pub fn tick(&mut self, stage: &str, done: u64, total: u64) -> Result<()> {
+    /// Pauses (when the host asked for it), then reports progress; fails with
+    /// [`SelectError::Cancelled`] once cancel is set.
+    pub async fn tick(&mut self, stage: &str, done: u64, total: u64) -> Result<()> {
+        if let Some(pause) = self.pause {
+            pause().await;
+        }
         if self.cancel.load(Ordering::Relaxed) {
             return Err(SelectError::Cancelled);
         }
@@ -129,7 +143,7 @@ impl<'a, B: Backend> Context<'a, B> {
     /// first use, then shared).
     pub async fn knn(&mut self) -> Result<Rc<Knn>> {
         if self.knn.is_none() {
-            self.tick("kNN graph", 0, 1)?;
+            self.tick("kNN graph", 0, 1).await?;
             let knn =
                 self.backend.top_k(&self.points, GRAPH_K.min(self.n.saturating_sub(1)), &self.group).await?;
             self.knn = Some(Rc::new(knn));

@@ -82,7 +82,7 @@ pub async fn train<B: Backend>(ctx: &mut Context<'_, B>) -> Result<ItemStats> {
         let mut train: Vec<u32> =
             (0..n as u32).filter(|&i| folds == 1 || fold_of[i as usize] != fold).collect();
         for epoch in 0..s.epochs {
-            ctx.tick("training dynamics", (fold * s.epochs + epoch) as u64, total)?;
+            ctx.tick("training dynamics", (fold * s.epochs + epoch) as u64, total).await?;
             train.shuffle(&mut rng);
             let step = HeadStep {
                 learning_rate,

@@ -7,7 +7,7 @@ use labelplan_core::plan::{BudgetPlan, Clustering, CurvePoint, InputInfo, Manife
 use labelplan_core::Dataset;
 
 use crate::constraints::walk;
-use crate::context::{Context, Progress};
+use crate::context::{Context, Pause, Progress};
 use crate::error::{Result, SelectError};
 use crate::estimate::Estimator;
 use crate::methods::Selector;
@@ -16,6 +16,7 @@ use crate::planner;
 /// Runs plans on one backend.
 pub struct Engine<'b, B: Backend> {
     backend: &'b B,
+    pause: Option<Pause<'b>>,
 }
 
 fn check(settings: &Settings, rows: usize) -> Result<()> {
@@ -54,7 +55,12 @@ fn check(settings: &Settings, rows: usize) -> Result<()> {
 impl<'b, B: Backend> Engine<'b, B> {
     /// An engine on `backend`.
     pub fn new(backend: &'b B) -> Self {
-        Engine { backend }
+        Engine { backend, pause: None }
+    }
+
+    /// The same engine, awaiting `pause` at every progress step (see [`Pause`]).
+    pub fn pausing(self, pause: Pause<'b>) -> Self {
+        Engine { pause: Some(pause), ..self }
     }
 
     /// Makes the plan. `progress` hears every stage; setting `cancel` stops the run at
@@ -68,7 +74,7 @@ impl<'b, B: Backend> Engine<'b, B> {
         cancel: &AtomicBool,
     ) -> Result<Plan> {
         check(settings, data.rows)?;
-        let mut ctx = Context::new(self.backend, data, settings, progress, cancel).await?;
+        let mut ctx = Context::new(self.backend, data, settings, progress, cancel, self.pause).await?;
         let eligible = ctx.eligible();
         if eligible == 0 {
             return Err(SelectError::setting(
@@ -105,12 +111,12 @@ impl<'b, B: Backend> Engine<'b, B> {
         let mut selector = Selector::new(settings.method, want);
         let mut runs = Vec::new();
         for (i, &limit) in limits.iter().enumerate() {
-            ctx.tick("selecting", i as u64, limits.len() as u64)?;
+            ctx.tick("selecting", i as u64, limits.len() as u64).await?;
             // Items the budget buys (budgets are in cost units with a cost column).
             let items = ((limit / (total_units / eligible as f64)).round() as usize).clamp(1, eligible);
             let candidates = selector.candidates(&mut ctx, items, &estimator).await?;
             let picked = walk(&mut ctx, &candidates.order, limit).await?;
-            ctx.tick("estimating", i as u64, limits.len() as u64)?;
+            ctx.tick("estimating", i as u64, limits.len() as u64).await?;
             let coverage = planner::coverage(&mut ctx, &picked.rows, &cluster, k).await?;
             let quality = estimator.quality(&picked.rows);
             runs.push((limit, candidates.beta, picked, coverage, quality));

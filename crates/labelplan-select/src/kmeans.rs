@@ -192,7 +192,7 @@ pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clust
         if k == 0 || k > n {
             return Err(SelectError::setting("--clusters", format!("must be between 1 and the {n} rows")));
         }
-        ctx.tick("clustering", 0, 1)?;
+        ctx.tick("clustering", 0, 1).await?;
         let kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts).await?;
         return Ok(Clusters { kmeans, k, chosen_by: "setting".into(), tried: Vec::new() });
     }
@@ -219,7 +219,7 @@ pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clust
     let mut tried = Vec::new();
     let mut best: Option<(f64, usize, KMeans)> = None;
     for (done, k) in (lo.max(2)..=hi).enumerate() {
-        ctx.tick("clustering", done as u64, (hi + 2 - lo.max(2)) as u64)?;
+        ctx.tick("clustering", done as u64, (hi + 2 - lo.max(2)) as u64).await?;
         let kmeans = spherical_kmeans(ctx.backend, &search, k, settings.seed, restarts).await?;
         let score = silhouette(ctx.backend, &search, &kmeans.assign, k, &scored).await?;
         tried.push((k, score));
@@ -229,7 +229,7 @@ pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clust
     }
     let (_, k, mut kmeans) = best.expect("at least one K tried");
     if sample.len() < n {
-        ctx.tick("clustering", tried.len() as u64, tried.len() as u64 + 1)?;
+        ctx.tick("clustering", tried.len() as u64, tried.len() as u64 + 1).await?;
         kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts).await?;
     }
     Ok(Clusters { kmeans, k, chosen_by: "silhouette".into(), tried })

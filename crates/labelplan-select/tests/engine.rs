@@ -214,6 +214,36 @@ fn cancel_stops_the_run() {
     assert_eq!(r, Err(SelectError::Cancelled));
 }
 
+/// A host's pause runs before every progress step, and a cancel set while paused (as a
+/// browser worker hears one) stops the run at that step.
+#[test]
+fn a_cancel_heard_during_a_pause_stops_the_run() {
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+
+    let data = digits();
+    let cancel = AtomicBool::new(false);
+    let pauses = Cell::new(0);
+    let ticks = Cell::new(0);
+    let pause = || -> Pin<Box<dyn Future<Output = ()>>> {
+        pauses.set(pauses.get() + 1);
+        if pauses.get() == 3 {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Box::pin(std::future::ready(()))
+    };
+    let r = pollster::block_on(Engine::new(&CpuBackend).pausing(&pause).run(
+        &data,
+        info(&data),
+        &quick(Method::Elfs, &[Budget::Count(5)]),
+        &mut |_| ticks.set(ticks.get() + 1),
+        &cancel,
+    ));
+    assert_eq!(r, Err(SelectError::Cancelled));
+    assert_eq!((pauses.get(), ticks.get()), (3, 2), "two steps reported, the third cancelled");
+}
+
 #[test]
 fn progress_reports_stages() {
     let data = digits();
@@ -238,8 +268,8 @@ fn k_center_radius_never_grows() {
     let settings = quick(Method::KCenter, &[Budget::Count(5)]);
     let never = AtomicBool::new(false);
     let mut quiet = |_: &labelplan_select::Progress| {};
-    let mut ctx =
-        pollster::block_on(Context::new(&CpuBackend, &data, &settings, &mut quiet, &never)).expect("context");
+    let mut ctx = pollster::block_on(Context::new(&CpuBackend, &data, &settings, &mut quiet, &never, None))
+        .expect("context");
     let (order, radius) = pollster::block_on(kcenter::order(&mut ctx, 60)).expect("order");
     assert_eq!(order.len(), 60);
     assert!(radius.windows(2).all(|w| w[1] <= w[0] + 1e-6), "{radius:?}");

@@ -23,6 +23,18 @@ pub fn random_matrix(seed: u64, rows: usize, dim: usize) -> Vec<f32> {
     (0..rows * dim).map(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 23) as f32 - 1.0).collect()
 }
 
+/// A seeded `rows × dim` set of `centers` noisy blobs (row `i` belongs to blob
+/// `i % centers`; noise is uniform in ±`spread` per value), row-major. For benchmarks.
+pub fn blobs(seed: u64, rows: usize, dim: usize, centers: usize, spread: f32) -> Vec<f32> {
+    let middles = random_matrix(seed, centers, dim);
+    let mut values = random_matrix(seed + 1, rows, dim);
+    for (i, row) in values.chunks_mut(dim).enumerate() {
+        let c = &middles[(i % centers) * dim..(i % centers + 1) * dim];
+        row.iter_mut().zip(c).for_each(|(v, c)| *v = c + spread * *v);
+    }
+    values
+}
+
 /// Whether `got` equals `want` within relative tolerance `rel` (absolute near zero).
 pub fn close(got: f32, want: f32, rel: f32) -> bool {
     (got - want).abs() <= rel * want.abs().max(1.0)

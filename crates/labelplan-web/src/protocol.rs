@@ -1,5 +1,6 @@
 //! The typed messages between the UI and the compute worker.
 
+use labelplan_core::plan::{Plan, Settings};
 use labelplan_core::read::SidecarJoin;
 use labelplan_core::{LoadOptions, Summary};
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,12 @@ pub enum Request {
         /// How rows meet.
         join: SidecarJoin,
     },
-    /// Stop the running load; the dataset loaded before it stays.
+    /// Plan the loaded dataset with these settings.
+    Plan {
+        /// Method, budgets and the rest, as on the command line.
+        settings: Box<Settings>,
+    },
+    /// Stop the running load or plan; the dataset loaded before it stays.
     Cancel,
 }
 
@@ -81,8 +87,17 @@ pub enum Response {
         /// Seconds the parse took.
         parse_seconds: f64,
     },
+    /// A plan of the loaded dataset.
+    Planned {
+        /// The plan, manifest included.
+        plan: Box<Plan>,
+        /// Seconds the plan took.
+        seconds: f64,
+        /// Anything the user should know about how it ran (a GPU failure and CPU rerun).
+        note: Option<String>,
+    },
     /// The request failed; any dataset loaded before is still there.
     Failed(Failure),
-    /// The load was cancelled; any dataset loaded before is still there.
+    /// The load or plan was cancelled; any dataset loaded before is still there.
     Cancelled,
 }

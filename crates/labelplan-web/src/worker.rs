@@ -1,15 +1,22 @@
-//! The compute worker: owns the loaded dataset and the backend. Loads run as separate
-//! tasks so the reactor keeps reading requests (a cancel arrives between chunks).
+//! The compute worker: owns the loaded dataset and the backend. Loads and plans run as
+//! separate tasks so the reactor keeps reading requests (a cancel arrives between chunks
+//! or plan steps).
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::channel::mpsc;
 use futures::{FutureExt, SinkExt, StreamExt};
+use labelplan_core::plan::{InputInfo, Settings, SidecarInfo};
 use labelplan_core::read::source::Watch;
 use labelplan_core::read::{join_sidecar, read_sidecar, SidecarJoin};
 use labelplan_core::{read_embeddings, Dataset, Error, Input, LoadOptions, Summary};
-use labelplan_gpu::{GpuContext, GpuOptions};
+use labelplan_cpu::CpuBackend;
+use labelplan_gpu::{GpuBackend, GpuContext, GpuOptions};
+use labelplan_select::{Progress, SelectError};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use yew_agent::prelude::*;
@@ -24,18 +31,36 @@ struct State {
     backend_name: String,
 }
 
-/// The loaded dataset with its row norms (computed once per load) and where they ran.
+/// The loaded dataset with its row norms (computed once per load), where they ran, and
+/// the files it came from (for the manifest).
 struct Loaded {
-    dataset: Dataset,
+    /// Shared with a running plan, so a sidecar join or a new load never waits on it.
+    dataset: Rc<Dataset>,
     norms: Vec<f32>,
     norms_on: String,
+    source: Source,
 }
 
-/// Progress and cancel for one load, reported through the reactor's channel.
+/// The files behind the loaded dataset and how they were read.
+struct Source {
+    file: FileHandle,
+    options: LoadOptions,
+    sidecar: Option<(FileHandle, SidecarJoin)>,
+    /// The manifest's input record, hashed on the first plan.
+    info: Option<InputInfo>,
+}
+
+/// Progress and cancel for one request, reported through the reactor's channel.
 struct Job {
     stage: &'static str,
     tx: mpsc::UnboundedSender<Response>,
-    cancel: Rc<Cell<bool>>,
+    cancel: Rc<AtomicBool>,
+}
+
+impl Job {
+    fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
 }
 
 impl Watch for Job {
@@ -44,7 +69,7 @@ impl Watch for Job {
     }
 
     fn is_cancelled(&self) -> bool {
-        self.cancel.get()
+        Job::is_cancelled(self)
     }
 }
 
@@ -53,10 +78,10 @@ impl Watch for Job {
 pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
     let gpu = GpuContext::new(GpuOptions::default()).await;
     let (backend, gpu) = match gpu {
-        Ok(ctx) => {
-            let label = browser_adapter_label().await.unwrap_or_else(|| ctx.adapter_description());
-            (Backend::Gpu(label), Some(ctx))
-        }
+        Ok(ctx) => match browser_adapter_label().await {
+            Some(label) => (Backend::Gpu(label.clone()), Some(ctx.named(label))),
+            None => (Backend::Gpu(ctx.adapter_description()), Some(ctx)),
+        },
         Err(e) => (Backend::Cpu(e.to_string()), None),
     };
     let backend_name = match &backend {
@@ -69,15 +94,15 @@ pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
     let state = Rc::new(RefCell::new(State { loaded: None, gpu, backend_name }));
     let (tx, mut rx) = mpsc::unbounded::<Response>();
     // The running job's cancel flag; a new request cancels the one before it.
-    let mut running = Rc::new(Cell::new(false));
+    let mut running = Rc::new(AtomicBool::new(false));
     loop {
         futures::select! {
             request = scope.next().fuse() => match request {
                 None => break,
-                Some(Request::Cancel) => running.set(true),
+                Some(Request::Cancel) => running.store(true, Ordering::Relaxed),
                 Some(request) => {
-                    running.set(true);
-                    running = Rc::new(Cell::new(false));
+                    running.store(true, Ordering::Relaxed);
+                    running = Rc::new(AtomicBool::new(false));
                     spawn_local(handle(request, state.clone(), tx.clone(), running.clone()));
                 }
             },
@@ -93,18 +118,23 @@ async fn handle(
     request: Request,
     state: Rc<RefCell<State>>,
     tx: mpsc::UnboundedSender<Response>,
-    cancel: Rc<Cell<bool>>,
+    cancel: Rc<AtomicBool>,
 ) {
     let outcome = match request {
         Request::Load { file, options } => load(file, options, &state, &tx, cancel).await,
         Request::LoadSample { url } => match fetch_blob(&url).await {
             Ok(file) => load(file, LoadOptions::browser(), &state, &tx, cancel).await,
-            Err(message) => Err(Response::Failed(Failure { message, non_finite_rows: None })),
+            Err(message) => Err(failure(message)),
         },
         Request::AttachSidecar { file, join } => attach(file, join, &state, &tx, cancel).await,
+        Request::Plan { settings } => plan(settings, &state, &tx, cancel).await,
         Request::Cancel => return,
     };
     let _ = tx.unbounded_send(outcome.unwrap_or_else(|answer| answer));
+}
+
+fn failure(message: String) -> Response {
+    Response::Failed(Failure { message, non_finite_rows: None })
 }
 
 /// The answer to a failed request: a cancel is not an error.
@@ -128,17 +158,19 @@ async fn load(
     options: LoadOptions,
     state: &Rc<RefCell<State>>,
     tx: &mpsc::UnboundedSender<Response>,
-    cancel: Rc<Cell<bool>>,
+    cancel: Rc<AtomicBool>,
 ) -> Result<Response, Response> {
     let job = Job { stage: "reading", tx: tx.clone(), cancel };
     let started = web_time::Instant::now();
-    let dataset = read_embeddings(input(file), &options, &job).await.map_err(failed)?;
+    let dataset = read_embeddings(input(file.clone()), &options, &job).await.map_err(failed)?;
     let parse_seconds = started.elapsed().as_secs_f64();
     let stage = "computing norms".to_owned();
     let _ = tx.unbounded_send(Response::Progress { stage, done: 0, total: 0 });
     let (norms, norms_on) = row_norms(&dataset, state).await;
     let summary = Summary::new(&dataset, &norms);
-    state.borrow_mut().loaded = Some(Loaded { dataset, norms, norms_on: norms_on.clone() });
+    let source = Source { file, options, sidecar: None, info: None };
+    let dataset = Rc::new(dataset);
+    state.borrow_mut().loaded = Some(Loaded { dataset, norms, norms_on: norms_on.clone(), source });
     Ok(Response::Loaded { summary, norms_on, parse_seconds })
 }
 
@@ -147,19 +179,151 @@ async fn attach(
     join: SidecarJoin,
     state: &Rc<RefCell<State>>,
     tx: &mpsc::UnboundedSender<Response>,
-    cancel: Rc<Cell<bool>>,
+    cancel: Rc<AtomicBool>,
 ) -> Result<Response, Response> {
     let job = Job { stage: "reading sidecar", tx: tx.clone(), cancel };
-    let table = read_sidecar(input(file), &job).await.map_err(failed)?;
+    let table = read_sidecar(input(file.clone()), &job).await.map_err(failed)?;
     let mut state = state.borrow_mut();
     let Some(loaded) = state.loaded.as_mut() else {
-        let message = "load an embeddings file before its sidecar".into();
-        return Err(Response::Failed(Failure { message, non_finite_rows: None }));
+        return Err(failure("load an embeddings file before its sidecar".into()));
     };
-    // join_sidecar leaves the dataset untouched when it fails.
-    join_sidecar(&mut loaded.dataset, table, &join).map_err(failed)?;
+    // join_sidecar leaves the dataset untouched when it fails; a plan still running on
+    // the dataset keeps the old one (make_mut copies only then).
+    join_sidecar(Rc::make_mut(&mut loaded.dataset), table, &join).map_err(failed)?;
+    loaded.source.sidecar = Some((file, join));
+    loaded.source.info = None;
     let summary = Summary::new(&loaded.dataset, &loaded.norms);
     Ok(Response::Loaded { summary, norms_on: loaded.norms_on.clone(), parse_seconds: 0.0 })
+}
+
+/// Plans on the loaded dataset: on the GPU when there is one (on the CPU, saying why,
+/// when the GPU fails), pausing for the worker's event loop between steps.
+async fn plan(
+    settings: Box<Settings>,
+    state: &Rc<RefCell<State>>,
+    tx: &mpsc::UnboundedSender<Response>,
+    cancel: Rc<AtomicBool>,
+) -> Result<Response, Response> {
+    let job = Job { stage: "hashing the input for the manifest", tx: tx.clone(), cancel };
+    let info = input_info(state, &job).await?;
+    let (dataset, gpu) = {
+        let s = state.borrow();
+        let Some(loaded) = s.loaded.as_ref() else {
+            return Err(failure("load an embeddings file before planning".into()));
+        };
+        (loaded.dataset.clone(), s.gpu.clone())
+    };
+    let started = web_time::Instant::now();
+    let breather = Breather::default();
+    let pause = || breather.pause();
+    let mut on_progress = |p: &Progress| {
+        let _ =
+            tx.unbounded_send(Response::Progress { stage: p.stage.clone(), done: p.done, total: p.total });
+    };
+    let cancelled = &*job.cancel;
+    let mut note = None;
+    let planned = match gpu {
+        Some(ctx) => {
+            let gpu = GpuBackend::new(ctx);
+            let engine = labelplan_select::Engine::new(&gpu).pausing(&pause);
+            match engine.run(&dataset, info.clone(), &settings, &mut on_progress, cancelled).await {
+                Err(SelectError::Backend(e)) => {
+                    note = Some(format!("the GPU failed ({e}); this plan ran on the CPU"));
+                    let engine = labelplan_select::Engine::new(&CpuBackend).pausing(&pause);
+                    engine.run(&dataset, info, &settings, &mut on_progress, cancelled).await
+                }
+                other => other,
+            }
+        }
+        None => {
+            let engine = labelplan_select::Engine::new(&CpuBackend).pausing(&pause);
+            engine.run(&dataset, info, &settings, &mut on_progress, cancelled).await
+        }
+    };
+    match planned {
+        Ok(plan) => {
+            Ok(Response::Planned { plan: Box::new(plan), seconds: started.elapsed().as_secs_f64(), note })
+        }
+        Err(SelectError::Cancelled) => Err(Response::Cancelled),
+        Err(e) => Err(failure(e.to_string())),
+    }
+}
+
+/// The manifest's record of the loaded files, hashed once per dataset.
+async fn input_info(state: &Rc<RefCell<State>>, job: &Job) -> Result<InputInfo, Response> {
+    let (dataset, file, options, sidecar) = {
+        let s = state.borrow();
+        let Some(loaded) = s.loaded.as_ref() else {
+            return Err(failure("load an embeddings file before planning".into()));
+        };
+        if let Some(info) = &loaded.source.info {
+            return Ok(info.clone());
+        }
+        let source = &loaded.source;
+        (loaded.dataset.clone(), source.file.clone(), source.options.clone(), source.sidecar.clone())
+    };
+    let hash = |file: FileHandle| async move {
+        labelplan_core::digest::sha256(&file.name, BlobReader::new(file.blob), job).await.map_err(failed)
+    };
+    let (sha256, bytes) = hash(file.clone()).await?;
+    let sidecar = match sidecar {
+        None => None,
+        Some((side, join)) => {
+            let (sha256, bytes) = hash(side.clone()).await?;
+            let join_by = match join {
+                SidecarJoin::RowOrder => None,
+                SidecarJoin::ById(column) => Some(column),
+            };
+            Some(SidecarInfo { name: side.name, bytes, sha256, join_by })
+        }
+    };
+    let info = InputInfo {
+        name: file.name,
+        bytes,
+        sha256,
+        rows: dataset.rows,
+        dim: dataset.dim,
+        array: options.array_name,
+        drop_non_finite: options.drop_non_finite,
+        sidecar,
+    };
+    // Cache it unless another load or join replaced the dataset meanwhile.
+    if let Some(loaded) = state.borrow_mut().loaded.as_mut().filter(|l| Rc::ptr_eq(&l.dataset, &dataset)) {
+        loaded.source.info = Some(info.clone());
+    }
+    Ok(info)
+}
+
+/// Milliseconds a plan may hold the worker before it pauses for waiting messages.
+const PAUSE_EVERY_MS: f64 = 50.0;
+
+/// Pauses a plan for the worker's event loop (a cancel, progress going out) at most every
+/// [`PAUSE_EVERY_MS`]: the CPU backend never waits on its own, and a pause per step
+/// would slow short steps down.
+#[derive(Default)]
+struct Breather {
+    last: Cell<f64>,
+}
+
+impl Breather {
+    fn pause(&self) -> Pin<Box<dyn Future<Output = ()>>> {
+        let now = js_sys::Date::now();
+        if now - self.last.get() < PAUSE_EVERY_MS {
+            return Box::pin(std::future::ready(()));
+        }
+        self.last.set(now);
+        Box::pin(next_macrotask())
+    }
+}
+
+/// Resolves after the event loop has run once more (a zero timeout), so messages that
+/// arrived meanwhile are handled first.
+async fn next_macrotask() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+    });
+    let _ = JsFuture::from(promise).await;
 }
 
 /// Row norms on the GPU when there is one (falling back to the CPU on a GPU error), and

@@ -28,7 +28,7 @@ pub async fn order<B: Backend>(ctx: &mut Context<'_, B>, want: usize) -> Result<
     let (mut order, mut radius) = (Vec::with_capacity(want), Vec::with_capacity(want));
     while order.len() < want {
         if order.len() % 256 == 0 {
-            ctx.tick("k-center", order.len() as u64, want as u64)?;
+            ctx.tick("k-center", order.len() as u64, want as u64).await?;
         }
         order.push(pick);
         match ctx.backend.raise_best(&ctx.points, &mut best, pick, true).await? {

@@ -129,7 +129,7 @@ impl Selector {
                         let grid = pruning::beta_grid(m, sorted.len());
                         let mut best = (f64::NEG_INFINITY, 0.0);
                         for (i, &beta) in grid.iter().enumerate() {
-                            ctx.tick("β search", i as u64, grid.len() as u64)?;
+                            ctx.tick("β search", i as u64, grid.len() as u64).await?;
                             let q = est.held_out_quality(&pick(beta));
                             if q > best.0 {
                                 best = (q, beta);

@@ -26,7 +26,7 @@ pub fn typicality(knn: &Knn, n: usize) -> Vec<f32> {
 pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, typical: &[f32]) -> Result<Vec<u32>> {
     let eligible = ctx.eligible();
     let k = m.min(MAX_CLUSTERS).min(eligible).max(1);
-    ctx.tick("typiclust clusters", 0, 1)?;
+    ctx.tick("typiclust clusters", 0, 1).await?;
     let km = spherical_kmeans(ctx.backend, &ctx.points, k, ctx.settings.seed, 1).await?;
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
     let mut picks = vec![0usize; k];

@@ -2,8 +2,11 @@
 //! reactor bridge. Nothing here computes on the data.
 
 mod badge;
+mod download;
 mod drop_zone;
 mod error_panel;
+mod plan_form;
+mod plan_result;
 mod progress;
 pub mod state;
 mod summary;
@@ -58,7 +61,8 @@ fn Main() -> Html {
         let dispatch = state.dispatcher();
         Callback::from(move |(label, request): (String, Request)| {
             if !matches!(request, Request::Cancel) {
-                dispatch.dispatch(Action::Started(label));
+                let counts_bytes = !matches!(request, Request::Plan { .. });
+                dispatch.dispatch(Action::Started(label, counts_bytes));
             }
             bridge.send(request);
         })
@@ -105,6 +109,33 @@ fn Main() -> Html {
             }
         })
     };
+    let on_plan = {
+        let send = send.clone();
+        let dispatch = state.dispatcher();
+        let form = state.plan_form.clone();
+        Callback::from(move |_| match form.settings() {
+            Ok(settings) => send.emit((
+                format!("Planning ({})", settings.method),
+                Request::Plan { settings: Box::new(settings) },
+            )),
+            Err(message) => dispatch.dispatch(Action::Refused(message)),
+        })
+    };
+    let on_plan_form = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |form| dispatch.dispatch(Action::PlanForm(form)))
+    };
+    let on_download = {
+        let dispatch = state.dispatcher();
+        let planned = state.planned.clone();
+        Callback::from(move |_| {
+            let Some(planned) = &planned else { return };
+            let json = labelplan_core::write::plan_json(&planned.plan);
+            if let Err(message) = download::download("plan.json", "application/json", &json) {
+                dispatch.dispatch(Action::Refused(message));
+            }
+        })
+    };
     let dispatch = state.dispatcher();
     let busy = state.busy.is_some();
     html! {
@@ -125,6 +156,12 @@ fn Main() -> Html {
                 }
                 if let Some(failure) = &state.error {
                     <error_panel::ErrorPanel failure={failure.clone()} {on_retry_dropping} has_dataset={state.summary.is_some()} />
+                }
+                if state.summary.is_some() {
+                    <plan_form::PlanFormPanel form={state.plan_form.clone()} on_change={on_plan_form} {on_plan} {busy} />
+                }
+                if let Some(planned) = &state.planned {
+                    <plan_result::PlanResult planned={planned.clone()} {on_download} />
                 }
                 if let Some(loaded) = &state.summary {
                     <summary::SummaryPanel loaded={loaded.clone()} />

@@ -1,4 +1,4 @@
-//! Progress of the running request: stage, bytes, elapsed time, cancel.
+//! Progress of the running request: stage, bytes or steps, elapsed time, cancel.
 
 use yew::prelude::*;
 
@@ -41,8 +41,10 @@ pub fn ProgressPanel(props: &ProgressProps) -> Html {
             <div class="progress-head">
                 <strong>{ &b.label }</strong>
                 <span>{ format!(" — {} ", b.stage) }</span>
-                if b.total > 0 {
+                if b.total > 0 && b.counts_bytes {
                     <span>{ format!("{} of {} ({percent:.0}%)", human_bytes(b.done), human_bytes(b.total)) }</span>
+                } else if b.total > 0 {
+                    <span>{ format!("{} of {}", b.done, b.total) }</span>
                 }
                 <span class="elapsed">{ format!(" · {elapsed:.1} s") }</span>
                 <button onclick={on_cancel} data-testid="cancel">{ "Cancel" }</button>

@@ -2,6 +2,7 @@
 
 use std::rc::Rc;
 
+use labelplan_core::plan::{Budget, Method, Plan, Settings as PlanSettings};
 use labelplan_core::read::SidecarJoin;
 use labelplan_core::{LoadOptions, Summary};
 use yew::Reducible;
@@ -19,11 +20,59 @@ pub struct Settings {
     pub join_column: String,
 }
 
-/// A load in progress.
+/// What the user set for planning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanForm {
+    /// Selection method.
+    pub method: Method,
+    /// Budgets as typed: counts or percentages, comma-separated.
+    pub budgets: String,
+}
+
+impl Default for PlanForm {
+    fn default() -> Self {
+        let defaults = PlanSettings::default();
+        let budgets: Vec<String> = defaults.budgets.iter().map(Budget::to_string).collect();
+        PlanForm { method: defaults.method, budgets: budgets.join(", ") }
+    }
+}
+
+impl PlanForm {
+    /// The engine's settings: the defaults with this method and these budgets, or which
+    /// budget could not be read.
+    pub fn settings(&self) -> Result<PlanSettings, String> {
+        let budgets = self
+            .budgets
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(str::parse::<Budget>)
+            .collect::<Result<Vec<_>, _>>()?;
+        if budgets.is_empty() {
+            return Err("budgets: give at least one, e.g. 5% or 200".into());
+        }
+        Ok(PlanSettings { method: self.method, budgets, ..PlanSettings::default() })
+    }
+}
+
+/// A finished plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    /// The plan, manifest included.
+    pub plan: Rc<Plan>,
+    /// Seconds it took.
+    pub seconds: f64,
+    /// How it ran, when the user should know (a GPU failure and CPU rerun).
+    pub note: Option<String>,
+}
+
+/// A request in progress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Busy {
     /// What the user asked for.
     pub label: String,
+    /// Whether progress counts bytes (a load) rather than steps (a plan).
+    pub counts_bytes: bool,
     /// Current stage from the worker.
     pub stage: String,
     /// Bytes done.
@@ -60,6 +109,10 @@ pub struct AppState {
     pub last_file: Option<FileHandle>,
     /// Load settings.
     pub settings: Settings,
+    /// Plan settings.
+    pub plan_form: PlanForm,
+    /// The last plan of the loaded dataset.
+    pub planned: Option<Planned>,
 }
 
 impl AppState {
@@ -85,14 +138,18 @@ impl AppState {
 /// What changes the state.
 #[derive(Debug, Clone)]
 pub enum Action {
-    /// A request was sent.
-    Started(String),
+    /// A request was sent: its label, and whether its progress counts bytes.
+    Started(String, bool),
     /// The worker answered.
     Response(Response),
     /// Keep this file for a retry.
     Remember(FileHandle),
     /// New settings.
     Settings(Settings),
+    /// New plan settings.
+    PlanForm(PlanForm),
+    /// A request could not be sent (settings that do not parse).
+    Refused(String),
     /// Turn dropping NaN rows on or off.
     SetDropNonFinite(bool),
 }
@@ -107,11 +164,13 @@ impl Reducible for AppState {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         match action {
-            Action::Started(label) => {
+            Action::Started(label, counts_bytes) => {
                 s.error = None;
-                s.busy =
-                    Some(Busy { label, stage: "starting".into(), done: 0, total: 0, started_ms: now_ms() });
+                let stage = "starting".into();
+                s.busy = Some(Busy { label, counts_bytes, stage, done: 0, total: 0, started_ms: now_ms() });
             }
+            Action::PlanForm(form) => s.plan_form = form,
+            Action::Refused(message) => s.error = Some(Failure { message, non_finite_rows: None }),
             Action::Remember(file) => s.last_file = Some(file),
             Action::Settings(settings) => s.settings = settings,
             Action::SetDropNonFinite(on) => s.settings.drop_non_finite = on,
@@ -120,7 +179,7 @@ impl Reducible for AppState {
                 Response::Progress { stage, done, total } => {
                     if let Some(busy) = s.busy.as_mut() {
                         busy.stage = stage;
-                        // A stage without a byte count keeps the bar where reading left it.
+                        // A stage without a count keeps the bar where the last count left it.
                         if total > 0 {
                             busy.done = done;
                             busy.total = total;
@@ -130,6 +189,12 @@ impl Reducible for AppState {
                 Response::Loaded { summary, norms_on, parse_seconds } => {
                     s.busy = None;
                     s.summary = Some(Loaded { summary, norms_on, parse_seconds });
+                    // A plan of the data before would describe other rows.
+                    s.planned = None;
+                }
+                Response::Planned { plan, seconds, note } => {
+                    s.busy = None;
+                    s.planned = Some(Planned { plan: Rc::new(*plan), seconds, note });
                 }
                 Response::Failed(failure) => {
                     s.busy = None;

@@ -1,0 +1,77 @@
+//! A finished plan: what each budget buys, the recommended budget, and plan.json.
+
+use labelplan_core::plan::BudgetPlan;
+use yew::prelude::*;
+
+use super::state::Planned;
+
+/// Props of [`PlanResult`].
+#[derive(Properties, PartialEq)]
+pub struct PlanResultProps {
+    /// The plan.
+    pub planned: Planned,
+    /// "Download plan.json" clicked.
+    pub on_download: Callback<()>,
+}
+
+fn budget_row(b: &BudgetPlan) -> Html {
+    let beta = b.beta.map_or_else(|| "—".to_owned(), |beta| format!("{:.0}%", beta * 100.0));
+    html! {
+        <tr data-testid="budget-row">
+            <td>{ b.budget.to_string() }</td>
+            <td data-testid="count">{ b.count }</td>
+            <td>{ format!("{:.2}", b.cost) }</td>
+            <td>{ format!("{:.1}", b.hours) }</td>
+            <td data-testid="quality">{ format!("{:.1}%", b.quality) }</td>
+            <td>{ format!("{:.1}%", b.coverage.within_delta * 100.0) }</td>
+            <td>{ format!("{:.3}", b.coverage.mean_distance) }</td>
+            <td>{ b.coverage.clusters_hit }</td>
+            <td>{ beta }</td>
+        </tr>
+    }
+}
+
+/// Budgets table, recommendation, how the plan ran, and the download.
+#[function_component]
+pub fn PlanResult(props: &PlanResultProps) -> Html {
+    let Planned { plan, seconds, note } = &props.planned;
+    let m = &plan.manifest;
+    let on_download = props.on_download.reform(|_: MouseEvent| ());
+    let eligible = plan.pool - plan.labeled;
+    html! {
+        <section class="plan-result" data-testid="plan-result">
+            <h2>{ format!("Plan: {} on {}", m.settings.method, m.input.name) }</h2>
+            <p class="meta" data-testid="plan-meta">
+                { format!("{eligible} items to choose from, {} pseudo-label clusters (by {}) · ", plan.clustering.k, plan.clustering.chosen_by) }
+                <span data-testid="plan-backend">{ &m.backend }</span>
+                { format!(" · {seconds:.1} s") }
+            </p>
+            if let Some(note) = note {
+                <p class="note" data-testid="plan-note">{ note }</p>
+            }
+            <table>
+                <thead>
+                    <tr>
+                        <th>{ "Budget" }</th><th>{ "Items" }</th><th>{ "Cost" }</th><th>{ "Hours" }</th>
+                        <th title="label-free estimate: a probe trained on the picks, scored on pseudo-labels">{ "Quality est." }</th>
+                        <th title={format!("items within cosine distance {} of a pick", m.settings.coverage_delta)}>{ "Covered" }</th>
+                        <th title="mean cosine distance from an item to its nearest pick">{ "Mean dist." }</th>
+                        <th>{ "Clusters hit" }</th><th title="hardest share cut (ELFS, CCS)">{ "β" }</th>
+                    </tr>
+                </thead>
+                <tbody>{ for plan.budgets.iter().map(budget_row) }</tbody>
+            </table>
+            if let Some(r) = &plan.recommended {
+                <p class="recommended" data-testid="recommended">
+                    { format!(
+                        "Recommended: {} items ({:.1}% of the pool) for an estimated {:.1}% quality, {:.2} in cost and {:.1} hours of labeling.",
+                        r.count, r.percent, r.quality, r.cost, r.hours
+                    ) }
+                </p>
+            }
+            <div class="actions">
+                <button onclick={on_download} data-testid="download-plan">{ "Download plan.json" }</button>
+            </div>
+        </section>
+    }
+}
