@@ -4,9 +4,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { writeFileSync, rmSync, readFileSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { serveDist, withBrowser, openApp, summary, waitForSummaryOf, screenshot, fixtures, repo } from './harness.mjs';
+import { serveDist, withBrowser, openApp, summary, waitForSummaryOf, screenshot, fixtures, repo, artifacts } from './harness.mjs';
 
 // Known values, computed with numpy from the same files (tests/fixtures/make_fixtures.py data).
 const DIGITS = { rows: '1797', dim: '64', dtype: 'float32', norms: '2.9268 / 3.8638 / 4.8060', duplicates: '0', dropped: '0' };
@@ -173,8 +173,9 @@ const SAMPLE_SHA256 = createHash('sha256').update(readFileSync(join(repo, 'web',
 // A plan of the sample in a debug build on SwiftShader or the wasm CPU path.
 const PLAN_TIMEOUT = 240_000;
 
-/** Clicks Plan and waits for the result (or an error), returning plan.json as downloaded. */
-async function planAndDownload(page) {
+/** Clicks Plan and waits for the result (or an error), returning plan.json as downloaded
+ * (also kept as artifacts/`keepAs`, to reproduce with the CLI's --manifest). */
+async function planAndDownload(page, keepAs) {
   await page.getByTestId('plan').click();
   await page.getByTestId('plan-result').or(page.getByTestId('error')).waitFor({ timeout: PLAN_TIMEOUT });
   if (await page.getByTestId('error').count()) {
@@ -182,7 +183,9 @@ async function planAndDownload(page) {
   }
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-plan').click()]);
   assert.equal(download.suggestedFilename(), 'plan.json');
-  return JSON.parse(readFileSync(await download.path(), 'utf8'));
+  mkdirSync(artifacts, { recursive: true });
+  await download.saveAs(join(artifacts, keepAs));
+  return JSON.parse(readFileSync(join(artifacts, keepAs), 'utf8'));
 }
 
 function assertNativePicks(plan) {
@@ -200,7 +203,7 @@ test('a plan of the sample runs on WebGPU in the worker and matches the native C
     await openApp(page, server.url);
     await page.getByTestId('load-sample').click();
     await waitForSummaryOf(page, 'digits.npy');
-    const plan = await planAndDownload(page);
+    const plan = await planAndDownload(page, 'plan-webgpu.json');
     assert.match(plan.manifest.backend, /^GPU: /, logs.join('\n'));
     assertNativePicks(plan);
     const shown = page.getByTestId('plan-result');
@@ -235,7 +238,7 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     assert.match(await page.getByTestId('error').textContent(), /budget "five": expected a count like 500 or a percentage like 5%/);
     assert.equal(await page.getByTestId('budgets').inputValue(), '5%, five');
     await page.getByTestId('budgets').fill('5%');
-    const plan = await planAndDownload(page);
+    const plan = await planAndDownload(page, 'plan-cpu.json');
     assert.equal(plan.manifest.backend, 'CPU');
     assertNativePicks(plan);
     await screenshot(page, 'plan-cpu');

@@ -167,11 +167,13 @@ pub fn bench(which: Option<&str>) -> Result<(), String> {
     match which {
         None => {
             parse_bench()?;
-            select_bench()
+            select_bench()?;
+            gpu_bench()
         }
         Some("parse") => parse_bench(),
         Some("select") => select_bench(),
-        Some(other) => Err(format!("unknown benchmark {other:?}; expected parse or select")),
+        Some("gpu") => gpu_bench(),
+        Some(other) => Err(format!("unknown benchmark {other:?}; expected parse, select or gpu")),
     }
 }
 
@@ -210,6 +212,28 @@ fn select_bench() -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// GPU backend against the CPU backend natively (lavapipe here: `--backend gpu` runs on
+/// whatever Vulkan adapter exists), the 1M × 128 run over the binding limit, and whole
+/// plans in headless Chromium on WebGPU against the app's CPU fallback.
+fn gpu_bench() -> Result<(), String> {
+    let root = root();
+    install::system_packages(install::TEST_PACKAGES)?;
+    let bench = ["run", "--release", "-p", "labelplan-gpu", "--example", "bench", "--"];
+    println!("\n==== GPU benchmark: kernels and a whole ELFS plan, GPU vs CPU, 100k x 384 ====");
+    run(cargo(&root).args(bench).arg("--plan"))?;
+    println!("\n==== GPU benchmark: 1M x 128 f32 (512 MB) k-means + k-center on the GPU ====");
+    run(cargo(&root).args(bench).arg("--large"))?;
+    install::web_tools(&root)?;
+    install::npm_packages(&root.join("tests/e2e"))?;
+    let dist = root.join("target/bench-dist");
+    run(Command::new("trunk").args(["build", "--release", "--dist"]).arg(&dist).current_dir(&root))?;
+    println!("\n==== GPU benchmark: whole plans in headless Chromium, WebGPU vs CPU fallback ====");
+    run(Command::new("node")
+        .arg("bench_plan.mjs")
+        .env("LABELPLAN_DIST", &dist)
+        .current_dir(root.join("tests/e2e")))
 }
 
 /// `cargo xtask quality`: every method on the digits fixture, scored with true labels by

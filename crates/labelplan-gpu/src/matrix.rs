@@ -1,6 +1,8 @@
 //! Matrices and vectors resident on the GPU. A matrix is stored with rows padded to a
 //! multiple of 4 (zeros, which change no dot product or norm) so kernels load `vec4`s,
-//! and split into row tiles that each fit one storage binding of this device.
+//! and split into row tiles that each fit one storage binding of this device. Values are
+//! f32, or f16 for the similarity kernels (half the memory and bandwidth; they widen
+//! each value to f32 and add in f32).
 
 use crate::{GpuContext, GpuError};
 
@@ -15,12 +17,34 @@ pub struct Tile {
     pub(crate) rows: usize,
 }
 
-/// A `rows × dim` f32 matrix on the GPU.
+/// How a matrix's values are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// 4 bytes a value: every kernel reads it.
+    F32,
+    /// IEEE half, 2 bytes a value, packed two to a `u32` and widened with
+    /// `unpack2x16float` (core WGSL, so no `shader-f16` feature is needed): only the
+    /// similarity kernels read it.
+    F16,
+}
+
+impl Storage {
+    /// Bytes a value.
+    pub(crate) fn bytes(self) -> u64 {
+        match self {
+            Storage::F32 => 4,
+            Storage::F16 => 2,
+        }
+    }
+}
+
+/// A `rows × dim` matrix on the GPU.
 #[derive(Debug)]
 pub struct GpuMatrix {
     pub(crate) tiles: Vec<Tile>,
     pub(crate) rows: usize,
     pub(crate) dim: usize,
+    pub(crate) storage: Storage,
 }
 
 /// A per-row f32 vector on the GPU, in one buffer (4 bytes a row fits a binding up to
@@ -37,19 +61,39 @@ pub(crate) fn padded(dim: usize) -> usize {
 }
 
 impl GpuMatrix {
-    /// Padded row width in f32.
+    /// Padded row width in values.
     pub(crate) fn dim4(&self) -> usize {
         padded(self.dim)
     }
 
-    /// Rows per tile for a `dim`-wide matrix on `ctx`.
+    /// Bytes of one stored (padded) row.
+    pub(crate) fn row_bytes(&self) -> u64 {
+        padded(self.dim).max(4) as u64 * self.storage.bytes()
+    }
+
+    /// How the values are stored.
+    pub fn storage(&self) -> Storage {
+        self.storage
+    }
+
+    /// Fails unless the values are f32: every kernel but the similarity ones reads f32.
+    pub(crate) fn expect_f32(&self, op: &'static str) -> Result<(), GpuError> {
+        if self.storage == Storage::F32 {
+            return Ok(());
+        }
+        let message = "this kernel reads f32 matrices; f16 storage is for the similarity kernels".into();
+        Err(GpuError::Shape { op, rows: self.rows, dim: self.dim, message })
+    }
+
+    /// Rows per tile for a `dim`-wide matrix stored as `storage` on `ctx`.
     pub(crate) fn tile_rows(
         ctx: &GpuContext,
         op: &'static str,
         rows: usize,
         dim: usize,
+        storage: Storage,
     ) -> Result<usize, GpuError> {
-        let per = ctx.binding_bytes() / (padded(dim).max(4) as u64 * 4);
+        let per = ctx.binding_bytes() / (padded(dim).max(4) as u64 * storage.bytes());
         if per == 0 {
             return Err(GpuError::Shape {
                 op,
@@ -62,8 +106,20 @@ impl GpuMatrix {
         Ok(per.min(u32::MAX as u64) as usize)
     }
 
-    /// Copies a row-major `rows × dim` matrix to the GPU.
+    /// Copies a row-major `rows × dim` matrix to the GPU as f32.
     pub fn upload(ctx: &GpuContext, values: &[f32], rows: usize, dim: usize) -> Result<GpuMatrix, GpuError> {
+        Self::upload_as(ctx, values, rows, dim, Storage::F32)
+    }
+
+    /// Copies a row-major `rows × dim` matrix to the GPU, stored as `storage` (f16 rounds
+    /// each value to nearest).
+    pub fn upload_as(
+        ctx: &GpuContext,
+        values: &[f32],
+        rows: usize,
+        dim: usize,
+        storage: Storage,
+    ) -> Result<GpuMatrix, GpuError> {
         if values.len() != rows * dim {
             return Err(GpuError::Shape {
                 op: "upload",
@@ -72,7 +128,7 @@ impl GpuMatrix {
                 message: "values must hold rows × dim numbers".into(),
             });
         }
-        let per = Self::tile_rows(ctx, "upload", rows, dim)?;
+        let per = Self::tile_rows(ctx, "upload", rows, dim, storage)?;
         let dim4 = padded(dim).max(4);
         let mut tiles = Vec::new();
         for first in (0..rows).step_by(per.max(1)) {
@@ -81,12 +137,19 @@ impl GpuMatrix {
             for (r, row) in values[first * dim..(first + n) * dim].chunks(dim.max(1)).enumerate() {
                 data[r * dim4..r * dim4 + dim].copy_from_slice(row);
             }
-            tiles.push(Tile { buffer: ctx.storage("matrix", bytemuck::cast_slice(&data)), first, rows: n });
+            let buffer = match storage {
+                Storage::F32 => ctx.storage("matrix", bytemuck::cast_slice(&data)),
+                Storage::F16 => {
+                    let halves: Vec<u16> = data.iter().map(|&v| half::f16::from_f32(v).to_bits()).collect();
+                    ctx.storage("matrix (f16)", bytemuck::cast_slice(&halves))
+                }
+            };
+            tiles.push(Tile { buffer, first, rows: n });
         }
-        Ok(GpuMatrix { tiles, rows, dim })
+        Ok(GpuMatrix { tiles, rows, dim, storage })
     }
 
-    /// An empty matrix of the same tiling, for a kernel to write.
+    /// An empty f32 matrix of the same tiling as an f32 `other`, for a kernel to write.
     pub(crate) fn like(ctx: &GpuContext, other: &GpuMatrix) -> GpuMatrix {
         let dim4 = other.dim4().max(4);
         let tiles = other
@@ -98,7 +161,7 @@ impl GpuMatrix {
                 rows: t.rows,
             })
             .collect();
-        GpuMatrix { tiles, rows: other.rows, dim: other.dim }
+        GpuMatrix { tiles, rows: other.rows, dim: other.dim, storage: Storage::F32 }
     }
 
     /// The tile holding row `row`, and the row's index inside it.
@@ -107,10 +170,10 @@ impl GpuMatrix {
         (&self.tiles[t], row - self.tiles[t].first)
     }
 
-    /// Reads rows back, in the order given, without the padding.
+    /// Reads rows back as f32, in the order given, without the padding.
     pub async fn read_rows(&self, ctx: &GpuContext, rows: &[u32]) -> Result<Vec<f32>, GpuError> {
         let dim4 = self.dim4().max(4);
-        let row_bytes = dim4 as u64 * 4;
+        let row_bytes = self.row_bytes();
         if let Some(&bad) = rows.iter().find(|&&r| r as usize >= self.rows) {
             return Err(GpuError::Shape {
                 op: "read_rows",
@@ -137,7 +200,13 @@ impl GpuMatrix {
             );
         }
         let bytes = ctx.read_bytes(enc, &gathered, 0, rows.len() as u64 * row_bytes).await?;
-        let padded: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+        let padded: Vec<f32> = match self.storage {
+            Storage::F32 => bytemuck::pod_collect_to_vec(&bytes),
+            Storage::F16 => bytemuck::pod_collect_to_vec::<u8, u16>(&bytes)
+                .into_iter()
+                .map(|h| half::f16::from_bits(h).to_f32())
+                .collect(),
+        };
         Ok(padded.chunks(dim4).flat_map(|row| row[..self.dim].iter().copied()).collect())
     }
 }

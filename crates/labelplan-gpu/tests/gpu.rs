@@ -6,8 +6,10 @@
 
 use labelplan_core::backend::{Backend, Dense, Head, HeadStep, Record};
 use labelplan_cpu::CpuBackend;
-use labelplan_gpu::{kernels, GpuBackend, GpuContext, GpuOptions};
-use labelplan_testkit::{close, random_matrix, HEAD_REL_TOL, NORM_REL_TOL, SIM_ABS_TOL, SUM_REL_TOL};
+use labelplan_gpu::{kernels, GpuBackend, GpuContext, GpuMatrix, GpuOptions, Storage};
+use labelplan_testkit::{
+    close, random_matrix, HALF_SIM_ABS_TOL, HEAD_REL_TOL, NORM_REL_TOL, SIM_ABS_TOL, SUM_REL_TOL,
+};
 use pollster::block_on;
 
 fn context(options: GpuOptions) -> GpuContext {
@@ -163,6 +165,79 @@ fn check_top_k(g: &GpuBackend) {
 fn top_k_matches_cpu_and_skips_duplicate_groups() {
     check_top_k(&gpu());
     check_top_k(&tiled());
+}
+
+/// Unit rows as f32 values, the same rounded to f16, and the rounded ones on the CPU.
+fn half_inputs(seed: u64, rows: usize, dim: usize) -> (Vec<f32>, ndarray::Array2<f32>, ndarray::Array2<f32>) {
+    let x = random_matrix(seed, rows, dim);
+    let unit =
+        block_on(CpuBackend.normalize_rows(&block_on(CpuBackend.upload(&x, rows, dim)).expect("upload")))
+            .expect("normalize");
+    let values: Vec<f32> = unit.iter().copied().collect();
+    let rounded = unit.mapv(|v| half::f16::from_f32(v).to_f32());
+    (values, unit, rounded)
+}
+
+/// f16 storage in the similarity kernels: against the CPU on the same rounded values the
+/// f32 tolerance holds (the kernel widens and adds in f32); against the unrounded f32
+/// values, `HALF_SIM_ABS_TOL` holds.
+fn check_half_similarity(ctx: &GpuContext) {
+    for &(a_rows, b_rows, dim) in &[(1, 1, 1), (63, 65, 3), (64, 64, 64), (65, 20, 65), (300, 129, 383)] {
+        let (av, a32, a16) = half_inputs(a_rows as u64, a_rows, dim);
+        let (bv, b32, b16) = half_inputs(b_rows as u64 + 100, b_rows, dim);
+        let ga = GpuMatrix::upload_as(ctx, &av, a_rows, dim, Storage::F16).expect("upload f16");
+        let gb = GpuMatrix::upload_as(ctx, &bv, b_rows, dim, Storage::F16).expect("upload f16");
+        assert_eq!(ga.storage(), Storage::F16);
+        let back = block_on(ga.read_rows(ctx, &all_rows(a_rows))).expect("read f16");
+        assert_eq!(back, a16.iter().copied().collect::<Vec<f32>>(), "f16 rows read back rounded");
+
+        let got = block_on(kernels::similarity::dot(ctx, &ga, &gb)).expect("gpu dot f16");
+        let rounded = block_on(CpuBackend.dot(&a16, &b16)).expect("cpu dot");
+        let exact = block_on(CpuBackend.dot(&a32, &b32)).expect("cpu dot");
+        for (i, g) in got.iter().enumerate() {
+            assert!((g - rounded[i]).abs() <= SIM_ABS_TOL, "dot {a_rows}×{b_rows}×{dim} entry {i}");
+            assert!((g - exact[i]).abs() <= HALF_SIM_ABS_TOL, "dot vs f32 {a_rows}×{b_rows}×{dim} entry {i}");
+        }
+        let (index, sim) = block_on(kernels::similarity::nearest(ctx, &ga, &gb)).expect("gpu nearest f16");
+        let best = block_on(CpuBackend.nearest(&a16, &b16)).expect("cpu nearest");
+        let best32 = block_on(CpuBackend.nearest(&a32, &b32)).expect("cpu nearest");
+        for i in 0..a_rows {
+            let j = index[i] as usize;
+            assert!(
+                (rounded[i * b_rows + j] - best.sim[i]).abs() <= SIM_ABS_TOL,
+                "nearest row {i}: a best pick"
+            );
+            assert!((sim[i] - best.sim[i]).abs() <= SIM_ABS_TOL);
+            assert!((sim[i] - best32.sim[i]).abs() <= HALF_SIM_ABS_TOL, "nearest row {i} vs f32");
+        }
+        if a_rows > 1 {
+            let k = 7.min(a_rows - 1);
+            let group = all_rows(a_rows);
+            let (_, sims) = block_on(kernels::similarity::top_k(ctx, &ga, k, &group)).expect("gpu top-k f16");
+            let want = block_on(CpuBackend.top_k(&a16, k, &group)).expect("cpu top-k");
+            for (slot, (g, c)) in sims.iter().zip(&want.sim).enumerate() {
+                assert!((g - c).abs() <= SIM_ABS_TOL, "top-k {a_rows}×{dim} slot {slot}: gpu {g} cpu {c}");
+            }
+        }
+    }
+}
+
+#[test]
+fn f16_storage_similarity_is_within_the_half_tolerance_of_f32() {
+    check_half_similarity(&context(GpuOptions::default()));
+    check_half_similarity(&context(GpuOptions { max_binding_bytes: Some(4096) }));
+}
+
+#[test]
+fn f32_kernels_refuse_f16_matrices_and_mixed_pairs() {
+    let ctx = context(GpuOptions::default());
+    let x = random_matrix(5, 10, 8);
+    let half = GpuMatrix::upload_as(&ctx, &x, 10, 8, Storage::F16).expect("upload");
+    let full = GpuMatrix::upload(&ctx, &x, 10, 8).expect("upload");
+    let err = block_on(kernels::normalize::normalize_rows(&ctx, &half)).expect_err("f32 only");
+    assert!(err.to_string().contains("reads f32 matrices"), "{err}");
+    let err = block_on(kernels::similarity::nearest(&ctx, &half, &full)).expect_err("mixed");
+    assert!(err.to_string().contains("stored as"), "{err}");
 }
 
 #[test]

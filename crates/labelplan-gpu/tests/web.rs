@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use labelplan_gpu::{kernels, GpuContext, GpuOptions};
-use labelplan_testkit::{close, random_matrix, NORM_REL_TOL};
+use labelplan_testkit::{close, random_matrix, NORM_REL_TOL, SIM_ABS_TOL};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
@@ -38,6 +38,32 @@ async fn row_norms_match_cpu_in_the_browser() {
 async fn row_norms_match_cpu_in_the_browser_with_forced_tiles() {
     let ctx = context(GpuOptions { max_binding_bytes: Some(4096) }).await;
     assert_norms_match(&ctx, 1000, 65, 7).await;
+}
+
+/// f16 storage (two halves per u32, widened in the shader) in the browser: the nearest
+/// similarities equal the CPU's on the same rounded values.
+#[wasm_bindgen_test]
+async fn f16_storage_nearest_matches_cpu_on_rounded_values_in_the_browser() {
+    use labelplan_core::backend::Backend;
+    use labelplan_cpu::CpuBackend;
+    use labelplan_gpu::{GpuMatrix, Storage};
+
+    let ctx = context(GpuOptions::default()).await;
+    let (rows, refs, dim) = (130, 65, 67);
+    let rounded = |seed, n| -> Vec<f32> {
+        random_matrix(seed, n, dim).iter().map(|&v| half::f16::from_f32(v).to_f32()).collect()
+    };
+    let (a, b) = (rounded(1, rows), rounded(2, refs));
+    let ga = GpuMatrix::upload_as(&ctx, &a, rows, dim, Storage::F16).expect("upload");
+    let gb = GpuMatrix::upload_as(&ctx, &b, refs, dim, Storage::F16).expect("upload");
+    let (_, sim) = kernels::similarity::nearest(&ctx, &ga, &gb).await.expect("gpu nearest");
+    let ca = CpuBackend.upload(&a, rows, dim).await.expect("upload");
+    let cb = CpuBackend.upload(&b, refs, dim).await.expect("upload");
+    let want = CpuBackend.nearest(&ca, &cb).await.expect("cpu nearest");
+    for (i, (g, c)) in sim.iter().zip(&want.sim).enumerate() {
+        // Rows are not unit here (values in ±1, 67 dims): scale the tolerance.
+        assert!((g - c).abs() <= SIM_ABS_TOL * c.abs().max(1.0) * 4.0, "row {i}: gpu {g} cpu {c}");
+    }
 }
 
 /// The app's built-in sample planned with default settings on the GPU, inside a worker,

@@ -98,6 +98,11 @@ pub fn write_npy_values(
 /// orders (GPU tiles vs CPU gemm), up to a few hundred dims.
 pub const SIM_ABS_TOL: f32 = 2e-5;
 
+/// Absolute tolerance between a dot product of unit vectors stored as f16 (each value
+/// rounded, relative error ≤ 2⁻¹¹) and the same product in f32: the rounding moves it by
+/// at most about 2·2⁻¹¹·Σ|aᵢbᵢ| ≤ 9.8e-4 (Cauchy–Schwarz), plus f32 summation noise.
+pub const HALF_SIM_ABS_TOL: f32 = 1.5e-3;
+
 /// Relative tolerance for sums over many rows (segment sums) in different orders.
 pub const SUM_REL_TOL: f32 = 1e-4;
 

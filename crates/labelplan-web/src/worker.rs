@@ -220,25 +220,17 @@ async fn plan(
         let _ =
             tx.unbounded_send(Response::Progress { stage: p.stage.clone(), done: p.done, total: p.total });
     };
-    let cancelled = &*job.cancel;
+    let run = Run { dataset: &dataset, settings: &settings, cancel: &job.cancel, pause: &pause };
     let mut note = None;
     let planned = match gpu {
-        Some(ctx) => {
-            let gpu = GpuBackend::new(ctx);
-            let engine = labelplan_select::Engine::new(&gpu).pausing(&pause);
-            match engine.run(&dataset, info.clone(), &settings, &mut on_progress, cancelled).await {
-                Err(SelectError::Backend(e)) => {
-                    note = Some(format!("the GPU failed ({e}); this plan ran on the CPU"));
-                    let engine = labelplan_select::Engine::new(&CpuBackend).pausing(&pause);
-                    engine.run(&dataset, info, &settings, &mut on_progress, cancelled).await
-                }
-                other => other,
+        Some(ctx) => match run.on(&GpuBackend::new(ctx), info.clone(), &mut on_progress).await {
+            Err(SelectError::Backend(e)) => {
+                note = Some(format!("the GPU failed ({e}); this plan ran on the CPU"));
+                run.on(&CpuBackend, info, &mut on_progress).await
             }
-        }
-        None => {
-            let engine = labelplan_select::Engine::new(&CpuBackend).pausing(&pause);
-            engine.run(&dataset, info, &settings, &mut on_progress, cancelled).await
-        }
+            other => other,
+        },
+        None => run.on(&CpuBackend, info, &mut on_progress).await,
     };
     match planned {
         Ok(plan) => {
@@ -246,6 +238,26 @@ async fn plan(
         }
         Err(SelectError::Cancelled) => Err(Response::Cancelled),
         Err(e) => Err(failure(e.to_string())),
+    }
+}
+
+/// One plan request, to run on whichever backend.
+struct Run<'a> {
+    dataset: &'a Dataset,
+    settings: &'a Settings,
+    cancel: &'a AtomicBool,
+    pause: labelplan_select::context::Pause<'a>,
+}
+
+impl Run<'_> {
+    async fn on<B: labelplan_core::Backend>(
+        &self,
+        backend: &B,
+        info: InputInfo,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<labelplan_core::plan::Plan, SelectError> {
+        let engine = labelplan_select::Engine::new(backend).pausing(self.pause);
+        engine.run(self.dataset, info, self.settings, progress, self.cancel).await
     }
 }
 
@@ -287,9 +299,12 @@ async fn input_info(state: &Rc<RefCell<State>>, job: &Job) -> Result<InputInfo, 
         drop_non_finite: options.drop_non_finite,
         sidecar,
     };
-    // Cache it unless another load or join replaced the dataset meanwhile.
-    if let Some(loaded) = state.borrow_mut().loaded.as_mut().filter(|l| Rc::ptr_eq(&l.dataset, &dataset)) {
-        loaded.source.info = Some(info.clone());
+    // Cache it unless a newer request (a load or join) replaced the dataset meanwhile.
+    if !job.is_cancelled() {
+        if let Some(loaded) = state.borrow_mut().loaded.as_mut().filter(|l| Rc::ptr_eq(&l.dataset, &dataset))
+        {
+            loaded.source.info = Some(info.clone());
+        }
     }
     Ok(info)
 }

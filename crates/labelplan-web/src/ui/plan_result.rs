@@ -41,7 +41,7 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
     html! {
         <section class="plan-result" data-testid="plan-result">
             <h2>{ format!("Plan: {} on {}", m.settings.method, m.input.name) }</h2>
-            <p class="meta" data-testid="plan-meta">
+            <p class="meta" data-testid="plan-meta" data-seconds={seconds.to_string()}>
                 { format!("{eligible} items to choose from, {} pseudo-label clusters (by {}) · ", plan.clustering.k, plan.clustering.chosen_by) }
                 <span data-testid="plan-backend">{ &m.backend }</span>
                 { format!(" · {seconds:.1} s") }

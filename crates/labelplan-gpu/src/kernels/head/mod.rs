@@ -108,6 +108,7 @@ pub async fn start(
     labels: &[u32],
     classes: usize,
 ) -> Result<GpuTraining, GpuError> {
+    points.expect_f32("start_training")?;
     let n = points.rows;
     if labels.len() != n || labels.iter().any(|&l| l as usize >= classes) {
         return Err(GpuError::Shape {
@@ -207,6 +208,7 @@ async fn run(
     head: &mut Head,
     pass: Pass<'_>,
 ) -> Result<(), GpuError> {
+    points.expect_f32("train_epoch")?;
     if pass.order.is_empty() {
         return Ok(());
     }

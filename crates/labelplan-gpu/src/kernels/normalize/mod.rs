@@ -84,6 +84,7 @@ pub async fn row_norms(
 
 /// A copy of `m` with unit-norm rows.
 pub async fn normalize_rows(ctx: &GpuContext, m: &GpuMatrix) -> Result<GpuMatrix, GpuError> {
+    m.expect_f32("normalize_rows")?;
     ctx.scoped("normalize_rows", || {
         // Sentinel-filled (NaN) by `like`: a row the kernel misses stays NaN.
         let out = GpuMatrix::like(ctx, m);

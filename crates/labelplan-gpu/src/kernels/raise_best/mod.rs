@@ -46,6 +46,7 @@ pub async fn raise_best(
     pick: u32,
     retire: bool,
 ) -> Result<Option<(u32, f32)>, GpuError> {
+    points.expect_f32("raise_best")?;
     if pick as usize >= points.rows || best.len != points.rows {
         return Err(GpuError::Shape {
             op: "raise_best",

@@ -27,6 +27,7 @@ pub async fn segment_sums(
     segment: &[u32],
     segments: usize,
 ) -> Result<Vec<f32>, GpuError> {
+    points.expect_f32("segment_sums")?;
     let shape =
         |message: String| GpuError::Shape { op: "segment_sums", rows: points.rows, dim: points.dim, message };
     if segment.len() != points.rows {

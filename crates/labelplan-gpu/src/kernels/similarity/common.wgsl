@@ -15,8 +15,10 @@ struct Params {
     out_stride: u32, // dense: floats per output row
 }
 
-@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> r: array<vec4<f32>>;
+// `Stored` (four values) and `widen` come from the storage prelude: f32, or f16 packed
+// two to a u32.
+@group(0) @binding(0) var<storage, read> q: array<Stored>;
+@group(0) @binding(1) var<storage, read> r: array<Stored>;
 @group(0) @binding(2) var<uniform> p: Params;
 
 const BLOCK: u32 = 64u;
@@ -42,7 +44,7 @@ fn block_dots(qi: u32, r0: u32, lid: u32, acc: ptr<function, array<f32, 64>>) {
             let d = d0 + slot % CHUNK;
             var v = vec4<f32>(0.0);
             if (row < p.r_end && d < p.dim4) {
-                v = r[row * p.dim4 + d];
+                v = widen(r[row * p.dim4 + d]);
             }
             staged[slot] = v;
         }
@@ -51,7 +53,7 @@ fn block_dots(qi: u32, r0: u32, lid: u32, acc: ptr<function, array<f32, 64>>) {
         for (var dd = 0u; dd < CHUNK; dd++) {
             var v = vec4<f32>(0.0);
             if (qi < p.q_rows && d0 + dd < p.dim4) {
-                v = q[qi * p.dim4 + d0 + dd];
+                v = widen(q[qi * p.dim4 + d0 + dd]);
             }
             qv[dd] = v;
         }

@@ -1,10 +1,19 @@
 //! Similarity blocks of query rows against reference rows (workgroup-shared tiles,
-//! `vec4` loads) with three epilogues: dense output, fused arg-max and fused top-k.
-//! CPU twins: `CpuBackend::{dot, nearest, top_k}`.
+//! `vec4` loads) with three epilogues: dense output, fused arg-max and fused top-k; each
+//! compiled for f32 and for f16 storage. CPU twins: `CpuBackend::{dot, nearest, top_k}`.
 
 use crate::kernels::Kernel;
-use crate::matrix::{GpuMatrix, Tile};
+use crate::matrix::{GpuMatrix, Storage, Tile};
 use crate::{GpuContext, GpuError};
+
+/// Rows stored as f32: four values are one `vec4<f32>`.
+const F32_STORAGE: &str = "alias Stored = vec4<f32>;
+fn widen(v: Stored) -> vec4<f32> { return v; }
+";
+/// Rows stored as f16, four values packed in two `u32`s.
+const F16_STORAGE: &str = "alias Stored = vec2<u32>;
+fn widen(v: Stored) -> vec4<f32> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
+";
 
 const COMMON: &str = include_str!("common.wgsl");
 const DENSE: &str = include_str!("dense.wgsl");
@@ -19,30 +28,55 @@ const REFS_PER_DISPATCH: usize = 8192;
 /// Largest k the top-k kernel keeps in registers (the shader's MAX_K).
 pub const MAX_K: usize = 32;
 
-/// The three similarity pipelines.
+/// The three similarity pipelines for one storage.
 #[derive(Debug)]
-pub(crate) struct Kernels {
+pub(crate) struct Epilogues {
     dense: Kernel,
     nearest: Kernel,
     top_k: Kernel,
 }
 
-/// The full WGSL of each similarity kernel (common part first).
+/// The similarity pipelines for f32 and for f16 matrices.
+#[derive(Debug)]
+pub(crate) struct Kernels {
+    f32: Epilogues,
+    f16: Epilogues,
+}
+
+/// Each kernel's label, storage prelude and epilogue: f32 first, in `Epilogues` order.
+const VARIANTS: [(&str, &str, &str); 6] = [
+    ("similarity/dense", F32_STORAGE, DENSE),
+    ("similarity/nearest", F32_STORAGE, NEAREST),
+    ("similarity/top_k", F32_STORAGE, TOP_K),
+    ("similarity/dense (f16)", F16_STORAGE, DENSE),
+    ("similarity/nearest (f16)", F16_STORAGE, NEAREST),
+    ("similarity/top_k (f16)", F16_STORAGE, TOP_K),
+];
+
+/// The full WGSL of each similarity kernel (storage prelude, common part, epilogue).
 pub fn sources() -> Vec<(&'static str, String)> {
-    vec![
-        ("similarity/dense", format!("{COMMON}\n{DENSE}")),
-        ("similarity/nearest", format!("{COMMON}\n{NEAREST}")),
-        ("similarity/top_k", format!("{COMMON}\n{TOP_K}")),
-    ]
+    VARIANTS
+        .iter()
+        .map(|(label, prelude, epilogue)| (*label, format!("{prelude}\n{COMMON}\n{epilogue}")))
+        .collect()
 }
 
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Self {
-        let [dense, nearest, top_k] = ["dense", "nearest", "top_k"].map(|name| {
-            let (label, source) = sources().into_iter().find(|(l, _)| l.ends_with(name)).expect("a source");
-            Kernel::new(device, label, &source, "main")
-        });
-        Kernels { dense, nearest, top_k }
+        let mut kernels =
+            sources().into_iter().map(|(label, source)| Kernel::new(device, label, &source, "main"));
+        let mut next = || kernels.next().expect("six similarity sources");
+        let f32 = Epilogues { dense: next(), nearest: next(), top_k: next() };
+        let f16 = Epilogues { dense: next(), nearest: next(), top_k: next() };
+        Kernels { f32, f16 }
+    }
+
+    /// The pipelines for matrices stored as `storage`.
+    fn on(&self, storage: Storage) -> &Epilogues {
+        match storage {
+            Storage::F32 => &self.f32,
+            Storage::F16 => &self.f16,
+        }
     }
 }
 
@@ -96,22 +130,22 @@ fn encode(ctx: &GpuContext, enc: &mut wgpu::CommandEncoder, q: &Tile, refs: &Gpu
     }
 }
 
-fn check_dims(op: &'static str, a: &GpuMatrix, b: &GpuMatrix) -> Result<(), GpuError> {
-    if a.dim != b.dim {
-        return Err(GpuError::Shape {
-            op,
-            rows: b.rows,
-            dim: b.dim,
-            message: format!("the other matrix has {} dims", a.dim),
-        });
-    }
-    Ok(())
+/// Both matrices must have the same width and storage.
+fn check_pair(op: &'static str, a: &GpuMatrix, b: &GpuMatrix) -> Result<(), GpuError> {
+    let message = if a.dim != b.dim {
+        format!("the other matrix has {} dims", a.dim)
+    } else if a.storage != b.storage {
+        format!("the other matrix is stored as {:?}, this one as {:?}", a.storage, b.storage)
+    } else {
+        return Ok(());
+    };
+    Err(GpuError::Shape { op, rows: b.rows, dim: b.dim, message })
 }
 
 /// `a · bᵀ`, row-major `a.rows × b.rows`. Query tiles are cut so one tile's output fits
 /// a binding.
 pub async fn dot(ctx: &GpuContext, a: &GpuMatrix, b: &GpuMatrix) -> Result<Vec<f32>, GpuError> {
-    check_dims("dot", a, b)?;
+    check_pair("dot", a, b)?;
     let row_bytes = (b.rows as u64 * 4).max(4);
     let per = (ctx.binding_bytes() / row_bytes) as usize;
     if per == 0 {
@@ -135,7 +169,7 @@ pub async fn dot(ctx: &GpuContext, a: &GpuMatrix, b: &GpuMatrix) -> Result<Vec<f
                     );
                     let mut enc = ctx.encoder();
                     let dense = Epilogue {
-                        kernel: &ctx.pipelines.similarity.dense,
+                        kernel: &ctx.pipelines.similarity.on(a.storage).dense,
                         state: &[&buf],
                         k: 0,
                         out_stride: b.rows as u32,
@@ -157,7 +191,7 @@ fn sub_tile(ctx: &GpuContext, m: &GpuMatrix, tile: &Tile, start: usize, rows: us
     if start == 0 && rows == tile.rows {
         return Tile { buffer: tile.buffer.clone(), first: tile.first, rows };
     }
-    let row_bytes = m.dim4().max(4) as u64 * 4;
+    let row_bytes = m.row_bytes();
     let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("sub tile"),
         size: rows as u64 * row_bytes,
@@ -176,10 +210,12 @@ pub async fn nearest(
     points: &GpuMatrix,
     refs: &GpuMatrix,
 ) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
-    check_dims("nearest", points, refs)?;
+    check_pair("nearest", points, refs)?;
     let (mut index, mut sim) = (Vec::with_capacity(points.rows), Vec::with_capacity(points.rows));
     for tile in &points.tiles {
-        let (i, s) = running_lists(ctx, &ctx.pipelines.similarity.nearest, tile, refs, 1, &[]).await?;
+        let (i, s) =
+            running_lists(ctx, &ctx.pipelines.similarity.on(points.storage).nearest, tile, refs, 1, &[])
+                .await?;
         index.extend(i);
         sim.extend(s);
     }
@@ -207,7 +243,15 @@ pub async fn top_k(
     let groups = ctx.storage("top_k.group", bytemuck::cast_slice(group));
     let (mut index, mut sim) = (Vec::with_capacity(points.rows * k), Vec::with_capacity(points.rows * k));
     for tile in &points.tiles {
-        let (i, s) = running_lists(ctx, &ctx.pipelines.similarity.top_k, tile, points, k, &[&groups]).await?;
+        let (i, s) = running_lists(
+            ctx,
+            &ctx.pipelines.similarity.on(points.storage).top_k,
+            tile,
+            points,
+            k,
+            &[&groups],
+        )
+        .await?;
         index.extend(i);
         sim.extend(s);
     }
