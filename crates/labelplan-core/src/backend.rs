@@ -215,6 +215,16 @@ pub trait Backend {
         segments: usize,
     ) -> Result<Vec<f32>, BackendError>;
 
+    /// `columns × dim` row-major: output row `c` is `Σᵢ weights[i·columns + c] · rowᵢ`
+    /// (the map's `Xᵀu`). As for `segment_sums`, the summation order is the backend's
+    /// own and never depends on timing.
+    async fn weighted_sums(
+        &self,
+        points: &Self::Matrix,
+        weights: &[f32],
+        columns: usize,
+    ) -> Result<Vec<f32>, BackendError>;
+
     /// Copies a vector to the backend.
     async fn upload_vector(&self, values: &[f32]) -> Result<Self::Vector, BackendError>;
 

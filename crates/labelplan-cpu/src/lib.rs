@@ -241,6 +241,17 @@ impl Backend for CpuBackend {
         Ok(sums.into_iter().collect())
     }
 
+    async fn weighted_sums(
+        &self,
+        points: &Array2<f32>,
+        weights: &[f32],
+        columns: usize,
+    ) -> Result<Vec<f32>, BackendError> {
+        let w = ndarray::ArrayView2::from_shape((points.nrows(), columns), weights)
+            .expect("weights must hold rows × columns numbers");
+        Ok(w.t().dot(points).into_iter().collect())
+    }
+
     async fn raise_best(
         &self,
         points: &Array2<f32>,

@@ -240,9 +240,7 @@ fn print_table(rows: &[Row], gpu_name: &str) {
             rate(r.work.gbytes, r.gpu),
         );
     }
-    println!(
-        "({gpu_name}; GB/s counts the embeddings matrix read, and written where a kernel writes one.)"
-    );
+    println!("({gpu_name}; GB/s counts the embeddings matrix read, and written where a kernel writes one.)");
 }
 
 /// 1M × 128 through k-means pseudo-labels and k-center picks on the GPU.

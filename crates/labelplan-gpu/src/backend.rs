@@ -76,6 +76,15 @@ impl Backend for GpuBackend {
         segment_sums::segment_sums(&self.ctx, points, segment, segments).await.map_err(|e| self.err(e))
     }
 
+    async fn weighted_sums(
+        &self,
+        points: &GpuMatrix,
+        weights: &[f32],
+        columns: usize,
+    ) -> Result<Vec<f32>, BackendError> {
+        segment_sums::weighted_sums(&self.ctx, points, weights, columns).await.map_err(|e| self.err(e))
+    }
+
     async fn upload_vector(&self, values: &[f32]) -> Result<GpuVector, BackendError> {
         let contents: &[u8] = if values.is_empty() { &[0; 4] } else { bytemuck::cast_slice(values) };
         Ok(GpuVector { buffer: self.ctx.storage("vector", contents), len: values.len() })

@@ -167,6 +167,37 @@ fn top_k_matches_cpu_and_skips_duplicate_groups() {
     check_top_k(&tiled());
 }
 
+fn check_weighted_sums(g: &GpuBackend) {
+    for (k, &rows) in ROWS.iter().enumerate() {
+        for (j, &dim) in DIMS.iter().enumerate() {
+            let (c, m) = unit((k * 5 + j) as u64, rows, dim, g);
+            for columns in [1, 2, 3] {
+                // Mixed signs: the tolerance scales with Σ|w|·|x|, not the (cancelling) sum.
+                let w = random_matrix(99 + columns as u64, rows, columns);
+                let want = block_on(CpuBackend.weighted_sums(&c, &w, columns)).expect("cpu");
+                let got = block_on(g.weighted_sums(&m, &w, columns)).expect("gpu");
+                assert_eq!(got.len(), columns * dim);
+                for col in 0..columns {
+                    for d in 0..dim {
+                        let scale: f32 = (0..rows).map(|i| (w[i * columns + col] * c[[i, d]]).abs()).sum();
+                        let (x, y) = (got[col * dim + d], want[col * dim + d]);
+                        assert!(
+                            (x - y).abs() <= SUM_REL_TOL * scale.max(1.0),
+                            "{rows}×{dim} column {col} dim {d}: gpu {x} cpu {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn weighted_sums_match_cpu() {
+    check_weighted_sums(&gpu());
+    check_weighted_sums(&tiled());
+}
+
 /// Unit rows as f32 values, the same rounded to f16, and the rounded ones on the CPU.
 fn half_inputs(seed: u64, rows: usize, dim: usize) -> (Vec<f32>, ndarray::Array2<f32>, ndarray::Array2<f32>) {
     let x = random_matrix(seed, rows, dim);

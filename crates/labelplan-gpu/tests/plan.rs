@@ -9,8 +9,9 @@ use labelplan_core::read::{read_path, LoadOptions};
 use labelplan_core::Dataset;
 use labelplan_cpu::CpuBackend;
 use labelplan_gpu::{GpuBackend, GpuContext, GpuOptions};
+use labelplan_select::map::pca_map;
 use labelplan_select::Engine;
-use labelplan_testkit::{fixture, random_matrix};
+use labelplan_testkit::{fixture, random_matrix, MAP_ABS_TOL};
 use pollster::block_on;
 
 fn gpu(options: GpuOptions) -> GpuBackend {
@@ -146,4 +147,23 @@ fn the_committed_sample_plan_is_the_native_cpu_plan() {
     // And the GPU picks the same items natively.
     let on_gpu = plan(&gpu(GpuOptions::default()), &sample, &Settings::default());
     assert_eq!(picks(&on_gpu), expected);
+}
+
+/// The 2-D map (random projection, then power iterations on the GPU's products) of the
+/// digits fixture on the GPU, untiled and tiled, against the CPU's map.
+#[test]
+fn the_map_on_the_gpu_matches_the_cpu_map() {
+    let data = read_path(&fixture("digits/embeddings.npy"), &LoadOptions::default()).expect("digits");
+    let cpu = {
+        let m = block_on(CpuBackend.upload(&data.values, data.rows, data.dim)).expect("upload");
+        let m = block_on(CpuBackend.normalize_rows(&m)).expect("normalize");
+        block_on(pca_map(&CpuBackend, &m, 3)).expect("cpu map")
+    };
+    for g in [gpu(GpuOptions::default()), gpu(GpuOptions { max_binding_bytes: Some(64 << 10) })] {
+        let m = block_on(g.upload(&data.values, data.rows, data.dim)).expect("upload");
+        let m = block_on(g.normalize_rows(&m)).expect("normalize");
+        let on_gpu = block_on(pca_map(&g, &m, 3)).expect("gpu map");
+        let worst = on_gpu.iter().zip(&cpu).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= MAP_ABS_TOL, "largest map difference {worst}");
+    }
 }

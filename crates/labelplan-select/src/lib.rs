@@ -15,6 +15,7 @@ pub mod error;
 pub mod estimate;
 pub mod greedy;
 pub mod kmeans;
+pub mod map;
 pub mod methods;
 pub mod planner;
 pub mod probe;

@@ -98,6 +98,11 @@ pub fn write_npy_values(
 /// orders (GPU tiles vs CPU gemm), up to a few hundred dims.
 pub const SIM_ABS_TOL: f32 = 2e-5;
 
+/// Absolute tolerance between 2-D map coordinates (of unit rows) computed by the same
+/// power iterations on two backends: f32 products in other orders, through 8 steps
+/// (measured 1.5e-7 on digits, lavapipe against the CPU).
+pub const MAP_ABS_TOL: f32 = 1e-5;
+
 /// Absolute tolerance between a dot product of unit vectors stored as f16 (each value
 /// rounded, relative error ≤ 2⁻¹¹) and the same product in f32: the rounding moves it by
 /// at most about 2·2⁻¹¹·Σ|aᵢbᵢ| ≤ 9.8e-4 (Cauchy–Schwarz), plus f32 summation noise.

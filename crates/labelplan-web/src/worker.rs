@@ -57,19 +57,13 @@ struct Job {
     cancel: Rc<AtomicBool>,
 }
 
-impl Job {
-    fn is_cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
-    }
-}
-
 impl Watch for Job {
     fn progress(&self, done: u64, total: u64) {
         let _ = self.tx.unbounded_send(Response::Progress { stage: self.stage.into(), done, total });
     }
 
     fn is_cancelled(&self) -> bool {
-        Job::is_cancelled(self)
+        self.cancel.load(Ordering::Relaxed)
     }
 }
 

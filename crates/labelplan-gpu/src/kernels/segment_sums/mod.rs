@@ -1,6 +1,7 @@
-//! Per-segment row sums (k-means centroid update), deterministic without float
-//! atomics: the GPU sums fixed chunks of rows, the host adds the chunk partials in
-//! order. CPU twin: `CpuBackend::segment_sums`.
+//! Per-segment row sums (k-means centroid update) and weighted row sums (the map's
+//! power iterations, `Xᵀu`), deterministic without float atomics: the GPU sums fixed
+//! chunks of rows, the host adds the chunk partials in order. CPU twins:
+//! `CpuBackend::{segment_sums, weighted_sums}`.
 
 use crate::kernels::WORKGROUP;
 use crate::matrix::GpuMatrix;
@@ -27,7 +28,6 @@ pub async fn segment_sums(
     segment: &[u32],
     segments: usize,
 ) -> Result<Vec<f32>, GpuError> {
-    points.expect_f32("segment_sums")?;
     let shape =
         |message: String| GpuError::Shape { op: "segment_sums", rows: points.rows, dim: points.dim, message };
     if segment.len() != points.rows {
@@ -36,22 +36,62 @@ pub async fn segment_sums(
     if let Some(bad) = segment.iter().find(|&&s| s != u32::MAX && s as usize >= segments) {
         return Err(shape(format!("segment {bad} of {segments}")));
     }
-    let dim4 = points.dim4().max(4);
-    let mut sums = vec![0.0f32; segments * dim4];
-    for tile in &points.tiles {
-        // Tile rows grouped by segment, ascending within each, cut into chunks.
-        let mut members: Vec<Vec<u32>> = vec![Vec::new(); segments];
-        for r in 0..tile.rows {
-            let s = segment[tile.first + r];
+    sums(ctx, points, "segment_sums", segments, |first, rows, members| {
+        for r in 0..rows {
+            let s = segment[first + r];
             if s != u32::MAX {
-                members[s as usize].push(r as u32);
+                members[s as usize].push((r as u32, 1.0));
             }
         }
-        let (mut rows, mut bounds, mut owner) = (Vec::new(), Vec::new(), Vec::new());
+    })
+    .await
+}
+
+/// `columns × dim` row-major: output row `c` is `Σᵢ weights[i·columns + c] · rowᵢ`.
+pub async fn weighted_sums(
+    ctx: &GpuContext,
+    points: &GpuMatrix,
+    weights: &[f32],
+    columns: usize,
+) -> Result<Vec<f32>, GpuError> {
+    if weights.len() != points.rows * columns {
+        return Err(GpuError::Shape {
+            op: "weighted_sums",
+            rows: points.rows,
+            dim: points.dim,
+            message: format!("{} weights for {} rows × {columns} columns", weights.len(), points.rows),
+        });
+    }
+    sums(ctx, points, "weighted_sums", columns, |first, rows, members| {
+        for (c, m) in members.iter_mut().enumerate() {
+            m.extend((0..rows).map(|r| (r as u32, weights[(first + r) * columns + c])));
+        }
+    })
+    .await
+}
+
+/// `outputs × dim` sums: for every tile, `fill(first row, rows, members)` lists the
+/// (tile row, weight) entries of each output row, rows ascending; the GPU sums chunks
+/// of them, the host adds the chunk partials in order.
+async fn sums(
+    ctx: &GpuContext,
+    points: &GpuMatrix,
+    op: &'static str,
+    outputs: usize,
+    fill: impl Fn(usize, usize, &mut [Vec<(u32, f32)>]),
+) -> Result<Vec<f32>, GpuError> {
+    points.expect_f32(op)?;
+    let dim4 = points.dim4().max(4);
+    let mut sums = vec![0.0f32; outputs * dim4];
+    for tile in &points.tiles {
+        let mut members: Vec<Vec<(u32, f32)>> = vec![Vec::new(); outputs];
+        fill(tile.first, tile.rows, &mut members);
+        let (mut rows, mut weights, mut bounds, mut owner) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (s, m) in members.iter().enumerate() {
             for chunk in m.chunks(CHUNK) {
                 bounds.push([rows.len() as u32, (rows.len() + chunk.len()) as u32]);
-                rows.extend_from_slice(chunk);
+                rows.extend(chunk.iter().map(|e| e.0));
+                weights.extend(chunk.iter().map(|e| e.1));
                 owner.push(s);
             }
         }
@@ -60,14 +100,15 @@ pub async fn segment_sums(
         }
         let partial_floats = bounds.len() * dim4;
         let out = ctx
-            .scoped("segment_sums", || {
-                let rows_buf = ctx.storage("segment rows", bytemuck::cast_slice(&rows));
-                let bounds_buf = ctx.storage("segment chunks", bytemuck::cast_slice(&bounds));
-                let out =
-                    ctx.storage("segment partials", bytemuck::cast_slice(&vec![f32::NAN; partial_floats]));
+            .scoped(op, || {
+                let rows_buf = ctx.storage("sum rows", bytemuck::cast_slice(&rows));
+                let weights_buf = ctx.storage("sum weights", bytemuck::cast_slice(&weights));
+                let bounds_buf = ctx.storage("sum chunks", bytemuck::cast_slice(&bounds));
+                let out = ctx.storage("sum partials", bytemuck::cast_slice(&vec![f32::NAN; partial_floats]));
                 let uniform = ctx.uniform(&Params { chunks: bounds.len() as u32, dim4: (dim4 / 4) as u32 });
                 let kernel = &ctx.pipelines.segment_sums;
-                let bind = kernel.bind(&ctx.device, &[&tile.buffer, &rows_buf, &bounds_buf, &out, &uniform]);
+                let buffers = [&tile.buffer, &rows_buf, &weights_buf, &bounds_buf, &out, &uniform];
+                let bind = kernel.bind(&ctx.device, &buffers);
                 let mut enc = ctx.encoder();
                 kernel.dispatch(
                     &mut enc,
