@@ -64,6 +64,13 @@ pub struct Failure {
     pub non_finite_rows: Option<u64>,
 }
 
+impl Failure {
+    /// A failure that is only a message (no retry to offer).
+    pub fn message(message: String) -> Self {
+        Failure { message, non_finite_rows: None }
+    }
+}
+
 /// What the worker tells the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Response {

@@ -128,7 +128,7 @@ async fn handle(
 }
 
 fn failure(message: String) -> Response {
-    Response::Failed(Failure { message, non_finite_rows: None })
+    Response::Failed(Failure::message(message))
 }
 
 /// The answer to a failed request: a cancel is not an error.

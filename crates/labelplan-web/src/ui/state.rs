@@ -170,7 +170,7 @@ impl Reducible for AppState {
                 s.busy = Some(Busy { label, counts_bytes, stage, done: 0, total: 0, started_ms: now_ms() });
             }
             Action::PlanForm(form) => s.plan_form = form,
-            Action::Refused(message) => s.error = Some(Failure { message, non_finite_rows: None }),
+            Action::Refused(message) => s.error = Some(Failure::message(message)),
             Action::Remember(file) => s.last_file = Some(file),
             Action::Settings(settings) => s.settings = settings,
             Action::SetDropNonFinite(on) => s.settings.drop_non_finite = on,
