@@ -185,6 +185,19 @@ pub trait Backend {
     /// Copies a row-major `rows × dim` matrix to the backend.
     async fn upload(&self, values: &[f32], rows: usize, dim: usize) -> Result<Self::Matrix, BackendError>;
 
+    /// Copies a row-major `rows × dim` matrix to the backend with every row scaled to
+    /// unit L2 norm: [`Backend::upload`] then [`Backend::normalize_rows`], or one pass
+    /// where a backend can (the pool is the largest thing a plan holds).
+    async fn upload_normalized(
+        &self,
+        values: &[f32],
+        rows: usize,
+        dim: usize,
+    ) -> Result<Self::Matrix, BackendError> {
+        let raw = self.upload(values, rows, dim).await?;
+        self.normalize_rows(&raw).await
+    }
+
     /// `(rows, dim)` of a matrix.
     fn shape(&self, m: &Self::Matrix) -> (usize, usize);
 
@@ -200,10 +213,41 @@ pub trait Backend {
     /// For every row of `points`, the row of `refs` with the largest dot product.
     async fn nearest(&self, points: &Self::Matrix, refs: &Self::Matrix) -> Result<Nearest, BackendError>;
 
+    /// The rows `rows` of `m`, in that order, as a new matrix on the backend (the blocks
+    /// an index searches).
+    async fn gather(&self, m: &Self::Matrix, rows: &[u32]) -> Result<Self::Matrix, BackendError>;
+
     /// For every row, the `k` rows with the largest dot products, skipping rows in the
-    /// same `group` (itself and its exact duplicates). `k` is capped at what exists;
-    /// missing slots hold index `u32::MAX` and similarity `-inf`.
-    async fn top_k(&self, points: &Self::Matrix, k: usize, group: &[u32]) -> Result<Knn, BackendError>;
+    /// same `group` (itself and its exact duplicates). Missing slots hold index
+    /// `u32::MAX` and similarity `-inf`.
+    async fn top_k(&self, points: &Self::Matrix, k: usize, group: &[u32]) -> Result<Knn, BackendError> {
+        self.top_k_between(points, points, k, group, group).await
+    }
+
+    /// For every row `q` of `queries`, the `k` rows of `refs` with the largest dot
+    /// products (indices into `refs`; lowest index first on ties), skipping every ref `r`
+    /// with `ref_group[r] == query_group[q]`. Missing slots hold index `u32::MAX` and
+    /// similarity `-inf`.
+    async fn top_k_between(
+        &self,
+        queries: &Self::Matrix,
+        refs: &Self::Matrix,
+        k: usize,
+        query_group: &[u32],
+        ref_group: &[u32],
+    ) -> Result<Knn, BackendError>;
+
+    /// For every row `i` of `points`, the row of `refs` with the largest dot product
+    /// among its candidates `candidates[i·per_row .. (i+1)·per_row]` (`u32::MAX` = an
+    /// empty slot; the lowest ref index on ties, whatever the slot order). A row without
+    /// candidates gets index `u32::MAX` and similarity `-inf`.
+    async fn nearest_among(
+        &self,
+        points: &Self::Matrix,
+        refs: &Self::Matrix,
+        candidates: &[u32],
+        per_row: usize,
+    ) -> Result<Nearest, BackendError>;
 
     /// Sum of the rows of each segment: `segments × dim`, row-major. Rows whose segment
     /// is `u32::MAX` are left out. The summation order is fixed by the backend (never by
@@ -241,7 +285,24 @@ pub trait Backend {
         best: &mut Self::Vector,
         pick: u32,
         retire: bool,
-    ) -> Result<Option<(u32, f32)>, BackendError>;
+    ) -> Result<Option<(u32, f32)>, BackendError> {
+        let (rows, _) = self.shape(points);
+        let every_row = std::iter::once(0..rows as u32).collect::<Vec<_>>();
+        let all = self.raise_best_in(points, best, pick, retire, &every_row).await?;
+        Ok(all.into_iter().next().flatten())
+    }
+
+    /// [`Backend::raise_best`] over some row ranges only (rows outside them keep their
+    /// `best`; a retired pick must lie in one): returns each range's least-covered live
+    /// row, lowest index on ties, with its value.
+    async fn raise_best_in(
+        &self,
+        points: &Self::Matrix,
+        best: &mut Self::Vector,
+        pick: u32,
+        retire: bool,
+        ranges: &[std::ops::Range<u32>],
+    ) -> Result<Vec<Option<(u32, f32)>>, BackendError>;
 
     /// Starts proxy-head training on `points` with one class label per row.
     async fn start_training(
@@ -280,16 +341,20 @@ pub trait Backend {
     async fn training_stats(&self, training: &Self::Training) -> Result<ItemStats, BackendError>;
 }
 
-/// A standard normal value that depends only on `(seed, index)`: a counter-based hash
-/// (SplitMix64) and Box–Muller, so a GPU can produce the same stream.
+/// An approximately standard normal value that depends only on `(seed, index)`: a
+/// counter-based hash (SplitMix64) cut into four 16-bit uniforms whose sum is centred and
+/// scaled to variance 1 (Irwin–Hall, n = 4: bell-shaped within ±3.5). Integer work and
+/// one exact scaling, so a GPU produces the same value bit for bit, and cheap: the proxy
+/// head adds one per input value per epoch.
 pub fn gaussian(seed: u64, index: u64) -> f32 {
-    let a = splitmix(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let b = splitmix(a);
-    // 24-bit uniforms in (0, 1].
-    let u1 = ((a >> 40) as f32 + 1.0) / (1u32 << 24) as f32;
-    let u2 = (b >> 40) as f32 / (1u32 << 24) as f32;
-    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+    let h = splitmix(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let sum = (h & 0xffff) + ((h >> 16) & 0xffff) + ((h >> 32) & 0xffff) + (h >> 48);
+    (sum as f32 - 131_070.0) * NOISE_SCALE
 }
+
+/// √3 / 65536: the sum of four uniforms on 0..65535 has standard deviation 65536/√3
+/// (to 1 part in 10⁹).
+const NOISE_SCALE: f32 = 2.642_899_8e-5;
 
 fn splitmix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -7,6 +7,10 @@ use labelplan_core::backend::{
 };
 use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 
+pub mod parallel;
+
+use parallel::{dot, map_parts, map_parts_mut};
+
 /// L2 norm of each row of a row-major `rows × dim` matrix.
 ///
 /// Sums in f64 so the result is the exactly rounded norm for the inputs we see; the GPU
@@ -17,6 +21,16 @@ pub fn row_norms(values: &[f32], rows: usize, dim: usize) -> Vec<f32> {
         .into_iter()
         .map(|row| row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt() as f32)
         .collect()
+}
+
+/// Scales every row of `m` to unit L2 norm in place (all-zero rows stay zero).
+fn scale_to_unit(m: &mut Array2<f32>) {
+    let norms = row_norms(m.as_slice().expect("standard layout"), m.nrows(), m.ncols());
+    for (mut row, n) in m.rows_mut().into_iter().zip(norms) {
+        if n > 0.0 {
+            row.mapv_inplace(|v| v / n);
+        }
+    }
 }
 
 /// The CPU backend: matrices are ndarray arrays in host memory.
@@ -157,6 +171,17 @@ impl Backend for CpuBackend {
         Ok(as_array(values, rows, dim))
     }
 
+    async fn upload_normalized(
+        &self,
+        values: &[f32],
+        rows: usize,
+        dim: usize,
+    ) -> Result<Array2<f32>, BackendError> {
+        let mut m = as_array(values, rows, dim);
+        scale_to_unit(&mut m);
+        Ok(m)
+    }
+
     fn shape(&self, m: &Array2<f32>) -> (usize, usize) {
         m.dim()
     }
@@ -168,12 +193,7 @@ impl Backend for CpuBackend {
 
     async fn normalize_rows(&self, m: &Array2<f32>) -> Result<Array2<f32>, BackendError> {
         let mut out = m.clone();
-        let norms = row_norms(m.as_slice().expect("standard layout"), m.nrows(), m.ncols());
-        for (mut row, n) in out.rows_mut().into_iter().zip(norms) {
-            if n > 0.0 {
-                row.mapv_inplace(|v| v / n);
-            }
-        }
+        scale_to_unit(&mut out);
         Ok(out)
     }
 
@@ -201,19 +221,31 @@ impl Backend for CpuBackend {
         Ok(Nearest { index, sim })
     }
 
-    async fn top_k(&self, points: &Array2<f32>, k: usize, group: &[u32]) -> Result<Knn, BackendError> {
-        let n = points.nrows();
+    async fn gather(&self, m: &Array2<f32>, rows: &[u32]) -> Result<Array2<f32>, BackendError> {
+        let idx: Vec<usize> = rows.iter().map(|&r| r as usize).collect();
+        Ok(m.select(Axis(0), &idx))
+    }
+
+    async fn top_k_between(
+        &self,
+        queries: &Array2<f32>,
+        refs: &Array2<f32>,
+        k: usize,
+        query_group: &[u32],
+        ref_group: &[u32],
+    ) -> Result<Knn, BackendError> {
+        let n = queries.nrows();
         let mut index = Vec::with_capacity(n * k);
         let mut sim = Vec::with_capacity(n * k);
         let mut list = Vec::with_capacity(k + 1);
         for start in (0..n).step_by(BLOCK_ROWS) {
             let end = (start + BLOCK_ROWS).min(n);
-            let block = points.slice_axis(Axis(0), Slice::from(start..end)).dot(&points.t());
+            let block = queries.slice_axis(Axis(0), Slice::from(start..end)).dot(&refs.t());
             for (r, row) in block.rows().into_iter().enumerate() {
-                let me = group[start + r];
+                let me = query_group[start + r];
                 list.clear();
                 for (j, &v) in row.iter().enumerate() {
-                    if group[j] != me {
+                    if ref_group[j] != me {
                         insert_top(&mut list, k, j as u32, v);
                     }
                 }
@@ -223,6 +255,37 @@ impl Backend for CpuBackend {
             }
         }
         Ok(Knn { k, index, sim })
+    }
+
+    async fn nearest_among(
+        &self,
+        points: &Array2<f32>,
+        refs: &Array2<f32>,
+        candidates: &[u32],
+        per_row: usize,
+    ) -> Result<Nearest, BackendError> {
+        let dim = points.ncols();
+        let (p, r) = (points.as_slice().expect("standard layout"), refs.as_slice().expect("standard layout"));
+        let parts = map_parts(points.nrows(), 1024, |rows| {
+            let mut found = Vec::with_capacity(rows.len());
+            for i in rows {
+                let point = &p[i * dim..(i + 1) * dim];
+                let (mut best, mut best_sim) = (u32::MAX, f32::NEG_INFINITY);
+                for &c in &candidates[i * per_row..(i + 1) * per_row] {
+                    if c == u32::MAX {
+                        continue;
+                    }
+                    let s = dot(point, &r[c as usize * dim..(c as usize + 1) * dim]);
+                    if best == u32::MAX || s > best_sim || (s == best_sim && c < best) {
+                        (best, best_sim) = (c, s);
+                    }
+                }
+                found.push((best, best_sim));
+            }
+            found
+        });
+        let (index, sim) = parts.into_iter().flatten().unzip();
+        Ok(Nearest { index, sim })
     }
 
     async fn segment_sums(
@@ -252,28 +315,44 @@ impl Backend for CpuBackend {
         Ok(w.t().dot(points).into_iter().collect())
     }
 
-    async fn raise_best(
+    async fn raise_best_in(
         &self,
         points: &Array2<f32>,
         best: &mut Vec<f32>,
         pick: u32,
         retire: bool,
-    ) -> Result<Option<(u32, f32)>, BackendError> {
+        ranges: &[std::ops::Range<u32>],
+    ) -> Result<Vec<Option<(u32, f32)>>, BackendError> {
         if retire {
             best[pick as usize] = f32::NAN;
         }
-        let sims = points.dot(&points.row(pick as usize));
-        let mut lowest: Option<(u32, f32)> = None;
-        for (i, (b, s)) in best.iter_mut().zip(sims.iter()).enumerate() {
-            if b.is_nan() {
-                continue;
-            }
-            *b = b.max(*s);
-            if lowest.is_none_or(|(_, v)| *b < v) {
-                lowest = Some((i as u32, *b));
-            }
-        }
-        Ok(lowest)
+        let dim = points.ncols();
+        let p = points.as_slice().expect("standard layout");
+        let row = &p[pick as usize * dim..(pick as usize + 1) * dim];
+        let lower = |acc: Option<(u32, f32)>, (i, v): (u32, f32)| match acc {
+            Some((_, a)) if a <= v => acc,
+            _ => Some((i, v)),
+        };
+        Ok(ranges
+            .iter()
+            .map(|range| {
+                let start = range.start as usize;
+                // Each part's lowest, then the lowest part (earlier parts win ties).
+                let lowest = map_parts_mut(&mut best[start..range.end as usize], 1, 4096, |first, part| {
+                    let mut lowest: Option<(u32, f32)> = None;
+                    for (offset, b) in part.iter_mut().enumerate() {
+                        if b.is_nan() {
+                            continue;
+                        }
+                        let i = start + first + offset;
+                        *b = b.max(dot(&p[i * dim..(i + 1) * dim], row));
+                        lowest = lower(lowest, (i as u32, *b));
+                    }
+                    lowest
+                });
+                lowest.into_iter().flatten().fold(None, lower)
+            })
+            .collect())
     }
 
     async fn upload_vector(&self, values: &[f32]) -> Result<Vec<f32>, BackendError> {

@@ -2,7 +2,7 @@
 
 use labelplan_core::backend::{Backend, BackendError, Head, HeadStep, ItemStats, Knn, Nearest, Record};
 
-use crate::kernels::{head, normalize, raise_best, segment_sums, similarity};
+use crate::kernels::{gather, head, nearest_among, normalize, raise_best, segment_sums, similarity};
 use crate::matrix::{GpuMatrix, GpuVector};
 use crate::{GpuContext, GpuError};
 
@@ -62,9 +62,35 @@ impl Backend for GpuBackend {
         Ok(Nearest { index, sim })
     }
 
-    async fn top_k(&self, points: &GpuMatrix, k: usize, group: &[u32]) -> Result<Knn, BackendError> {
-        let (index, sim) = similarity::top_k(&self.ctx, points, k, group).await.map_err(|e| self.err(e))?;
+    async fn gather(&self, m: &GpuMatrix, rows: &[u32]) -> Result<GpuMatrix, BackendError> {
+        gather::gather(&self.ctx, m, rows).await.map_err(|e| self.err(e))
+    }
+
+    async fn top_k_between(
+        &self,
+        queries: &GpuMatrix,
+        refs: &GpuMatrix,
+        k: usize,
+        query_group: &[u32],
+        ref_group: &[u32],
+    ) -> Result<Knn, BackendError> {
+        let (index, sim) = similarity::top_k(&self.ctx, queries, refs, k, query_group, ref_group)
+            .await
+            .map_err(|e| self.err(e))?;
         Ok(Knn { k, index, sim })
+    }
+
+    async fn nearest_among(
+        &self,
+        points: &GpuMatrix,
+        refs: &GpuMatrix,
+        candidates: &[u32],
+        per_row: usize,
+    ) -> Result<Nearest, BackendError> {
+        let (index, sim) = nearest_among::nearest_among(&self.ctx, points, refs, candidates, per_row)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(Nearest { index, sim })
     }
 
     async fn segment_sums(
@@ -94,14 +120,17 @@ impl Backend for GpuBackend {
         self.ctx.read_f32(&v.buffer, v.len as u64 * 4).await.map_err(|e| self.err(e))
     }
 
-    async fn raise_best(
+    async fn raise_best_in(
         &self,
         points: &GpuMatrix,
         best: &mut GpuVector,
         pick: u32,
         retire: bool,
-    ) -> Result<Option<(u32, f32)>, BackendError> {
-        raise_best::raise_best(&self.ctx, points, best, pick, retire).await.map_err(|e| self.err(e))
+        ranges: &[std::ops::Range<u32>],
+    ) -> Result<Vec<Option<(u32, f32)>>, BackendError> {
+        raise_best::raise_best_in(&self.ctx, points, best, pick, retire, ranges)
+            .await
+            .map_err(|e| self.err(e))
     }
 
     async fn start_training(

@@ -167,6 +167,113 @@ fn top_k_matches_cpu_and_skips_duplicate_groups() {
     check_top_k(&tiled());
 }
 
+/// Queries against another matrix, with groups shared across the two sides.
+fn check_top_k_between(g: &GpuBackend) {
+    for &(q_rows, r_rows, dim, k) in &[(1, 1, 3, 1), (65, 63, 5, 20), (64, 300, 65, 7), (130, 129, 383, 32)] {
+        let (cq, gq) = unit(q_rows as u64 * 5, q_rows, dim, g);
+        let (cr, gr) = unit(r_rows as u64 * 5 + 1, r_rows, dim, g);
+        let query_group: Vec<u32> = (0..q_rows as u32).map(|i| i % 7).collect();
+        let ref_group: Vec<u32> = (0..r_rows as u32).map(|i| i % 5).collect();
+        let want = block_on(CpuBackend.top_k_between(&cq, &cr, k, &query_group, &ref_group)).expect("cpu");
+        let got = block_on(g.top_k_between(&gq, &gr, k, &query_group, &ref_group)).expect("gpu");
+        let sims = block_on(CpuBackend.dot(&cq, &cr)).expect("dot");
+        for i in 0..q_rows {
+            for (slot, ((gi, gs), (_, cs))) in got.of(i).zip(want.of(i)).enumerate() {
+                if cs == f32::NEG_INFINITY {
+                    assert_eq!((gi, gs), (u32::MAX, f32::NEG_INFINITY), "row {i} slot {slot}: an empty slot");
+                    continue;
+                }
+                assert_ne!(ref_group[gi as usize], query_group[i], "row {i}: its own group");
+                assert!((gs - cs).abs() <= SIM_ABS_TOL, "{q_rows}×{r_rows}×{dim} row {i} slot {slot}");
+                assert!((sims[i * r_rows + gi as usize] - cs).abs() <= SIM_ABS_TOL, "row {i} slot {slot}");
+            }
+        }
+    }
+}
+
+#[test]
+fn top_k_between_two_matrices_matches_cpu() {
+    check_top_k_between(&gpu());
+    check_top_k_between(&tiled());
+}
+
+fn check_gather(g: &GpuBackend) {
+    for &(rows, dim) in &[(1, 1), (65, 3), (300, 65), (130, 383)] {
+        let (c, m) = unit(rows as u64 + 11, rows, dim, g);
+        // Out of order, repeated, and every tile touched.
+        let pick: Vec<u32> = (0..rows as u32 * 2).map(|i| (i * 7 + 3) % rows as u32).rev().collect();
+        let got = block_on(g.gather(&m, &pick)).expect("gpu gather");
+        let want = block_on(CpuBackend.gather(&c, &pick)).expect("cpu gather");
+        assert_eq!(g.shape(&got), (pick.len(), dim));
+        let back = block_on(g.read_rows(&got, &all_rows(pick.len()))).expect("read");
+        let direct = block_on(g.read_rows(&m, &pick)).expect("read");
+        assert_eq!(back, direct, "{rows}×{dim}: gathered rows are the source rows, bit for bit");
+        for (a, b) in back.iter().zip(want.iter()) {
+            assert!((a - b).abs() <= NORM_REL_TOL);
+        }
+    }
+    let m = block_on(g.upload(&[1.0, 2.0], 1, 2)).expect("upload");
+    let err = block_on(g.gather(&m, &[1])).expect_err("no row 1");
+    assert!(err.to_string().contains("row 1 does not exist"), "{err}");
+}
+
+#[test]
+fn gather_copies_rows_across_tiles() {
+    check_gather(&gpu());
+    check_gather(&tiled());
+}
+
+fn check_nearest_among(g: &GpuBackend) {
+    for &(rows, refs, dim, per_row) in &[(1, 1, 1, 1), (65, 63, 5, 4), (300, 129, 65, 21), (64, 40, 383, 3)] {
+        let (c, m) = unit(rows as u64 + 21, rows, dim, g);
+        let (cr, gr) = unit(refs as u64 + 22, refs, dim, g);
+        // Some slots empty, one row with none at all, candidates out of order.
+        let candidates: Vec<u32> =
+            (0..rows * per_row)
+                .map(|s| {
+                    if s % 5 == 3 || s / per_row == rows / 2 {
+                        u32::MAX
+                    } else {
+                        ((s * 13 + 7) % refs) as u32
+                    }
+                })
+                .collect();
+        let want = block_on(CpuBackend.nearest_among(&c, &cr, &candidates, per_row)).expect("cpu");
+        let got = block_on(g.nearest_among(&m, &gr, &candidates, per_row)).expect("gpu");
+        let sims = block_on(CpuBackend.dot(&c, &cr)).expect("dot");
+        for i in 0..rows {
+            let slots = &candidates[i * per_row..(i + 1) * per_row];
+            if slots.iter().all(|&s| s == u32::MAX) {
+                assert_eq!(
+                    (got.index[i], got.sim[i]),
+                    (u32::MAX, f32::NEG_INFINITY),
+                    "row {i}: no candidates"
+                );
+                assert_eq!((want.index[i], want.sim[i]), (u32::MAX, f32::NEG_INFINITY));
+                continue;
+            }
+            let j = got.index[i];
+            assert!(slots.contains(&j), "{rows}×{dim} row {i}: {j} is not a candidate");
+            assert!(
+                (sims[i * refs + j as usize] - want.sim[i]).abs() <= SIM_ABS_TOL,
+                "row {i}: a best candidate"
+            );
+            assert!((got.sim[i] - want.sim[i]).abs() <= SIM_ABS_TOL, "row {i}");
+        }
+    }
+    // Ties go to the lowest reference, whatever the slot order.
+    let m = block_on(g.upload(&[1.0, 0.0], 1, 2)).expect("upload");
+    let r = block_on(g.upload(&[0.0, 1.0, 1.0, 0.0, 1.0, 0.0], 3, 2)).expect("upload");
+    let got = block_on(g.nearest_among(&m, &r, &[2, 0, 1], 3)).expect("gpu");
+    assert_eq!((got.index, got.sim), (vec![1], vec![1.0]));
+}
+
+#[test]
+fn nearest_among_candidates_matches_cpu() {
+    check_nearest_among(&gpu());
+    check_nearest_among(&tiled());
+}
+
 fn check_weighted_sums(g: &GpuBackend) {
     for (k, &rows) in ROWS.iter().enumerate() {
         for (j, &dim) in DIMS.iter().enumerate() {
@@ -244,7 +351,8 @@ fn check_half_similarity(ctx: &GpuContext) {
         if a_rows > 1 {
             let k = 7.min(a_rows - 1);
             let group = all_rows(a_rows);
-            let (_, sims) = block_on(kernels::similarity::top_k(ctx, &ga, k, &group)).expect("gpu top-k f16");
+            let (_, sims) = block_on(kernels::similarity::top_k(ctx, &ga, &ga, k, &group, &group))
+                .expect("gpu top-k f16");
             let want = block_on(CpuBackend.top_k(&a16, k, &group)).expect("cpu top-k");
             for (slot, (g, c)) in sims.iter().zip(&want.sim).enumerate() {
                 assert!((g - c).abs() <= SIM_ABS_TOL, "top-k {a_rows}×{dim} slot {slot}: gpu {g} cpu {c}");
@@ -352,6 +460,60 @@ fn check_raise_best(g: &GpuBackend) {
             );
         }
     }
+}
+
+/// Raising only some row ranges (k-center's lists): the same winners per range as the
+/// CPU, rows outside the ranges untouched, across tile borders.
+fn check_raise_best_in(g: &GpuBackend) {
+    let (rows, dim) = (300, 65);
+    let (c, m) = unit(77, rows, dim, g);
+    let mut best = block_on(g.upload_vector(&vec![f32::NEG_INFINITY; rows])).expect("vector");
+    let mut cbest = vec![f32::NEG_INFINITY; rows];
+    let ranges = [0..1, 10..80, 80..80, 150..299, 299..300];
+    for (step, pick) in [5u32, 200, 60, 299].into_iter().enumerate() {
+        let spans: Vec<_> =
+            if step == 0 { std::iter::once(0..rows as u32).collect() } else { ranges.to_vec() };
+        let got = block_on(g.raise_best_in(&m, &mut best, pick, true, &spans)).expect("gpu");
+        let want = block_on(CpuBackend.raise_best_in(&c, &mut cbest, pick, true, &spans)).expect("cpu");
+        assert_eq!(got.len(), spans.len());
+        for (r, (a, b)) in got.iter().zip(&want).enumerate() {
+            match (a, b) {
+                (None, None) => {}
+                (Some((gi, gv)), Some((ci, cv))) => {
+                    assert!((gv - cv).abs() <= SIM_ABS_TOL, "step {step} range {r}: gpu {gv} cpu {cv}");
+                    assert!(
+                        gi == ci || (cbest[*gi as usize] - cv).abs() <= SIM_ABS_TOL,
+                        "step {step} range {r}"
+                    );
+                    assert!(spans[r].contains(gi), "step {step}: winner {gi} outside range {r}");
+                }
+                other => panic!("step {step} range {r}: {other:?}"),
+            }
+        }
+        let back = block_on(g.read_vector(&best)).expect("read");
+        for (i, (a, b)) in back.iter().zip(&cbest).enumerate() {
+            assert!(
+                a.is_nan() == b.is_nan() && (a.is_nan() || (a - b).abs() <= SIM_ABS_TOL),
+                "step {step} best[{i}]"
+            );
+        }
+    }
+    // Rows 1..10 and 80..150 (but the retired first pick, 5) were raised only by the
+    // first, full step.
+    let back = block_on(g.read_vector(&best)).expect("read");
+    let first = block_on(CpuBackend.dot(&c, &c)).expect("dot");
+    for i in (1..10).chain(80..150).filter(|&i| i != 5) {
+        assert!(
+            (back[i] - first[i * rows + 5]).abs() <= SIM_ABS_TOL,
+            "row {i} was raised outside its ranges"
+        );
+    }
+}
+
+#[test]
+fn raise_best_in_ranges_matches_cpu() {
+    check_raise_best_in(&gpu());
+    check_raise_best_in(&tiled());
 }
 
 #[test]

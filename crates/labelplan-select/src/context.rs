@@ -13,6 +13,7 @@ use labelplan_core::plan::Settings;
 use labelplan_core::Dataset;
 
 use crate::error::{Result, SelectError};
+use crate::ivf::Ivf;
 use crate::kmeans::Clusters;
 
 /// A progress report: the stage running and how far along it is.
@@ -34,6 +35,22 @@ pub type Pause<'a> = &'a dyn Fn() -> Pin<Box<dyn Future<Output = ()>>>;
 /// Neighbours kept per item in the shared kNN graph.
 pub const GRAPH_K: usize = 20;
 
+/// Where a run trades exactness for speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scale {
+    /// Pools of up to this many rows run every step exactly; larger pools search
+    /// through the inverted-file index ([`Ivf`]): the kNN graph, nearest picks and
+    /// k-means assignments then look at nearby rows only.
+    pub exact_rows: usize,
+}
+
+impl Default for Scale {
+    fn default() -> Self {
+        // An exact kNN graph of 5,000 rows is 2.5e7 dot products: well under a second.
+        Scale { exact_rows: 5000 }
+    }
+}
+
 /// The shared state of one plan run.
 pub struct Context<'a, B: Backend> {
     /// The backend.
@@ -52,11 +69,14 @@ pub struct Context<'a, B: Backend> {
     pub labeled: Vec<bool>,
     /// Per-row labeling cost, when a cost column is set.
     pub cost: Option<Vec<f64>>,
+    /// Where exact steps give way to approximate ones.
+    pub scale: Scale,
     progress: &'a mut dyn FnMut(&Progress),
     cancel: &'a AtomicBool,
     pause: Option<Pause<'a>>,
     clusters: Option<Clusters>,
     knn: Option<Rc<Knn>>,
+    ivf: Option<Rc<Ivf>>,
     dynamics: Option<ItemStats>,
 }
 
@@ -66,12 +86,12 @@ impl<'a, B: Backend> Context<'a, B> {
         backend: &'a B,
         data: &'a Dataset,
         settings: &'a Settings,
+        scale: Scale,
         progress: &'a mut dyn FnMut(&Progress),
         cancel: &'a AtomicBool,
         pause: Option<Pause<'a>>,
     ) -> Result<Self> {
-        let raw = backend.upload(&data.values, data.rows, data.dim).await?;
-        let points = backend.normalize_rows(&raw).await?;
+        let points = backend.upload_normalized(&data.values, data.rows, data.dim).await?;
         let labeled = match &settings.labeled_column {
             Some(name) => column(data, "--labeled-column", name)?.iter().map(|v| is_true(v)).collect(),
             None => vec![false; data.rows],
@@ -98,11 +118,13 @@ impl<'a, B: Backend> Context<'a, B> {
             group: duplicate_groups(data),
             labeled,
             cost,
+            scale,
             progress,
             cancel,
             pause,
             clusters: None,
             knn: None,
+            ivf: None,
             dynamics: None,
         })
     }
@@ -139,16 +161,43 @@ impl<'a, B: Backend> Context<'a, B> {
         Ok(self.clusters.as_ref().expect("just set"))
     }
 
+    /// Whether this pool is searched through the index rather than exactly.
+    pub fn approximate(&self) -> bool {
+        self.n > self.scale.exact_rows
+    }
+
+    /// The inverted-file index of the pool (built on first use, then shared).
+    pub async fn ivf(&mut self) -> Result<Rc<Ivf>> {
+        if self.ivf.is_none() {
+            self.tick("index", 0, 1).await?;
+            let ivf = Ivf::build(self.backend, &self.points, self.settings.seed).await?;
+            self.ivf = Some(Rc::new(ivf));
+        }
+        Ok(Rc::clone(self.ivf.as_ref().expect("just set")))
+    }
+
     /// The kNN graph with [`GRAPH_K`] neighbours, exact duplicates skipped (computed on
-    /// first use, then shared).
+    /// first use, then shared): exact up to [`Scale::exact_rows`], through the index
+    /// beyond.
     pub async fn knn(&mut self) -> Result<Rc<Knn>> {
         if self.knn.is_none() {
-            self.tick("kNN graph", 0, 1).await?;
-            let knn =
-                self.backend.top_k(&self.points, GRAPH_K.min(self.n.saturating_sub(1)), &self.group).await?;
+            let k = GRAPH_K.min(self.n.saturating_sub(1));
+            let knn = if self.approximate() {
+                let ivf = self.ivf().await?;
+                self.tick("kNN graph", 0, 1).await?;
+                ivf.knn(self.backend, &self.points, &self.group, k).await?
+            } else {
+                self.tick("kNN graph", 0, 1).await?;
+                self.backend.top_k(&self.points, k, &self.group).await?
+            };
             self.knn = Some(Rc::new(knn));
         }
         Ok(Rc::clone(self.knn.as_ref().expect("just set")))
+    }
+
+    /// The kNN graph when something already computed it.
+    pub fn known_knn(&self) -> Option<Rc<Knn>> {
+        self.knn.clone()
     }
 
     /// Training dynamics of the proxy head on the pseudo-labels (computed on first use).
@@ -178,13 +227,26 @@ fn is_true(v: &str) -> bool {
     !(v.is_empty() || v == "0" || v == "false" || v == "no" || v == "n" || v == "f")
 }
 
-/// For each row, the lowest row holding the same vector (bit for bit).
+/// For each row, the lowest row holding the same vector (bit for bit). Rows are bucketed
+/// by a hash of their bits and compared only within a bucket, so no copy of the matrix
+/// is made.
 fn duplicate_groups(data: &Dataset) -> Vec<u32> {
-    let mut first: HashMap<Vec<u32>, u32> = HashMap::with_capacity(data.rows);
+    use std::hash::{Hash, Hasher};
+    let mut buckets: HashMap<u64, Vec<u32>> = HashMap::with_capacity(data.rows);
+    let same =
+        |a: usize, b: usize| data.row(a).iter().zip(data.row(b)).all(|(x, y)| x.to_bits() == y.to_bits());
     (0..data.rows)
         .map(|i| {
-            let bits: Vec<u32> = data.row(i).iter().map(|v| v.to_bits()).collect();
-            *first.entry(bits).or_insert(i as u32)
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            data.row(i).iter().for_each(|v| v.to_bits().hash(&mut h));
+            let bucket = buckets.entry(h.finish()).or_default();
+            match bucket.iter().find(|&&j| same(i, j as usize)) {
+                Some(&j) => j,
+                None => {
+                    bucket.push(i as u32);
+                    i as u32
+                }
+            }
         })
         .collect()
 }

@@ -7,7 +7,7 @@ use labelplan_core::plan::{BudgetPlan, Clustering, CurvePoint, InputInfo, Manife
 use labelplan_core::Dataset;
 
 use crate::constraints::walk;
-use crate::context::{Context, Pause, Progress};
+use crate::context::{Context, Pause, Progress, Scale};
 use crate::error::{Result, SelectError};
 use crate::estimate::Estimator;
 use crate::methods::Selector;
@@ -17,6 +17,7 @@ use crate::planner;
 pub struct Engine<'b, B: Backend> {
     backend: &'b B,
     pause: Option<Pause<'b>>,
+    scale: Scale,
 }
 
 fn check(settings: &Settings, rows: usize) -> Result<()> {
@@ -55,12 +56,18 @@ fn check(settings: &Settings, rows: usize) -> Result<()> {
 impl<'b, B: Backend> Engine<'b, B> {
     /// An engine on `backend`.
     pub fn new(backend: &'b B) -> Self {
-        Engine { backend, pause: None }
+        Engine { backend, pause: None, scale: Scale::default() }
     }
 
     /// The same engine, awaiting `pause` at every progress step (see [`Pause`]).
     pub fn pausing(self, pause: Pause<'b>) -> Self {
         Engine { pause: Some(pause), ..self }
+    }
+
+    /// The same engine with another exact/approximate boundary (tests and quality runs
+    /// force the approximate steps on small pools with it).
+    pub fn scaled(self, scale: Scale) -> Self {
+        Engine { scale, ..self }
     }
 
     /// Makes the plan. `progress` hears every stage; setting `cancel` stops the run at
@@ -74,7 +81,8 @@ impl<'b, B: Backend> Engine<'b, B> {
         cancel: &AtomicBool,
     ) -> Result<Plan> {
         check(settings, data.rows)?;
-        let mut ctx = Context::new(self.backend, data, settings, progress, cancel, self.pause).await?;
+        let mut ctx =
+            Context::new(self.backend, data, settings, self.scale, progress, cancel, self.pause).await?;
         let eligible = ctx.eligible();
         if eligible == 0 {
             return Err(SelectError::setting(

@@ -179,8 +179,42 @@ async fn silhouette<B: Backend>(
 
 /// Rows used to score a clustering by silhouette.
 const SILHOUETTE_SAMPLE: usize = 1000;
-/// Rows the search over K clusters (all rows when fewer).
+/// Rows the search over K clusters (all rows when fewer), and rows a large pool's
+/// clusters are first fitted on.
 const SEARCH_SAMPLE: usize = 10_000;
+/// Lloyd steps over every row of a large pool, from the sample's centroids.
+const FULL_STEPS: usize = 10;
+
+/// A seeded sample of at most `size` rows of `n` (ascending).
+fn sample_rows(n: usize, size: usize, seed: u64) -> Vec<u32> {
+    let mut sample: Vec<u32> = (0..n as u32).collect();
+    sample.shuffle(&mut stream(seed, "silhouette sample"));
+    sample.truncate(size);
+    sample.sort_unstable();
+    sample
+}
+
+/// Spherical k-means of every row with `restarts`: on a pool larger than `sample` rows
+/// the restarts run on a seeded sample of that many, and their best solution then moves
+/// through at most `FULL_STEPS` (10) Lloyd steps over every row (k-means++ over the whole
+/// pool would read it `k` times per restart).
+pub async fn fit_pool<B: Backend>(
+    backend: &B,
+    points: &B::Matrix,
+    k: usize,
+    seed: u64,
+    restarts: usize,
+    sample: usize,
+) -> Result<KMeans> {
+    let (n, _) = backend.shape(points);
+    if n <= sample {
+        return spherical_kmeans(backend, points, k, seed, restarts).await;
+    }
+    let rows = sample_rows(n, sample, seed);
+    let on_sample =
+        spherical_kmeans(backend, &backend.gather(points, &rows).await?, k, seed, restarts).await?;
+    lloyd(backend, points, on_sample.centroids, &[], FULL_STEPS).await
+}
 
 /// The run's pseudo-label clusters: K from the settings, or the K in `cluster_range`
 /// with the best silhouette on a seeded sample (smaller K on ties).
@@ -193,7 +227,7 @@ pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clust
             return Err(SelectError::setting("--clusters", format!("must be between 1 and the {n} rows")));
         }
         ctx.tick("clustering", 0, 1).await?;
-        let kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts).await?;
+        let kmeans = fit_pool(ctx.backend, &ctx.points, k, settings.seed, restarts, SEARCH_SAMPLE).await?;
         return Ok(Clusters { kmeans, k, chosen_by: "setting".into(), tried: Vec::new() });
     }
     let (lo, hi) = settings.cluster_range;
@@ -203,15 +237,10 @@ pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clust
         let kmeans = spherical_kmeans(ctx.backend, &ctx.points, 1, settings.seed, 1).await?;
         return Ok(Clusters { kmeans, k: 1, chosen_by: "setting".into(), tried: Vec::new() });
     }
-    // K is searched on a seeded sample (all rows when small); the chosen K is then fitted
-    // on every row.
-    let mut sample: Vec<u32> = (0..n as u32).collect();
-    sample.shuffle(&mut stream(settings.seed, "silhouette sample"));
-    sample.truncate(SEARCH_SAMPLE);
-    sample.sort_unstable();
-    let (_, dim) = ctx.backend.shape(&ctx.points);
-    let search =
-        ctx.backend.upload(&ctx.backend.read_rows(&ctx.points, &sample).await?, sample.len(), dim).await?;
+    // K is searched on a seeded sample (all rows when small); the chosen K's solution
+    // then moves over every row.
+    let sample = sample_rows(n, SEARCH_SAMPLE, settings.seed);
+    let search = ctx.backend.gather(&ctx.points, &sample).await?;
     let mut scored =
         crate::methods::random::order(&vec![false; sample.len()], settings.seed, "silhouette rows");
     scored.truncate(SILHOUETTE_SAMPLE);
@@ -230,7 +259,7 @@ pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clust
     let (_, k, mut kmeans) = best.expect("at least one K tried");
     if sample.len() < n {
         ctx.tick("clustering", tried.len() as u64, tried.len() as u64 + 1).await?;
-        kmeans = spherical_kmeans(ctx.backend, &ctx.points, k, settings.seed, restarts).await?;
+        kmeans = lloyd(ctx.backend, &ctx.points, kmeans.centroids, &[], FULL_STEPS).await?;
     }
     Ok(Clusters { kmeans, k, chosen_by: "silhouette".into(), tried })
 }

@@ -14,13 +14,15 @@ pub mod engine;
 pub mod error;
 pub mod estimate;
 pub mod greedy;
+pub mod ivf;
 pub mod kmeans;
 pub mod map;
 pub mod methods;
+pub mod nearest;
 pub mod planner;
 pub mod probe;
 pub mod rng;
 
-pub use context::Progress;
+pub use context::{Progress, Scale};
 pub use engine::Engine;
 pub use error::{Result, SelectError};

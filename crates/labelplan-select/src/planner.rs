@@ -8,6 +8,7 @@ use labelplan_core::plan::{CurveFit, GroupCount, Recommendation, Settings};
 use crate::context::Context;
 use crate::error::Result;
 use crate::methods::random;
+use crate::nearest::nearest_in;
 
 /// Rows the coverage distances are measured on, at most (a seeded sample beyond that:
 /// the mean, p95 and share within δ of 20,000 rows are within about a percent).
@@ -24,21 +25,13 @@ pub async fn coverage<B: Backend>(
     if refs.is_empty() {
         return Ok(Coverage { mean_distance: 1.0, p95_distance: 1.0, within_delta: 0.0, clusters_hit: 0 });
     }
-    let (_, dim) = ctx.backend.shape(&ctx.points);
-    let rows = ctx.backend.read_rows(&ctx.points, &refs).await?;
-    let m = ctx.backend.upload(&rows, refs.len(), dim).await?;
-    let near = if ctx.n <= COVERAGE_SAMPLE {
-        ctx.backend.nearest(&ctx.points, &m).await?
-    } else {
+    let sample = (ctx.n > COVERAGE_SAMPLE).then(|| {
         let mut sample = random::order(&vec![false; ctx.n], ctx.settings.seed, "coverage sample");
         sample.truncate(COVERAGE_SAMPLE);
         sample.sort_unstable();
-        let s = ctx
-            .backend
-            .upload(&ctx.backend.read_rows(&ctx.points, &sample).await?, sample.len(), dim)
-            .await?;
-        ctx.backend.nearest(&s, &m).await?
-    };
+        sample
+    });
+    let near = nearest_in(ctx, sample.as_deref(), &refs).await?;
     let mut d: Vec<f64> = near.sim.iter().map(|&s| (1.0 - s as f64).max(0.0)).collect();
     let mean = d.iter().sum::<f64>() / d.len() as f64;
     let delta = ctx.settings.coverage_delta as f64;

@@ -268,8 +268,16 @@ fn k_center_radius_never_grows() {
     let settings = quick(Method::KCenter, &[Budget::Count(5)]);
     let never = AtomicBool::new(false);
     let mut quiet = |_: &labelplan_select::Progress| {};
-    let mut ctx = pollster::block_on(Context::new(&CpuBackend, &data, &settings, &mut quiet, &never, None))
-        .expect("context");
+    let mut ctx = pollster::block_on(Context::new(
+        &CpuBackend,
+        &data,
+        &settings,
+        Default::default(),
+        &mut quiet,
+        &never,
+        None,
+    ))
+    .expect("context");
     let (order, radius) = pollster::block_on(kcenter::order(&mut ctx, 60)).expect("order");
     assert_eq!(order.len(), 60);
     assert!(radius.windows(2).all(|w| w[1] <= w[0] + 1e-6), "{radius:?}");

@@ -1,7 +1,9 @@
 //! The WGSL kernels, each in its own folder beside its shader, and what they share:
 //! compiled pipelines (built once per context), bind groups and 2-D dispatch grids.
 
+pub mod gather;
 pub mod head;
+pub mod nearest_among;
 pub mod normalize;
 pub mod raise_best;
 pub mod segment_sums;
@@ -42,10 +44,17 @@ impl Kernel {
 
     /// A bind group of group 0 with `buffers` at bindings `first`, `first + 1`, …
     pub fn bind_from(&self, device: &wgpu::Device, first: u32, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let numbered: Vec<(u32, &wgpu::Buffer)> =
+            buffers.iter().enumerate().map(|(i, &b)| (first + i as u32, b)).collect();
+        self.bind_numbered(device, &numbered)
+    }
+
+    /// A bind group of group 0 with each buffer at its binding number (for an entry
+    /// point that uses only some of a shader's bindings).
+    pub fn bind_numbered(&self, device: &wgpu::Device, buffers: &[(u32, &wgpu::Buffer)]) -> wgpu::BindGroup {
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry { binding: first + i as u32, resource: b.as_entire_binding() })
+            .map(|&(binding, b)| wgpu::BindGroupEntry { binding, resource: b.as_entire_binding() })
             .collect();
         device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(self.label),
@@ -73,6 +82,8 @@ impl Kernel {
 /// Compiled pipelines, built once per context.
 #[derive(Debug)]
 pub(crate) struct Pipelines {
+    pub gather: Kernel,
+    pub nearest_among: nearest_among::Kernels,
     pub normalize: normalize::Kernels,
     pub similarity: similarity::Kernels,
     pub raise_best: raise_best::Kernels,
@@ -83,6 +94,8 @@ pub(crate) struct Pipelines {
 impl Pipelines {
     pub fn new(device: &wgpu::Device) -> Self {
         Pipelines {
+            gather: Kernel::new(device, "gather", gather::SOURCE, "main"),
+            nearest_among: nearest_among::Kernels::new(device),
             normalize: normalize::Kernels::new(device),
             similarity: similarity::Kernels::new(device),
             raise_best: raise_best::Kernels::new(device),
@@ -95,9 +108,11 @@ impl Pipelines {
 /// Every WGSL source, for the naga validation test.
 pub fn shaders() -> Vec<(&'static str, String)> {
     let mut all = vec![
+        ("gather", gather::SOURCE.to_string()),
         ("raise_best", raise_best::SOURCE.to_string()),
         ("segment_sums", segment_sums::SOURCE.to_string()),
     ];
+    all.extend(nearest_among::sources());
     all.extend(normalize::sources());
     all.extend(similarity::sources());
     all.extend(head::sources());

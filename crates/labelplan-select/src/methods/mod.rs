@@ -18,6 +18,7 @@ use labelplan_core::plan::{Method, ScoreKind};
 use crate::context::Context;
 use crate::error::Result;
 use crate::estimate::Estimator;
+use crate::kmeans::KMeans;
 use crate::rng::stream;
 
 /// Candidates for one budget.
@@ -34,6 +35,8 @@ pub struct Selector {
     method: Method,
     want: usize,
     order: Option<Vec<u32>>,
+    /// TypiClust's clusters, kept for the next budget with as many clusters.
+    clusters: Option<KMeans>,
 }
 
 /// Difficulty (higher = harder) by `kind`.
@@ -47,7 +50,7 @@ pub async fn difficulty<B: Backend>(ctx: &mut Context<'_, B>, kind: ScoreKind) -
 impl Selector {
     /// A selector for `method` whose nested orders need at most `want` rows.
     pub fn new(method: Method, want: usize) -> Self {
-        Selector { method, want, order: None }
+        Selector { method, want, order: None, clusters: None }
     }
 
     /// The method's per-item score where it has one (higher = picked earlier).
@@ -112,7 +115,14 @@ impl Selector {
             }
             Method::Typiclust => {
                 let typical = typiclust::typicality(&*ctx.knn().await?, ctx.n);
-                plain(typiclust::candidates(ctx, m, &typical).await?)
+                let k = typiclust::clusters_for(ctx, m);
+                let km = match self.clusters.take() {
+                    Some(km) if km.centroids.len() == k * ctx.backend.shape(&ctx.points).1 => km,
+                    _ => typiclust::cluster(ctx, m).await?,
+                };
+                let order = typiclust::candidates(ctx, m, &km, &typical);
+                self.clusters = Some(km);
+                plain(order)
             }
             Method::Elfs | Method::Ccs => {
                 let kind = if method == Method::Elfs { ScoreKind::Aum } else { ctx.settings.score };

@@ -6,7 +6,7 @@ use labelplan_core::backend::{Backend, Knn};
 
 use crate::context::Context;
 use crate::error::Result;
-use crate::kmeans::spherical_kmeans;
+use crate::kmeans::{fit_pool, KMeans};
 
 /// Most clusters made (the authors' code caps them too).
 pub const MAX_CLUSTERS: usize = 500;
@@ -22,12 +22,23 @@ pub fn typicality(knn: &Knn, n: usize) -> Vec<f32> {
         .collect()
 }
 
-/// The picks for budget `m`, in pick order.
-pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, typical: &[f32]) -> Result<Vec<u32>> {
-    let eligible = ctx.eligible();
-    let k = m.min(MAX_CLUSTERS).min(eligible).max(1);
+/// Clusters made for budget `m`.
+pub fn clusters_for<B: Backend>(ctx: &Context<'_, B>, m: usize) -> usize {
+    m.min(MAX_CLUSTERS).min(ctx.eligible()).max(1)
+}
+
+/// The k-means of budget `m`'s clusters ([`clusters_for`]): fitted on a sample of 40
+/// rows per cluster (at least 10,000) when the pool is larger.
+pub async fn cluster<B: Backend>(ctx: &mut Context<'_, B>, m: usize) -> Result<KMeans> {
+    let k = clusters_for(ctx, m);
     ctx.tick("typiclust clusters", 0, 1).await?;
-    let km = spherical_kmeans(ctx.backend, &ctx.points, k, ctx.settings.seed, 1).await?;
+    fit_pool(ctx.backend, &ctx.points, k, ctx.settings.seed, 1, (40 * k).max(10_000)).await
+}
+
+/// The picks for budget `m` from its clusters `km`, in pick order.
+pub fn candidates<B: Backend>(ctx: &Context<'_, B>, m: usize, km: &KMeans, typical: &[f32]) -> Vec<u32> {
+    let eligible = ctx.eligible();
+    let k = clusters_for(ctx, m);
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
     let mut picks = vec![0usize; k];
     let mut size = vec![0usize; k];
@@ -54,5 +65,5 @@ pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, typical:
         out.push(members[c].pop().expect("non-empty"));
         picks[c] += 1;
     }
-    Ok(out)
+    out
 }

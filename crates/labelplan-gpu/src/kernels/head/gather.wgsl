@@ -1,6 +1,8 @@
 // x[b, c] = points[order[start + b], c] + noise_std · gaussian(seed, row · dim + c), for
 // the rows of the batch that lie in this points tile. The Gaussian is the CPU's
-// counter-based SplitMix64 + Box–Muller, with 64-bit integers as (lo, hi) pairs.
+// counter-based SplitMix64 and Irwin–Hall sum of four 16-bit uniforms, with 64-bit
+// integers as (lo, hi) pairs: integer work and one exact scaling, so it equals the CPU's
+// bit for bit.
 
 struct Tile {
     first: u32,
@@ -43,6 +45,9 @@ fn mul64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     return vec2<u32>(p.x, p.y + a.x * b.y + a.y * b.x);
 }
 
+// √3 / 65536: four uniforms on 0..65535 have variance 4·(65536² − 1)/12 ≈ (65536/√3)².
+const NOISE_SCALE: f32 = 2.6428998e-5;
+
 const GOLDEN: vec2<u32> = vec2<u32>(0x7f4a7c15u, 0x9e3779b9u);
 
 fn splitmix(x: vec2<u32>) -> vec2<u32> {
@@ -53,11 +58,9 @@ fn splitmix(x: vec2<u32>) -> vec2<u32> {
 }
 
 fn gaussian(seed: vec2<u32>, index: vec2<u32>) -> f32 {
-    let a = splitmix(seed ^ mul64(index, GOLDEN));
-    let b = splitmix(a);
-    let u1 = (f32(a.y >> 8u) + 1.0) / 16777216.0;
-    let u2 = f32(b.y >> 8u) / 16777216.0;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    let h = splitmix(seed ^ mul64(index, GOLDEN));
+    let sum = (h.x & 0xffffu) + (h.x >> 16u) + (h.y & 0xffffu) + (h.y >> 16u);
+    return (f32(sum) - 131070.0) * NOISE_SCALE;
 }
 
 @compute @workgroup_size(64)

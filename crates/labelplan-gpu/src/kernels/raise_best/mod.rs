@@ -1,6 +1,9 @@
-//! The greedy-coverage step of k-center and k-means++: raise every row's best
-//! similarity by the new pick, then reduce to the least-covered row on the GPU; only
-//! the winner (8 bytes) comes back. CPU twin: `CpuBackend::raise_best`.
+//! The greedy-coverage step of k-center and k-means++: raise the best similarity of the
+//! rows of some ranges by the new pick, then reduce each range to its least-covered row
+//! on the GPU; only the winners (8 bytes a range) come back. CPU twin:
+//! `CpuBackend::raise_best_in`.
+
+use std::ops::Range;
 
 use crate::kernels::{Kernel, WORKGROUP};
 use crate::matrix::{GpuMatrix, GpuVector};
@@ -28,47 +31,80 @@ impl Kernels {
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
-    rows: u32,
     dim4: u32,
     first: u32,
-    pick: u32,
-    retire: u32,
-    part_at: u32,
-    parts: u32,
-    nan: u32,
+    piece_at: u32,
+    pad: u32,
 }
 
-/// See `Backend::raise_best`.
-pub async fn raise_best(
+/// One workgroup's rows and its partial's slot (the shader's `Piece`).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Piece {
+    start: u32,
+    end: u32,
+    slot: u32,
+}
+
+/// The pieces of some ranges, grouped by tile (one dispatch each), and each range's
+/// slots of the partials.
+struct Cut {
+    /// (tile index, its pieces), for tiles with any.
+    by_tile: Vec<(usize, Vec<Piece>)>,
+    /// Each range's `[first slot, one past the last]`.
+    slots: Vec<[u32; 2]>,
+}
+
+fn cut(points: &GpuMatrix, ranges: &[Range<u32>]) -> Cut {
+    let mut by_tile: Vec<(usize, Vec<Piece>)> = (0..points.tiles.len()).map(|t| (t, Vec::new())).collect();
+    let mut slots = Vec::with_capacity(ranges.len());
+    let mut slot = 0u32;
+    for r in ranges {
+        let first_slot = slot;
+        for (t, tile) in points.tiles.iter().enumerate() {
+            let lo = r.start.max(tile.first as u32);
+            let hi = r.end.min((tile.first + tile.rows) as u32);
+            for start in (lo..hi).step_by(WORKGROUP as usize) {
+                by_tile[t].1.push(Piece { start, end: (start + WORKGROUP).min(hi), slot });
+                slot += 1;
+            }
+        }
+        slots.push([first_slot, slot]);
+    }
+    Cut { by_tile: by_tile.into_iter().filter(|(_, p)| !p.is_empty()).collect(), slots }
+}
+
+/// See `Backend::raise_best_in`.
+pub async fn raise_best_in(
     ctx: &GpuContext,
     points: &GpuMatrix,
     best: &mut GpuVector,
     pick: u32,
     retire: bool,
-) -> Result<Option<(u32, f32)>, GpuError> {
+    ranges: &[Range<u32>],
+) -> Result<Vec<Option<(u32, f32)>>, GpuError> {
     points.expect_f32("raise_best")?;
-    if pick as usize >= points.rows || best.len != points.rows {
+    let bad_range = ranges.iter().find(|r| r.start > r.end || r.end as usize > points.rows);
+    if pick as usize >= points.rows || best.len != points.rows || bad_range.is_some() {
         return Err(GpuError::Shape {
             op: "raise_best",
             rows: points.rows,
             dim: points.dim,
-            message: format!("pick {pick} with a best vector of {} rows", best.len),
+            message: format!("pick {pick} with a best vector of {} rows, ranges {ranges:?}", best.len),
         });
     }
+    if ranges.is_empty() {
+        return Ok(Vec::new());
+    }
     let row_bytes = points.dim4().max(4) as u64 * 4;
-    let groups: Vec<u32> = points.tiles.iter().map(|t| (t.rows as u32).div_ceil(WORKGROUP)).collect();
-    let parts: u32 = groups.iter().sum();
-    let base = Params {
-        rows: 0,
-        dim4: (row_bytes / 16) as u32,
-        first: 0,
-        pick,
-        retire: retire as u32,
-        part_at: 0,
-        parts,
-        nan: f32::NAN.to_bits(),
-    };
-    let (enc, part_value, part_index) = ctx
+    let Cut { by_tile, slots } = cut(points, ranges);
+    let parts = slots.last().map_or(0, |s| s[1]) as usize;
+    let base = Params { dim4: (row_bytes / 16) as u32, first: 0, piece_at: 0, pad: 0 };
+    if retire {
+        // Queued before the dispatches below, so the kernel sees the pick retired.
+        ctx.queue.write_buffer(&best.buffer, pick as u64 * 4, bytemuck::bytes_of(&f32::NAN));
+    }
+    let (enc, out_value, out_index) = ctx
         .scoped("raise_best", || {
             let k = &ctx.pipelines.raise_best;
             let pick_row = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -77,34 +113,43 @@ pub async fn raise_best(
                 usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             });
-            let part_value =
-                ctx.storage("parts.value", bytemuck::cast_slice(&vec![f32::NAN; parts as usize + 1]));
-            let part_index =
-                ctx.storage("parts.index", bytemuck::cast_slice(&vec![u32::MAX; parts as usize + 1]));
+            let mut all_pieces: Vec<Piece> = by_tile.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+            all_pieces.resize(all_pieces.len().max(1), Piece { start: 0, end: 0, slot: 0 });
+            let pieces = ctx.storage("raise.pieces", bytemuck::cast_slice(&all_pieces));
+            let slot_table = ctx.storage("raise.slots", bytemuck::cast_slice(&slots));
+            let part_value = ctx.storage("parts.value", bytemuck::cast_slice(&vec![f32::NAN; parts.max(1)]));
+            let part_index = ctx.storage("parts.index", bytemuck::cast_slice(&vec![u32::MAX; parts.max(1)]));
+            let out_value = ctx.storage("raise.value", bytemuck::cast_slice(&vec![f32::NAN; ranges.len()]));
+            let out_index =
+                ctx.storage("raise.index", bytemuck::cast_slice(&vec![u32::MAX - 1; ranges.len()]));
             let mut enc = ctx.encoder();
             let (tile, at) = points.locate(pick as usize);
             enc.copy_buffer_to_buffer(&tile.buffer, at as u64 * row_bytes, &pick_row, 0, row_bytes);
-            let mut part_at = 0;
-            for (t, &g) in points.tiles.iter().zip(&groups) {
-                let uniform =
-                    ctx.uniform(&Params { rows: t.rows as u32, first: t.first as u32, part_at, ..base });
-                let bind = k.raise.bind(
-                    &ctx.device,
-                    &[&t.buffer, &pick_row, &best.buffer, &part_value, &part_index, &uniform],
+            let mut piece_at = 0u32;
+            for (t, tile_pieces) in &by_tile {
+                let tile = &points.tiles[*t];
+                let params = ctx.storage(
+                    "raise.params",
+                    bytemuck::bytes_of(&Params { first: tile.first as u32, piece_at, ..base }),
                 );
-                k.raise.dispatch(&mut enc, &bind, g, ctx.max_workgroups());
-                part_at += g;
+                let buffers =
+                    [&tile.buffer, &pick_row, &best.buffer, &part_value, &part_index, &params, &pieces];
+                let bind = k.raise.bind(&ctx.device, &buffers);
+                k.raise.dispatch(&mut enc, &bind, tile_pieces.len() as u32, ctx.max_workgroups());
+                piece_at += tile_pieces.len() as u32;
             }
-            let uniform = ctx.uniform(&base);
-            let bind = k.reduce.bind_from(&ctx.device, 3, &[&part_value, &part_index, &uniform]);
-            k.reduce.dispatch(&mut enc, &bind, 1, 1);
-            (enc, part_value, part_index)
+            let bind = k.reduce.bind_numbered(
+                &ctx.device,
+                &[(3, &part_value), (4, &part_index), (7, &slot_table), (8, &out_value), (9, &out_index)],
+            );
+            k.reduce.dispatch(&mut enc, &bind, ranges.len() as u32, ctx.max_workgroups());
+            (enc, out_value, out_index)
         })
         .await?;
-    // Only the winner comes back: its value and index, in one map.
-    let at = parts as u64 * 4;
-    let winner = ctx.read_parts(enc, &[(&part_value, at, 4), (&part_index, at, 4)]).await?;
-    let value = f32::from_le_bytes(winner[0][..4].try_into().expect("4 bytes"));
-    let index = u32::from_le_bytes(winner[1][..4].try_into().expect("4 bytes"));
-    Ok((index != u32::MAX).then_some((index, value)))
+    // Only the winners come back: their values and indices, in one map.
+    let bytes = ranges.len() as u64 * 4;
+    let winners = ctx.read_parts(enc, &[(&out_value, 0, bytes), (&out_index, 0, bytes)]).await?;
+    let values: Vec<f32> = bytemuck::pod_collect_to_vec(&winners[0]);
+    let indices: Vec<u32> = bytemuck::pod_collect_to_vec(&winners[1]);
+    Ok(values.into_iter().zip(indices).map(|(v, i)| (i != u32::MAX).then_some((i, v))).collect())
 }

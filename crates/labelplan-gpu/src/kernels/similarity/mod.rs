@@ -7,11 +7,11 @@ use crate::matrix::{GpuMatrix, Storage, Tile};
 use crate::{GpuContext, GpuError};
 
 /// Rows stored as f32: four values are one `vec4<f32>`.
-const F32_STORAGE: &str = "alias Stored = vec4<f32>;
+pub(crate) const F32_STORAGE: &str = "alias Stored = vec4<f32>;
 fn widen(v: Stored) -> vec4<f32> { return v; }
 ";
 /// Rows stored as f16, four values packed in two `u32`s.
-const F16_STORAGE: &str = "alias Stored = vec2<u32>;
+pub(crate) const F16_STORAGE: &str = "alias Stored = vec2<u32>;
 fn widen(v: Stored) -> vec4<f32> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
 ";
 
@@ -222,34 +222,49 @@ pub async fn nearest(
     Ok((index, sim))
 }
 
-/// For every row of `points`, its `k` most similar rows outside its `group`.
+/// For every row of `queries`, its `k` most similar rows of `refs` outside its group
+/// (`ref_group[r] == query_group[q]` skips ref `r`).
 pub async fn top_k(
     ctx: &GpuContext,
-    points: &GpuMatrix,
+    queries: &GpuMatrix,
+    refs: &GpuMatrix,
     k: usize,
-    group: &[u32],
+    query_group: &[u32],
+    ref_group: &[u32],
 ) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
+    check_pair("top_k", queries, refs)?;
     if k > MAX_K {
         return Err(GpuError::Shape {
             op: "top_k",
-            rows: points.rows,
-            dim: points.dim,
+            rows: queries.rows,
+            dim: queries.dim,
             message: format!("k = {k} is above the GPU kernel's {MAX_K}"),
         });
     }
-    if k == 0 {
+    if query_group.len() != queries.rows || ref_group.len() != refs.rows {
+        return Err(GpuError::Shape {
+            op: "top_k",
+            rows: queries.rows,
+            dim: queries.dim,
+            message: format!("{} query groups and {} reference groups", query_group.len(), ref_group.len()),
+        });
+    }
+    if k == 0 || queries.rows == 0 {
         return Ok((Vec::new(), Vec::new()));
     }
-    let groups = ctx.storage("top_k.group", bytemuck::cast_slice(group));
-    let (mut index, mut sim) = (Vec::with_capacity(points.rows * k), Vec::with_capacity(points.rows * k));
-    for tile in &points.tiles {
+    let words = |g: &[u32]| {
+        ctx.storage("top_k.group", bytemuck::cast_slice(if g.is_empty() { &[u32::MAX] } else { g }))
+    };
+    let (ref_groups, query_groups) = (words(ref_group), words(query_group));
+    let (mut index, mut sim) = (Vec::with_capacity(queries.rows * k), Vec::with_capacity(queries.rows * k));
+    for tile in &queries.tiles {
         let (i, s) = running_lists(
             ctx,
-            &ctx.pipelines.similarity.on(points.storage).top_k,
+            &ctx.pipelines.similarity.on(queries.storage).top_k,
             tile,
-            points,
+            refs,
             k,
-            &[&groups],
+            &[&ref_groups, &query_groups],
         )
         .await?;
         index.extend(i);

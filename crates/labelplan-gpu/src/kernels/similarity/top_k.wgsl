@@ -1,11 +1,13 @@
 // Fused top-k: the k most similar references of each query row, best first, skipping
-// references in the query's duplicate group. The running list lives in list_sim /
+// references whose group equals the query's (itself and its exact duplicates when the
+// queries are the references). The running list lives in list_sim /
 // list_index across dispatches (empty slots: index 0xffffffff). A new value goes after
 // every equal one, so ties keep the lowest index first.
 
 @group(0) @binding(3) var<storage, read_write> list_sim: array<f32>;
 @group(0) @binding(4) var<storage, read_write> list_index: array<u32>;
-@group(0) @binding(5) var<storage, read> group_of: array<u32>;
+@group(0) @binding(5) var<storage, read> group_of: array<u32>;       // per reference row
+@group(0) @binding(6) var<storage, read> query_group: array<u32>;    // per query row
 
 const MAX_K: u32 = 32u;
 const EMPTY: u32 = 0xffffffffu;
@@ -20,7 +22,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var filled = 0u;
     var me = EMPTY;
     if (live) {
-        me = group_of[p.q_first + qi];
+        me = query_group[p.q_first + qi];
         for (var t = 0u; t < p.k; t++) {
             sims[t] = list_sim[qi * p.k + t];
             idx[t] = list_index[qi * p.k + t];
