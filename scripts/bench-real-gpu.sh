@@ -31,6 +31,16 @@ if [[ -z "$peak" ]] && command -v nvidia-smi >/dev/null; then
 fi
 [[ -n "$peak" ]] || { echo "pass the card's fp32 peak in GFLOP/s as the first argument" >&2; exit 2; }
 
+# A headless NVIDIA container: the driver's default Vulkan ICD (libGLX_nvidia) fails at
+# vkCreateInstance without a display; its EGL library is the same driver and works
+# headless. (Also needed: the Vulkan loader libvulkan.so.1; put a copy on
+# LD_LIBRARY_PATH where the machine lacks it.)
+if [[ -z "${VK_ICD_FILENAMES:-}" && -z "${DISPLAY:-}" ]] && ldconfig -p | grep -q libEGL_nvidia.so.0; then
+  icd="$(mktemp --suffix=.json)"
+  echo '{"file_format_version": "1.0.1", "ICD": {"library_path": "libEGL_nvidia.so.0", "api_version": "1.3.0"}}' >"$icd"
+  export VK_ICD_FILENAMES="$icd"
+fi
+
 bin=target/release/examples/bench
 [[ -x "$bin" ]] || cargo build --release -p labelplan-gpu --example bench
 exec "$bin" --require-hardware --peak-gflops "$peak" "$@"

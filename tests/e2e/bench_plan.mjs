@@ -3,8 +3,14 @@
 // app's CPU fallback (WebGPU off), in the same script so the ratio compares like with like.
 // Times are the worker's own plan timer (data-seconds of the plan line), from the Plan
 // request to the finished plan, hashing of the input excluded.
-// Inputs: the built-in sample (1797 × 64) and a synthetic 10,000 × 128 set of 20 noisy
-// blobs written here. Usage: LABELPLAN_DIST=... node bench_plan.mjs  (prints JSON lines)
+// Inputs: the built-in sample (1797 × 64), a synthetic 10,000 × 128 set of 20 noisy blobs
+// (coverage and elfs) and 100,000 × 384 of 50 blobs (the default plan, as the native
+// `cargo xtask bench scale` runs it), written here. Each run also reports the page's
+// longest main-thread task from loading the file to the finished plan (Long Tasks API:
+// only tasks over 50 ms are reported, so 0 means none was; the page's start-up before
+// the file is not counted).
+// Usage: LABELPLAN_DIST=... [BENCH_BACKENDS=cpu|webgpu] node bench_plan.mjs [small|large]
+// (prints JSON lines; default both sets, both backends)
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -25,6 +31,17 @@ function blobsNpy(path, rows, dim, centers) {
   writeFileSync(path, Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(values.buffer)]));
 }
 
+/** Records the page's long main-thread tasks in `window.longTasks` (reset before loading
+ * the file: the page's own start-up, compiling the app, is not counted). */
+async function watchLongTasks(page) {
+  await page.addInitScript(() => {
+    window.longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.longTasks.push(Math.round(e.duration));
+    }).observe({ type: 'longtask', buffered: true });
+  });
+}
+
 /** Plans the loaded data with `method` in a fresh page; the worker's seconds and backend. */
 async function planSeconds(page, method) {
   await page.getByTestId('method').selectOption(method);
@@ -33,38 +50,55 @@ async function planSeconds(page, method) {
   if (await page.getByTestId('error').count()) throw new Error(await page.getByTestId('error').textContent());
   const seconds = Number(await page.getByTestId('plan-meta').getAttribute('data-seconds'));
   const backend = await page.getByTestId('plan-backend').textContent();
-  return { seconds, backend };
+  const longest_task_ms = await page.evaluate(() => Math.max(0, ...window.longTasks));
+  return { seconds, backend, longest_task_ms };
 }
 
-const synthetic = join(tmpdir(), 'labelplan-bench-10000x128.npy');
-blobsNpy(synthetic, 10_000, 128, 20);
+const which = process.argv[2] ?? 'all';
+// BENCH_BACKENDS=cpu (or webgpu) runs one side only.
+const backends = (process.env.BENCH_BACKENDS ?? 'cpu,webgpu').split(',').map((b) => b === 'webgpu');
+const cases = [];
+if (which !== 'large') {
+  cases.push({ name: 'sample 1797 × 64', file: null, methods: ['coverage', 'elfs'] });
+  cases.push({ name: 'synthetic 10000 × 128', rows: 10_000, dim: 128, centers: 20, methods: ['coverage', 'elfs'] });
+}
+if (which !== 'small') {
+  cases.push({ name: 'synthetic 100000 × 384', rows: 100_000, dim: 384, centers: 50, methods: ['coverage'] });
+}
 const server = await serveDist();
 try {
-  for (const [name, file] of [['sample 1797 × 64', null], ['synthetic 10000 × 128', synthetic]]) {
-    for (const method of ['coverage', 'elfs']) {
-      const result = { input: name, method };
-      for (const webgpu of [true, false]) {
-        const { context, page } = await launch({ webgpu });
-        try {
-          await openApp(page, server.url);
-          if (file) {
-            await page.getByTestId('file-input').setInputFiles(file);
-            await waitForSummaryOf(page, 'labelplan-bench-10000x128.npy');
-          } else {
-            await page.getByTestId('load-sample').click();
-            await waitForSummaryOf(page, 'digits.npy');
+  for (const c of cases) {
+    const file = c.rows ? join(tmpdir(), `labelplan-bench-${c.rows}x${c.dim}.npy`) : null;
+    if (file) blobsNpy(file, c.rows, c.dim, c.centers);
+    try {
+      for (const method of c.methods) {
+        const result = { input: c.name, method };
+        for (const webgpu of backends) {
+          const { context, page } = await launch({ webgpu });
+          try {
+            await watchLongTasks(page);
+            await openApp(page, server.url);
+            await page.evaluate(() => { window.longTasks = []; });
+            if (file) {
+              await page.getByTestId('file-input').setInputFiles(file);
+              await waitForSummaryOf(page, file.split('/').pop());
+            } else {
+              await page.getByTestId('load-sample').click();
+              await waitForSummaryOf(page, 'digits.npy');
+            }
+            result[webgpu ? 'webgpu' : 'cpu'] = await planSeconds(page, method);
+            console.error(`${c.name} ${method} ${webgpu ? 'webgpu' : 'cpu'}: ${JSON.stringify(result[webgpu ? 'webgpu' : 'cpu'])}`);
+          } finally {
+            await context.close();
           }
-          const r = await planSeconds(page, method);
-          result[webgpu ? 'webgpu' : 'cpu'] = r;
-        } finally {
-          await context.close();
         }
+        if (result.webgpu && result.cpu) result.webgpu_over_cpu = result.webgpu.seconds / result.cpu.seconds;
+        console.log(JSON.stringify(result));
       }
-      result.webgpu_over_cpu = result.webgpu.seconds / result.cpu.seconds;
-      console.log(JSON.stringify(result));
+    } finally {
+      if (file) rmSync(file, { force: true });
     }
   }
 } finally {
-  rmSync(synthetic, { force: true });
   await server.close();
 }

@@ -10,12 +10,14 @@ mod steps;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|select|gpu] | quality>
+const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|scale|gpu] | quality>
   serve   build the web app and serve it on http://127.0.0.1:8080/
   test    fmt, clippy, docs, native tests (GPU on lavapipe), wasm tests and
           browser end-to-end tests in headless Chromium
   bench   parse: throughput of a 200 MB .npy, natively and in headless Chromium;
-          select: every method's plan on 100k x 384 (CPU, release), and the CLI's;
+          scale: every method at 12.5k-100k x 384 (CPU, release) with growth
+          exponents, the default plan of 1M x 384 by the CLI (time, peak memory),
+          the default plan of 100k x 384 in Chromium (CPU path and WebGPU);
           gpu: every GPU kernel and a whole plan against the CPU at 100k x 384,
           1M x 128 k-means + k-center on the GPU, plans in Chromium (WebGPU vs CPU)
   quality every method on the digits fixture, probe accuracy -> docs/quality.md";

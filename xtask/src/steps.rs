@@ -167,51 +167,82 @@ pub fn bench(which: Option<&str>) -> Result<(), String> {
     match which {
         None => {
             parse_bench()?;
-            select_bench()?;
+            scale_bench()?;
             gpu_bench()
         }
         Some("parse") => parse_bench(),
-        Some("select") => select_bench(),
+        Some("scale") => scale_bench(),
         Some("gpu") => gpu_bench(),
-        Some(other) => Err(format!("unknown benchmark {other:?}; expected parse, select or gpu")),
+        Some(other) => Err(format!("unknown benchmark {other:?}; expected parse, scale or gpu")),
     }
 }
 
-/// Rows and dims of the selection benchmark (the 100k × 384).
-const SELECT_SHAPE: (&str, &str) = ("100000", "384");
+/// The default plan of the largest pool, through the CLI: rows × dims.
+const LARGEST: (usize, usize) = (1_000_000, 384);
 
-/// Every method's plan on the synthetic set through the engine API, then the default
-/// plan through the CLI binary on the same data written as .npy.
-fn select_bench() -> Result<(), String> {
+/// `cargo xtask bench scale`: every method at 12.5k–100k × 384 through the engine API
+/// (CPU, release; with the in-process k-means baseline and the growth exponents), the
+/// default plan of 1M × 384 through the CLI under `/usr/bin/time -v` (wall time, peak
+/// resident memory against the matrix's bytes, and its own baseline), then the default
+/// plan of 100k × 384 in headless Chromium on the CPU path and on WebGPU.
+fn scale_bench() -> Result<(), String> {
     let root = root();
-    let (rows, dim) = SELECT_SHAPE;
-    println!("\n==== selection benchmark: every method, engine API, CPU backend ====");
-    run(cargo(&root).args([
-        "run",
-        "--release",
-        "-p",
-        "labelplan-select",
-        "--example",
-        "scale",
-        "--",
-        rows,
-        dim,
+    install::system_packages(&["time"])?;
+    let scale = ["run", "--release", "-p", "labelplan-select", "--example", "scale", "--"];
+    println!("\n==== scale: every method, 12.5k-100k x 384, engine API, CPU backend ====");
+    run(cargo(&root).args(scale).args(["--rows", "12500,25000,50000,100000", "--dim", "384"]))?;
+    let (rows, dim) = LARGEST;
+    println!("\n==== scale: {rows} x {dim}: baseline k-means in-process, then the default plan through the CLI ====");
+    run(cargo(&root).args(scale).args([
+        "--rows",
+        &rows.to_string(),
+        "--dim",
+        &dim.to_string(),
+        "--methods",
+        "none",
+        "--write-npy",
     ]))?;
     run(cargo(&root).args(["build", "--release", "-p", "labelplan-cli"]))?;
     let npy = root.join(format!("target/bench/synthetic_{rows}x{dim}.npy"));
-    let out = root.join("target/bench/plan-cli");
-    println!("\n==== selection benchmark: default plan through the CLI ====");
-    let started = Instant::now();
-    run(Command::new(root.join("target/release/labelplan"))
-        .arg("plan")
-        .arg(&npy)
-        .args(["--budget", "1%", "--budget", "5%", "--out"])
-        .arg(&out))?;
+    let report = root.join("target/bench/plan-1m-time.txt");
+    run(Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg("-o")
+        .arg(&report)
+        .arg(root.join("target/release/labelplan"))
+        .args(["plan", "--backend", "cpu", "--budget", "1%", "--budget", "5%", "--out"])
+        .arg(root.join("target/bench/plan-1m"))
+        .arg(&npy))?;
+    let text = std::fs::read_to_string(&report).map_err(|e| format!("{}: {e}", report.display()))?;
+    let field = |name: &str| {
+        text.lines().find_map(|l| l.trim().strip_prefix(name)).map(str::trim).unwrap_or("?").to_string()
+    };
+    let peak_kb: f64 = field("Maximum resident set size (kbytes):").parse().unwrap_or(f64::NAN);
+    let matrix = (rows * dim * 4) as f64;
     println!(
-        "CLI default plan, {rows} x {dim}: {:.1} s (read + plan + exports)",
-        started.elapsed().as_secs_f64()
+        "CLI default plan, {rows} x {dim}: wall {}, peak resident {:.2} GB = {:.2} x the matrix ({:.2} GB)",
+        field("Elapsed (wall clock) time (h:mm:ss or m:ss):"),
+        peak_kb * 1024.0 / 1e9,
+        peak_kb * 1024.0 / matrix,
+        matrix / 1e9
     );
-    Ok(())
+    std::fs::remove_file(&npy).map_err(|e| format!("{}: {e}", npy.display()))?;
+    browser_plans(&root, "large")
+}
+
+/// Builds the app (release) and times whole plans in headless Chromium on WebGPU and on
+/// the CPU fallback: `cases` is `small` (the sample, 10k × 128), `large` (100k × 384).
+fn browser_plans(root: &Path, cases: &str) -> Result<(), String> {
+    install::system_packages(install::TEST_PACKAGES)?;
+    install::web_tools(root)?;
+    install::npm_packages(&root.join("tests/e2e"))?;
+    let dist = root.join("target/bench-dist");
+    run(Command::new("trunk").args(["build", "--release", "--dist"]).arg(&dist).current_dir(root))?;
+    println!("\n==== whole plans in headless Chromium ({cases}), WebGPU vs CPU fallback ====");
+    run(Command::new("node")
+        .args(["bench_plan.mjs", cases])
+        .env("LABELPLAN_DIST", &dist)
+        .current_dir(root.join("tests/e2e")))
 }
 
 /// GPU backend against the CPU backend natively (lavapipe here: `--backend gpu` runs on
@@ -225,15 +256,7 @@ fn gpu_bench() -> Result<(), String> {
     run(cargo(&root).args(bench).arg("--plan"))?;
     println!("\n==== GPU benchmark: 1M x 128 f32 (512 MB) k-means + k-center on the GPU ====");
     run(cargo(&root).args(bench).arg("--large"))?;
-    install::web_tools(&root)?;
-    install::npm_packages(&root.join("tests/e2e"))?;
-    let dist = root.join("target/bench-dist");
-    run(Command::new("trunk").args(["build", "--release", "--dist"]).arg(&dist).current_dir(&root))?;
-    println!("\n==== GPU benchmark: whole plans in headless Chromium, WebGPU vs CPU fallback ====");
-    run(Command::new("node")
-        .arg("bench_plan.mjs")
-        .env("LABELPLAN_DIST", &dist)
-        .current_dir(root.join("tests/e2e")))
+    browser_plans(&root, "small")
 }
 
 /// `cargo xtask quality`: every method on the digits fixture, scored with true labels by

@@ -187,7 +187,7 @@ fn backend(choice: BackendChoice) -> Result<Option<GpuBackend>, String> {
 /// Runs the engine on `backend` with a progress bar.
 fn plan_on<B: Backend>(
     backend: &B,
-    data: &Dataset,
+    data: &mut Dataset,
     info: InputInfo,
     settings: &Settings,
 ) -> Result<Plan, String> {
@@ -197,7 +197,8 @@ fn plan_on<B: Backend>(
         bar.set_length(p.total.max(1));
         bar.set_position(p.done);
     };
-    let plan = futures::executor::block_on(Engine::new(backend).run(
+    // The engine takes a large pool's vectors (held once); the outputs need only ids.
+    let plan = futures::executor::block_on(Engine::new(backend).run_taking(
         data,
         info,
         settings,
@@ -211,7 +212,7 @@ fn plan_on<B: Backend>(
 
 /// Runs `labelplan plan`.
 pub fn run(args: PlanArgs) -> Result<(), String> {
-    let (data, info) = load(&args)?;
+    let (mut data, info) = load(&args)?;
     let settings = match &args.manifest {
         Some(path) => {
             let given = args.settings.given();
@@ -228,8 +229,8 @@ pub fn run(args: PlanArgs) -> Result<(), String> {
         None => args.settings.settings(),
     };
     let plan = match backend(args.backend)? {
-        Some(gpu) => plan_on(&gpu, &data, info, &settings)?,
-        None => plan_on(&CpuBackend, &data, info, &settings)?,
+        Some(gpu) => plan_on(&gpu, &mut data, info, &settings)?,
+        None => plan_on(&CpuBackend, &mut data, info, &settings)?,
     };
     write_outputs(&args.out, &plan, &data)?;
     summary(&plan, &args.out);

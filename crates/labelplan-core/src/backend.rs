@@ -198,6 +198,17 @@ pub trait Backend {
         self.normalize_rows(&raw).await
     }
 
+    /// [`Backend::upload_normalized`] of values the caller gives up: a backend that keeps
+    /// matrices in host memory normalises them in place, so the pool is held once.
+    async fn upload_normalized_owned(
+        &self,
+        values: Vec<f32>,
+        rows: usize,
+        dim: usize,
+    ) -> Result<Self::Matrix, BackendError> {
+        self.upload_normalized(&values, rows, dim).await
+    }
+
     /// `(rows, dim)` of a matrix.
     fn shape(&self, m: &Self::Matrix) -> (usize, usize);
 

@@ -182,6 +182,17 @@ impl Backend for CpuBackend {
         Ok(m)
     }
 
+    async fn upload_normalized_owned(
+        &self,
+        values: Vec<f32>,
+        rows: usize,
+        dim: usize,
+    ) -> Result<Array2<f32>, BackendError> {
+        let mut m = Array2::from_shape_vec((rows, dim), values).expect("values must hold rows × dim");
+        scale_to_unit(&mut m);
+        Ok(m)
+    }
+
     fn shape(&self, m: &Array2<f32>) -> (usize, usize) {
         m.dim()
     }

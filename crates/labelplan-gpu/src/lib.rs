@@ -16,4 +16,4 @@ pub use backend::GpuBackend;
 pub use context::{GpuContext, GpuOptions};
 pub use error::GpuError;
 pub use kernels::head::GpuTraining;
-pub use matrix::{GpuMatrix, GpuVector, Storage};
+pub use matrix::{GpuMatrix, GpuVector, Storage, UPLOAD_PIECE};

@@ -17,6 +17,9 @@ pub struct Tile {
     pub(crate) rows: usize,
 }
 
+/// Bytes of one upload piece (see [`GpuMatrix::upload_as`]).
+pub const UPLOAD_PIECE: usize = 8 << 20;
+
 /// How a matrix's values are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Storage {
@@ -112,7 +115,8 @@ impl GpuMatrix {
     }
 
     /// Copies a row-major `rows × dim` matrix to the GPU, stored as `storage` (f16 rounds
-    /// each value to nearest).
+    /// each value to nearest), in pieces of [`UPLOAD_PIECE`] bytes: neither the host nor
+    /// the driver holds a second copy of a whole tile (a mapped buffer per tile did).
     pub fn upload_as(
         ctx: &GpuContext,
         values: &[f32],
@@ -130,20 +134,31 @@ impl GpuMatrix {
         }
         let per = Self::tile_rows(ctx, "upload", rows, dim, storage)?;
         let dim4 = padded(dim).max(4);
+        let row_bytes = dim4 as u64 * storage.bytes();
+        let piece = (UPLOAD_PIECE / row_bytes as usize).max(1);
         let mut tiles = Vec::new();
         for first in (0..rows).step_by(per.max(1)) {
             let n = per.min(rows - first);
-            let mut data = vec![0.0f32; n * dim4];
-            for (r, row) in values[first * dim..(first + n) * dim].chunks(dim.max(1)).enumerate() {
-                data[r * dim4..r * dim4 + dim].copy_from_slice(row);
-            }
-            let buffer = match storage {
-                Storage::F32 => ctx.storage("matrix", bytemuck::cast_slice(&data)),
-                Storage::F16 => {
-                    let halves: Vec<u16> = data.iter().map(|&v| half::f16::from_f32(v).to_bits()).collect();
-                    ctx.storage("matrix (f16)", bytemuck::cast_slice(&halves))
+            let buffer = ctx.empty_storage("matrix", n as u64 * row_bytes);
+            for start in (0..n).step_by(piece) {
+                let m = piece.min(n - start);
+                let from = (first + start) * dim;
+                let mut data = vec![0.0f32; m * dim4];
+                for (r, row) in values[from..from + m * dim].chunks(dim.max(1)).enumerate() {
+                    data[r * dim4..r * dim4 + dim].copy_from_slice(row);
                 }
-            };
+                let at = start as u64 * row_bytes;
+                match storage {
+                    Storage::F32 => ctx.queue.write_buffer(&buffer, at, bytemuck::cast_slice(&data)),
+                    Storage::F16 => {
+                        let halves: Vec<u16> =
+                            data.iter().map(|&v| half::f16::from_f32(v).to_bits()).collect();
+                        ctx.queue.write_buffer(&buffer, at, bytemuck::cast_slice(&halves));
+                    }
+                }
+                // Hands the piece to the GPU now, so at most one piece waits in staging.
+                ctx.queue.submit([]);
+            }
             tiles.push(Tile { buffer, first, rows: n });
         }
         Ok(GpuMatrix { tiles, rows, dim, storage })

@@ -77,6 +77,24 @@ fn row_norms_match_cpu_on_straddling_shapes() {
 }
 
 #[test]
+fn uploads_larger_than_a_piece_arrive_whole_in_both_storages() {
+    // 3 dims pad to 16 bytes a row (8 as f16): 1.2M rows are 3 pieces of f32, 2 of f16.
+    let (rows, dim) = (1_200_000, 3);
+    let piece = labelplan_gpu::UPLOAD_PIECE / 16;
+    let values: Vec<f32> = (0..rows * dim).map(|i| (i % 2048) as f32 - 1024.0).collect();
+    let ctx = context(GpuOptions::default());
+    let probe: Vec<u32> =
+        [0, piece - 1, piece, 2 * piece, 2 * piece + 1, rows - 1].map(|r| r as u32).to_vec();
+    let want: Vec<f32> =
+        probe.iter().flat_map(|&r| values[r as usize * dim..(r as usize + 1) * dim].to_vec()).collect();
+    for storage in [Storage::F32, Storage::F16] {
+        let m = GpuMatrix::upload_as(&ctx, &values, rows, dim, storage).expect("upload");
+        // Integers up to 1024 are exact in f16 too.
+        assert_eq!(block_on(m.read_rows(&ctx, &probe)).expect("read"), want, "{storage:?}");
+    }
+}
+
+#[test]
 fn a_row_wider_than_a_binding_is_an_error_not_a_panic() {
     let g = GpuBackend::new(context(GpuOptions { max_binding_bytes: Some(64) }));
     let err = block_on(g.upload(&random_matrix(1, 2, 17), 2, 17)).expect_err("too wide");

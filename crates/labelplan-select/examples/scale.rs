@@ -7,7 +7,8 @@
 //!
 //! Usage: `scale [--rows 12500,25000,50000,100000] [--dim 384] [--methods coverage,elfs]
 //! [--write-npy]` (`--write-npy` also writes the largest set to
-//! `target/bench/synthetic_<ROWS>x<DIM>.npy` for the CLI and browser runs).
+//! `target/bench/synthetic_<ROWS>x<DIM>.npy` for the CLI and browser runs;
+//! `--methods none` runs only the baseline).
 
 #![allow(clippy::print_stdout)]
 
@@ -70,6 +71,7 @@ fn main() {
         .collect();
     let dim: usize = flag(&args, "--dim").map_or(384, |d| d.parse().expect("a dimension"));
     let methods: Vec<Method> = match flag(&args, "--methods") {
+        Some("none") => Vec::new(),
         Some(list) => list.split(',').map(|m| m.parse().expect("a method name")).collect(),
         None => Method::ALL.to_vec(),
     };
@@ -118,13 +120,18 @@ fn main() {
             series.push((rows as f64, secs));
         }
     }
-    if sizes.len() > 1 {
+    if sizes.len() > 1 && !methods.is_empty() {
         let (first, last) = (sizes[0], sizes[sizes.len() - 1]);
-        println!("\n| method | growth exponent (seconds ∝ rows^e) | time({last}) / time({first}) |");
-        println!("|---|---|---|");
+        // A quarter of the pool: quadratic growth would give 16, linear 4.
+        let quarter = sizes.iter().position(|&s| s * 4 == last);
+        let head = quarter.map_or(String::new(), |q| format!(" time({last}) / time({}) |", sizes[q]));
+        println!("\n| method | growth exponent (seconds ∝ rows^e) | time({last}) / time({first}) |{head}");
+        println!("|---|---|---|{}", if quarter.is_some() { "---|" } else { "" });
         for (method, series) in &times {
             let ratio = series[series.len() - 1].1 / series[0].1;
-            println!("| {method} | {:.2} | {ratio:.2} |", exponent(series));
+            let by_quarter = quarter
+                .map_or(String::new(), |q| format!(" {:.2} |", series[series.len() - 1].1 / series[q].1));
+            println!("| {method} | {:.2} | {ratio:.2} |{by_quarter}", exponent(series));
         }
     }
 }

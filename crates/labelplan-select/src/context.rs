@@ -15,6 +15,7 @@ use labelplan_core::Dataset;
 use crate::error::{Result, SelectError};
 use crate::ivf::Ivf;
 use crate::kmeans::Clusters;
+use crate::probe::Standardizer;
 
 /// A progress report: the stage running and how far along it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,12 +43,37 @@ pub struct Scale {
     /// through the inverted-file index ([`Ivf`]): the kNN graph, nearest picks and
     /// k-means assignments then look at nearby rows only.
     pub exact_rows: usize,
+    /// Centroids a k-means step of the default method holds at once through the index:
+    /// large budgets run their steps block by block (500,000 centroids × 384 f32 would
+    /// be 768 MB per copy).
+    pub centroid_block: usize,
+}
+
+impl Scale {
+    /// Every step through the index, whatever the pool's size (tests, quality runs).
+    pub const APPROXIMATE: Scale = Scale { exact_rows: 0, centroid_block: 65_536 };
 }
 
 impl Default for Scale {
     fn default() -> Self {
         // An exact kNN graph of 5,000 rows is 2.5e7 dot products: well under a second.
-        Scale { exact_rows: 5000 }
+        Scale { exact_rows: 5000, ..Scale::APPROXIMATE }
+    }
+}
+
+/// What a run plans over: the dataset, and its vectors when the caller hands them over
+/// (`data.values` is then empty and the vectors move to the backend, so a large pool is
+/// held once; see [`crate::Engine::run_taking`]).
+pub struct Pool<'d> {
+    /// Ids, metadata columns and shape (and the vectors unless `values` holds them).
+    pub data: &'d Dataset,
+    /// The vectors, row-major, when moved out of `data`.
+    pub values: Option<Vec<f32>>,
+}
+
+impl<'d> From<&'d Dataset> for Pool<'d> {
+    fn from(data: &'d Dataset) -> Self {
+        Pool { data, values: None }
     }
 }
 
@@ -71,6 +97,11 @@ pub struct Context<'a, B: Backend> {
     pub cost: Option<Vec<f64>>,
     /// Where exact steps give way to approximate ones.
     pub scale: Scale,
+    /// Per-column mean and spread of the raw vectors (the estimate's probe inputs).
+    pub standardizer: Standardizer,
+    /// Row norms of the raw vectors when they moved to the backend (raw rows are then
+    /// read back as normalised row × norm).
+    norms: Option<Vec<f32>>,
     progress: &'a mut dyn FnMut(&Progress),
     cancel: &'a AtomicBool,
     pause: Option<Pause<'a>>,
@@ -84,14 +115,36 @@ impl<'a, B: Backend> Context<'a, B> {
     /// Uploads and normalises the data and reads the constraint columns.
     pub async fn new(
         backend: &'a B,
-        data: &'a Dataset,
+        pool: impl Into<Pool<'a>>,
         settings: &'a Settings,
         scale: Scale,
         progress: &'a mut dyn FnMut(&Progress),
         cancel: &'a AtomicBool,
         pause: Option<Pause<'a>>,
     ) -> Result<Self> {
-        let points = backend.upload_normalized(&data.values, data.rows, data.dim).await?;
+        let Pool { data, values } = pool.into();
+        let (points, group, standardizer, norms) = match values {
+            None => (
+                backend.upload_normalized(&data.values, data.rows, data.dim).await?,
+                duplicate_groups(&data.values, data.rows, data.dim),
+                Standardizer::fit(&data.values, data.rows, data.dim),
+                None,
+            ),
+            Some(values) => {
+                let group = duplicate_groups(&values, data.rows, data.dim);
+                let standardizer = Standardizer::fit(&values, data.rows, data.dim);
+                let norms = values
+                    .chunks(data.dim.max(1))
+                    .map(|r| r.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt() as f32)
+                    .collect();
+                (
+                    backend.upload_normalized_owned(values, data.rows, data.dim).await?,
+                    group,
+                    standardizer,
+                    Some(norms),
+                )
+            }
+        };
         let labeled = match &settings.labeled_column {
             Some(name) => column(data, "--labeled-column", name)?.iter().map(|v| is_true(v)).collect(),
             None => vec![false; data.rows],
@@ -115,10 +168,12 @@ impl<'a, B: Backend> Context<'a, B> {
             settings,
             points,
             n: data.rows,
-            group: duplicate_groups(data),
+            group,
             labeled,
             cost,
             scale,
+            standardizer,
+            norms,
             progress,
             cancel,
             pause,
@@ -126,6 +181,21 @@ impl<'a, B: Backend> Context<'a, B> {
             knn: None,
             ivf: None,
             dynamics: None,
+        })
+    }
+
+    /// The raw vectors of `rows`, row-major, in the order given.
+    pub async fn raw_rows(&self, rows: &[u32]) -> Result<Vec<f32>> {
+        let dim = self.data.dim;
+        Ok(match &self.norms {
+            None => rows.iter().flat_map(|&r| self.data.row(r as usize)).copied().collect(),
+            Some(norms) => {
+                let mut x = self.backend.read_rows(&self.points, rows).await?;
+                for (row, &r) in x.chunks_mut(dim.max(1)).zip(rows) {
+                    row.iter_mut().for_each(|v| *v *= norms[r as usize]);
+                }
+                x
+            }
         })
     }
 
@@ -230,15 +300,15 @@ fn is_true(v: &str) -> bool {
 /// For each row, the lowest row holding the same vector (bit for bit). Rows are bucketed
 /// by a hash of their bits and compared only within a bucket, so no copy of the matrix
 /// is made.
-fn duplicate_groups(data: &Dataset) -> Vec<u32> {
+fn duplicate_groups(values: &[f32], rows: usize, dim: usize) -> Vec<u32> {
     use std::hash::{Hash, Hasher};
-    let mut buckets: HashMap<u64, Vec<u32>> = HashMap::with_capacity(data.rows);
-    let same =
-        |a: usize, b: usize| data.row(a).iter().zip(data.row(b)).all(|(x, y)| x.to_bits() == y.to_bits());
-    (0..data.rows)
+    let row = |i: usize| &values[i * dim..(i + 1) * dim];
+    let mut buckets: HashMap<u64, Vec<u32>> = HashMap::with_capacity(rows);
+    let same = |a: usize, b: usize| row(a).iter().zip(row(b)).all(|(x, y)| x.to_bits() == y.to_bits());
+    (0..rows)
         .map(|i| {
             let mut h = std::collections::hash_map::DefaultHasher::new();
-            data.row(i).iter().for_each(|v| v.to_bits().hash(&mut h));
+            row(i).iter().for_each(|v| v.to_bits().hash(&mut h));
             let bucket = buckets.entry(h.finish()).or_default();
             match bucket.iter().find(|&&j| same(i, j as usize)) {
                 Some(&j) => j,

@@ -7,7 +7,7 @@ use labelplan_core::plan::{BudgetPlan, Clustering, CurvePoint, InputInfo, Manife
 use labelplan_core::Dataset;
 
 use crate::constraints::walk;
-use crate::context::{Context, Pause, Progress, Scale};
+use crate::context::{Context, Pause, Pool, Progress, Scale};
 use crate::error::{Result, SelectError};
 use crate::estimate::Estimator;
 use crate::methods::Selector;
@@ -80,9 +80,42 @@ impl<'b, B: Backend> Engine<'b, B> {
         progress: &mut dyn FnMut(&Progress),
         cancel: &AtomicBool,
     ) -> Result<Plan> {
+        self.plan(Pool::from(data), input, settings, progress, cancel).await
+    }
+
+    /// [`Engine::run`] that takes the vectors of a large pool (beyond
+    /// [`Scale::exact_rows`]; `data.values` is then left empty) and moves them to the
+    /// backend, so the plan holds the matrix once: 1M × 384 f32 is 1.5 GB. The estimate
+    /// then reads its training rows back as normalised row × norm (equal to the raw row
+    /// within rounding). Small pools run exactly as [`Engine::run`].
+    pub async fn run_taking(
+        &self,
+        data: &mut Dataset,
+        input: InputInfo,
+        settings: &Settings,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+    ) -> Result<Plan> {
+        check(settings, data.rows)?;
+        if data.rows <= self.scale.exact_rows {
+            return self.run(data, input, settings, progress, cancel).await;
+        }
+        let values = std::mem::take(&mut data.values);
+        self.plan(Pool { data, values: Some(values) }, input, settings, progress, cancel).await
+    }
+
+    async fn plan(
+        &self,
+        pool: Pool<'_>,
+        input: InputInfo,
+        settings: &Settings,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+    ) -> Result<Plan> {
+        let data = pool.data;
         check(settings, data.rows)?;
         let mut ctx =
-            Context::new(self.backend, data, settings, self.scale, progress, cancel, self.pause).await?;
+            Context::new(self.backend, pool, settings, self.scale, progress, cancel, self.pause).await?;
         let eligible = ctx.eligible();
         if eligible == 0 {
             return Err(SelectError::setting(
@@ -115,7 +148,7 @@ impl<'b, B: Backend> Engine<'b, B> {
         } else {
             (largest as usize + 64).min(eligible)
         };
-        let estimator = Estimator::new(data, cluster.clone(), k, settings.seed);
+        let estimator = Estimator::new(&ctx, cluster.clone(), k, settings.seed).await?;
         let mut selector = Selector::new(settings.method, want);
         let mut runs = Vec::new();
         for (i, &limit) in limits.iter().enumerate() {
@@ -126,7 +159,7 @@ impl<'b, B: Backend> Engine<'b, B> {
             let picked = walk(&mut ctx, &candidates.order, limit).await?;
             ctx.tick("estimating", i as u64, limits.len() as u64).await?;
             let coverage = planner::coverage(&mut ctx, &picked.rows, &cluster, k).await?;
-            let quality = estimator.quality(&picked.rows);
+            let quality = estimator.quality(&ctx, &picked.rows).await?;
             runs.push((limit, candidates.beta, picked, coverage, quality));
         }
         let curve: Vec<CurvePoint> = runs

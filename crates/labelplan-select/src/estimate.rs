@@ -3,9 +3,11 @@
 //! sample of the pool. The planner reports it per budget; ELFS and CCS use it (with the
 //! sample held out of training) to choose their cutoff β.
 
-use labelplan_core::Dataset;
+use labelplan_core::backend::Backend;
 use ndarray::Array2;
 
+use crate::context::Context;
+use crate::error::Result;
 use crate::methods::random;
 use crate::probe::{train_and_score, Standardizer};
 
@@ -21,8 +23,7 @@ const ITERATIONS: usize = 100;
 const BETA_ITERATIONS: usize = 50;
 
 /// Scores sets of picks against pseudo-labels.
-pub struct Estimator<'d> {
-    data: &'d Dataset,
+pub struct Estimator {
     standardizer: Standardizer,
     labels: Vec<u32>,
     classes: usize,
@@ -33,51 +34,62 @@ pub struct Estimator<'d> {
     holdout_y: Vec<u32>,
 }
 
-impl<'d> Estimator<'d> {
-    /// An estimator for `data` with pseudo-labels `labels` (< `classes`).
-    pub fn new(data: &'d Dataset, labels: Vec<u32>, classes: usize, seed: u64) -> Self {
-        let standardizer = Standardizer::fit(&data.values, data.rows, data.dim);
-        let order = random::order(&vec![false; data.rows], seed, "estimate sample");
+impl Estimator {
+    /// An estimator for the run's pool with pseudo-labels `labels` (< `classes`).
+    pub async fn new<B: Backend>(
+        ctx: &Context<'_, B>,
+        labels: Vec<u32>,
+        classes: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let (n, dim) = (ctx.n, ctx.data.dim);
+        let standardizer = ctx.standardizer.clone();
+        let order = random::order(&vec![false; n], seed, "estimate sample");
         // The scoring sample, and its first fifth as the split held out when choosing β.
         let sample = |len: usize| {
             let mut rows = order[..len].to_vec();
             rows.sort_unstable();
             rows
         };
-        let eval = sample(data.rows.min(EVAL_MAX));
-        let holdout = sample((data.rows / 5).clamp(1, EVAL_MAX));
-        let mut in_holdout = vec![false; data.rows];
+        let eval = sample(n.min(EVAL_MAX));
+        let holdout = sample((n / 5).clamp(1, EVAL_MAX));
+        let mut in_holdout = vec![false; n];
         holdout.iter().for_each(|&i| in_holdout[i as usize] = true);
         let ys = |rows: &[u32]| rows.iter().map(|&i| labels[i as usize]).collect();
-        Estimator {
-            data,
-            eval_x: standardizer.apply(&data.values, data.dim, &eval),
+        Ok(Estimator {
+            eval_x: standardizer.apply_block(&ctx.raw_rows(&eval).await?, dim),
             eval_y: ys(&eval),
-            holdout_x: standardizer.apply(&data.values, data.dim, &holdout),
+            holdout_x: standardizer.apply_block(&ctx.raw_rows(&holdout).await?, dim),
             holdout_y: ys(&holdout),
             in_holdout,
             standardizer,
             labels,
             classes,
-        }
+        })
     }
 
     /// Trains on (at most [`TRAIN_MAX`] of) `picks` and scores on `(x, y)`.
-    fn score(&self, picks: impl Iterator<Item = u32>, x: &Array2<f32>, y: &[u32], iterations: usize) -> f64 {
+    async fn score<B: Backend>(
+        &self,
+        ctx: &Context<'_, B>,
+        picks: impl Iterator<Item = u32>,
+        (x, y): (&Array2<f32>, &[u32]),
+        iterations: usize,
+    ) -> Result<f64> {
         let train: Vec<u32> = picks.take(TRAIN_MAX).collect();
-        let tx = self.standardizer.apply(&self.data.values, self.data.dim, &train);
+        let tx = self.standardizer.apply_block(&ctx.raw_rows(&train).await?, ctx.data.dim);
         let ty: Vec<u32> = train.iter().map(|&i| self.labels[i as usize]).collect();
-        train_and_score(&tx, &ty, x, y, self.classes, iterations)
+        Ok(train_and_score(&tx, &ty, x, y, self.classes, iterations))
     }
 
     /// Accuracy (%) against pseudo-labels of the probe trained on `picks`.
-    pub fn quality(&self, picks: &[u32]) -> f64 {
-        self.score(picks.iter().copied(), &self.eval_x, &self.eval_y, ITERATIONS)
+    pub async fn quality<B: Backend>(&self, ctx: &Context<'_, B>, picks: &[u32]) -> Result<f64> {
+        self.score(ctx, picks.iter().copied(), (&self.eval_x, &self.eval_y), ITERATIONS).await
     }
 
     /// The same with the scoring sample left out of training (for choosing β).
-    pub fn held_out_quality(&self, picks: &[u32]) -> f64 {
+    pub async fn held_out_quality<B: Backend>(&self, ctx: &Context<'_, B>, picks: &[u32]) -> Result<f64> {
         let train = picks.iter().copied().filter(|&i| !self.in_holdout[i as usize]);
-        self.score(train, &self.holdout_x, &self.holdout_y, BETA_ITERATIONS)
+        self.score(ctx, train, (&self.holdout_x, &self.holdout_y), BETA_ITERATIONS).await
     }
 }

@@ -37,6 +37,12 @@ impl Standardizer {
         Standardizer { mean, std }
     }
 
+    /// Every row of a row-major block, standardised.
+    pub fn apply_block(&self, block: &[f32], dim: usize) -> Array2<f32> {
+        let rows: Vec<u32> = (0..(block.len() / dim.max(1)) as u32).collect();
+        self.apply(block, dim, &rows)
+    }
+
     /// The standardised rows `rows` of `values` (f32: the probe's products run in f32).
     pub fn apply(&self, values: &[f32], dim: usize, rows: &[u32]) -> Array2<f32> {
         let mut x = Array2::zeros((rows.len(), dim));

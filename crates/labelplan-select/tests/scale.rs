@@ -1,6 +1,6 @@
 //! The approximate steps of large pools (the inverted-file index, the kNN graph through
 //! it, nearest-member searches, local k-means steps), forced onto the digits sample with
-//! `Scale { exact_rows: 0 }` and compared with the exact steps.
+//! `Scale::APPROXIMATE` and compared with the exact steps.
 
 use std::sync::atomic::AtomicBool;
 
@@ -15,7 +15,7 @@ use labelplan_select::nearest::nearest_in;
 use labelplan_select::{Engine, Scale};
 use pollster::block_on;
 
-const APPROXIMATE: Scale = Scale { exact_rows: 0 };
+const APPROXIMATE: Scale = Scale::APPROXIMATE;
 
 fn digits() -> Dataset {
     read_path(&labelplan_testkit::repo_root().join("web/sample/digits.npy"), &LoadOptions::default())
@@ -152,6 +152,40 @@ fn the_default_covers_as_well_through_the_index() {
         let (de, da) = (e.coverage.mean_distance, a.coverage.mean_distance);
         assert!(da <= de * 1.03, "{}: mean distance {da} through the index vs {de} exact", e.budget);
         assert!(a.quality >= e.quality - 3.0, "{}: quality {} vs {}", e.budget, a.quality, e.quality);
+    }
+}
+
+#[test]
+fn the_default_makes_the_same_picks_with_its_centroids_in_blocks() {
+    let data = digits();
+    let s = settings(Method::Coverage, &[Budget::Percent(5.0), Budget::Percent(20.0)]);
+    let whole = plan(&data, &s, APPROXIMATE);
+    // 7 centroids a block: 90 and 359 centroids span 13 and 52 blocks.
+    let blocks = plan(&data, &s, Scale { centroid_block: 7, ..APPROXIMATE });
+    for (w, b) in whole.budgets.iter().zip(&blocks.budgets) {
+        assert_eq!(w.rows, b.rows, "{}", w.budget);
+    }
+}
+
+#[test]
+fn a_taken_pool_plans_like_a_borrowed_one() {
+    let mut data = digits();
+    let s = settings(Method::Coverage, &[Budget::Percent(5.0), Budget::Percent(20.0)]);
+    let borrowed = plan(&data, &s, APPROXIMATE);
+    let input = InputInfo::unhashed(&data);
+    let taken = block_on(Engine::new(&CpuBackend).scaled(APPROXIMATE).run_taking(
+        &mut data,
+        input,
+        &s,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    ))
+    .expect("plan");
+    assert!(data.values.is_empty(), "the vectors moved to the backend");
+    for (b, t) in borrowed.budgets.iter().zip(&taken.budgets) {
+        assert_eq!(b.rows, t.rows, "{}", b.budget);
+        // The estimate trains on rows read back as normalised row × norm.
+        assert!((b.quality - t.quality).abs() <= 0.5, "{}: quality {} vs {}", b.budget, t.quality, b.quality);
     }
 }
 

@@ -13,8 +13,10 @@ use labelplan_core::backend::Backend;
 
 use crate::context::Context;
 use crate::error::Result;
-use crate::kmeans::{lloyd, normalize, KMeans};
+use crate::kmeans::{lloyd, normalize};
 use crate::nearest::nearest_in;
+
+const NONE: u32 = u32::MAX;
 
 /// k-means steps after seeding.
 pub const REFINE_STEPS: usize = 2;
@@ -29,15 +31,16 @@ pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &
     let seeds_m = &seeds[..m.min(seeds.len())];
     let centers: Vec<u32> = labeled.iter().chain(seeds_m).copied().collect();
     let fixed: Vec<bool> = (0..centers.len()).map(|c| c < labeled.len()).collect();
-    let km = if ctx.approximate() {
+    let (assign, sim) = if ctx.approximate() {
         local_lloyd(ctx, &centers, &fixed, REFINE_STEPS).await?
     } else {
         let start = ctx.backend.read_rows(&ctx.points, &centers).await?;
-        lloyd(ctx.backend, &ctx.points, start, &fixed, REFINE_STEPS).await?
+        let km = lloyd(ctx.backend, &ctx.points, start, &fixed, REFINE_STEPS).await?;
+        (km.assign, km.sim)
     };
     // Most similar eligible member of each moved centroid.
     let mut member: Vec<Option<(u32, f32)>> = vec![None; centers.len()];
-    for (i, (&c, &s)) in km.assign.iter().zip(&km.sim).enumerate() {
+    for (i, (&c, &s)) in assign.iter().zip(&sim).enumerate() {
         let slot = &mut member[c as usize];
         if !ctx.labeled[i] && slot.is_none_or(|(_, best)| s > best) {
             *slot = Some((i as u32, s));
@@ -56,44 +59,70 @@ pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &
     Ok(out)
 }
 
-/// `steps` Lloyd steps from the rows `centers` (those marked `fixed` do not move), each
-/// row choosing among the centroids of itself and its kNN neighbours.
+/// `steps` Lloyd steps from the rows `centers` (those marked `fixed` do not move; an
+/// emptied centroid falls back to its row), each row choosing among the centroids of
+/// itself and its kNN neighbours. Centroids are made and searched
+/// [`Scale::centroid_block`](crate::Scale) at a time. Returns each row's centroid and
+/// its similarity to it.
 async fn local_lloyd<B: Backend>(
     ctx: &mut Context<'_, B>,
     centers: &[u32],
     fixed: &[bool],
     steps: usize,
-) -> Result<KMeans> {
+) -> Result<(Vec<u32>, Vec<f32>)> {
     let (_, dim) = ctx.backend.shape(&ctx.points);
     let k = centers.len();
     let first = nearest_in(ctx, None, centers).await?;
     let (mut assign, mut sim) = (first.index, first.sim);
-    let mut centroids = ctx.backend.read_rows(&ctx.points, centers).await?;
     let knn = ctx.knn().await?;
     let width = knn.k + 1;
-    let mut candidates = vec![u32::MAX; ctx.n * width];
+    let mut candidates = vec![NONE; ctx.n * width];
+    let step = ctx.scale.centroid_block.max(1);
+    let mut in_block = if k > step { vec![NONE; ctx.n * width] } else { Vec::new() };
     for _ in 0..steps {
-        let sums = ctx.backend.segment_sums(&ctx.points, &assign, k).await?;
-        for (j, sum) in sums.chunks(dim).enumerate() {
-            if !fixed[j] && sum.iter().any(|&v| v != 0.0) {
-                centroids[j * dim..(j + 1) * dim].copy_from_slice(sum);
-            }
-        }
-        normalize(&mut centroids, dim);
         for (i, slots) in candidates.chunks_mut(width).enumerate() {
-            slots.fill(u32::MAX);
+            slots.fill(NONE);
             let mut filled = 0;
             let around = std::iter::once(i as u32).chain(knn.of(i).map(|p| p.0));
-            for c in around.filter(|&j| j != u32::MAX).map(|j| assign[j as usize]) {
-                if c != u32::MAX && !slots[..filled].contains(&c) {
+            for c in around.filter(|&j| j != NONE).map(|j| assign[j as usize]) {
+                if c != NONE && !slots[..filled].contains(&c) {
                     slots[filled] = c;
                     filled += 1;
                 }
             }
         }
-        let c = ctx.backend.upload(&centroids, k, dim).await?;
-        let near = ctx.backend.nearest_among(&ctx.points, &c, &candidates, width).await?;
-        (assign, sim) = (near.index, near.sim);
+        let mut best = (vec![NONE; ctx.n], vec![f32::NEG_INFINITY; ctx.n]);
+        for start in (0..k).step_by(step) {
+            let block = start as u32..(start + step).min(k) as u32;
+            let local = |c: u32| if block.contains(&c) { c - block.start } else { NONE };
+            let members: Vec<u32> = assign.iter().map(|&c| local(c)).collect();
+            let size = block.len();
+            let mut centroids = ctx.backend.segment_sums(&ctx.points, &members, size).await?;
+            let keep: Vec<usize> = (0..size)
+                .filter(|&j| fixed[start + j] || centroids[j * dim..(j + 1) * dim].iter().all(|&v| v == 0.0))
+                .collect();
+            let rows: Vec<u32> = keep.iter().map(|&j| centers[start + j]).collect();
+            for (&j, row) in keep.iter().zip(ctx.backend.read_rows(&ctx.points, &rows).await?.chunks(dim)) {
+                centroids[j * dim..(j + 1) * dim].copy_from_slice(row);
+            }
+            normalize(&mut centroids, dim);
+            let c = ctx.backend.upload(&centroids, size, dim).await?;
+            drop(centroids);
+            let slots = if in_block.is_empty() {
+                &candidates
+            } else {
+                in_block.iter_mut().zip(&candidates).for_each(|(b, &c)| *b = local(c));
+                &in_block
+            };
+            let near = ctx.backend.nearest_among(&ctx.points, &c, slots, width).await?;
+            // Blocks come in index order, so a tie keeps the lowest centroid.
+            for (i, (&j, &s)) in near.index.iter().zip(&near.sim).enumerate() {
+                if j != NONE && (best.0[i] == NONE || s > best.1[i]) {
+                    (best.0[i], best.1[i]) = (block.start + j, s);
+                }
+            }
+        }
+        (assign, sim) = best;
     }
-    Ok(KMeans { centroids, assign, sim })
+    Ok((assign, sim))
 }

@@ -18,9 +18,11 @@ enum Sims {
         n: usize,
         s: Vec<f32>,
     },
-    /// `covers[j]`: rows `i` with `j` in their neighbourhood (or `i == j`).
+    /// `covers[start[j]..start[j + 1]]`: rows `i` with `j` in their neighbourhood (or
+    /// `i == j`), in one flat list (a list per row would cost 1M allocations).
     Sparse {
-        covers: Vec<Vec<(u32, f32)>>,
+        start: Vec<usize>,
+        covers: Vec<(u32, f32)>,
     },
 }
 
@@ -28,7 +30,9 @@ impl Sims {
     fn for_each(&self, j: u32, mut f: impl FnMut(usize, f32)) {
         match self {
             Sims::Dense { n, s } => (0..*n).for_each(|i| f(i, s[i * n + j as usize])),
-            Sims::Sparse { covers } => covers[j as usize].iter().for_each(|&(i, v)| f(i as usize, v)),
+            Sims::Sparse { start, covers } => {
+                covers[start[j as usize]..start[j as usize + 1]].iter().for_each(|&(i, v)| f(i as usize, v))
+            }
         }
     }
 }
@@ -42,17 +46,30 @@ async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, power: i32) -> Resul
     let n = ctx.n;
     let group = ctx.group.clone();
     let knn = ctx.knn().await?;
-    let mut covers: Vec<Vec<(u32, f32)>> = (0..n as u32).map(|i| vec![(i, 1.0)]).collect();
+    // Who covers row i: itself, its neighbours, and its duplicate group's first row
+    // (an exact duplicate is covered by that row as by itself).
+    let coverers = |i: usize| {
+        let dup = (group[i] as usize != i).then_some((group[i], 1.0));
+        std::iter::once((i as u32, 1.0))
+            .chain(knn.of(i).filter(|p| p.0 != u32::MAX).map(|(j, s)| (j, shape(s))))
+            .chain(dup)
+    };
+    let mut start = vec![0usize; n + 1];
     for i in 0..n {
-        for (j, s) in knn.of(i).filter(|p| p.0 != u32::MAX) {
-            covers[j as usize].push((i as u32, shape(s)));
-        }
-        // An exact duplicate is covered by its group's first row as by itself.
-        if group[i] as usize != i {
-            covers[group[i] as usize].push((i as u32, 1.0));
+        coverers(i).for_each(|(j, _)| start[j as usize + 1] += 1);
+    }
+    for j in 0..n {
+        start[j + 1] += start[j];
+    }
+    let mut filled = start.clone();
+    let mut covers = vec![(0u32, 0.0f32); start[n]];
+    for i in 0..n {
+        for (j, s) in coverers(i) {
+            covers[filled[j as usize]] = (i as u32, s);
+            filled[j as usize] += 1;
         }
     }
-    Ok(Sims::Sparse { covers })
+    Ok(Sims::Sparse { start, covers })
 }
 
 /// The first `want` rows of the lazy-greedy order with similarity exponent `power`.

@@ -104,7 +104,7 @@ impl Selector {
         &mut self,
         ctx: &mut Context<'_, B>,
         m: usize,
-        est: &Estimator<'_>,
+        est: &Estimator,
     ) -> Result<Candidates> {
         let method = self.method;
         let plain = |order: Vec<u32>| Candidates { order, beta: None };
@@ -140,7 +140,7 @@ impl Selector {
                         let mut best = (f64::NEG_INFINITY, 0.0);
                         for (i, &beta) in grid.iter().enumerate() {
                             ctx.tick("β search", i as u64, grid.len() as u64).await?;
-                            let q = est.held_out_quality(&pick(beta));
+                            let q = est.held_out_quality(ctx, &pick(beta)).await?;
                             if q > best.0 {
                                 best = (q, beta);
                             }
