@@ -185,18 +185,24 @@ impl GpuMatrix {
         (&self.tiles[t], row - self.tiles[t].first)
     }
 
+    /// An error naming `op` when a row of `rows` is past the end.
+    pub(crate) fn check_rows(&self, op: &'static str, rows: &[u32]) -> Result<(), GpuError> {
+        match rows.iter().find(|&&r| r as usize >= self.rows) {
+            Some(&bad) => Err(GpuError::Shape {
+                op,
+                rows: self.rows,
+                dim: self.dim,
+                message: format!("row {bad} does not exist"),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Reads rows back as f32, in the order given, without the padding.
     pub async fn read_rows(&self, ctx: &GpuContext, rows: &[u32]) -> Result<Vec<f32>, GpuError> {
         let dim4 = self.dim4().max(4);
         let row_bytes = self.row_bytes();
-        if let Some(&bad) = rows.iter().find(|&&r| r as usize >= self.rows) {
-            return Err(GpuError::Shape {
-                op: "read_rows",
-                rows: self.rows,
-                dim: self.dim,
-                message: format!("row {bad} does not exist"),
-            });
-        }
+        self.check_rows("read_rows", rows)?;
         let gathered = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("gathered rows"),
             size: (rows.len() as u64 * row_bytes).max(4),

@@ -123,26 +123,17 @@ impl<'a, B: Backend> Context<'a, B> {
         pause: Option<Pause<'a>>,
     ) -> Result<Self> {
         let Pool { data, values } = pool.into();
-        let (points, group, standardizer, norms) = match values {
-            None => (
-                backend.upload_normalized(&data.values, data.rows, data.dim).await?,
-                duplicate_groups(&data.values, data.rows, data.dim),
-                Standardizer::fit(&data.values, data.rows, data.dim),
-                None,
-            ),
+        let raw = values.as_deref().unwrap_or(&data.values);
+        let group = duplicate_groups(raw, data.rows, data.dim);
+        let standardizer = Standardizer::fit(raw, data.rows, data.dim);
+        let (points, norms) = match values {
+            None => (backend.upload_normalized(&data.values, data.rows, data.dim).await?, None),
             Some(values) => {
-                let group = duplicate_groups(&values, data.rows, data.dim);
-                let standardizer = Standardizer::fit(&values, data.rows, data.dim);
                 let norms = values
                     .chunks(data.dim.max(1))
                     .map(|r| r.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt() as f32)
                     .collect();
-                (
-                    backend.upload_normalized_owned(values, data.rows, data.dim).await?,
-                    group,
-                    standardizer,
-                    Some(norms),
-                )
+                (backend.upload_normalized_owned(values, data.rows, data.dim).await?, Some(norms))
             }
         };
         let labeled = match &settings.labeled_column {

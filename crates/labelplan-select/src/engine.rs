@@ -80,6 +80,7 @@ impl<'b, B: Backend> Engine<'b, B> {
         progress: &mut dyn FnMut(&Progress),
         cancel: &AtomicBool,
     ) -> Result<Plan> {
+        check(settings, data.rows)?;
         self.plan(Pool::from(data), input, settings, progress, cancel).await
     }
 
@@ -98,12 +99,13 @@ impl<'b, B: Backend> Engine<'b, B> {
     ) -> Result<Plan> {
         check(settings, data.rows)?;
         if data.rows <= self.scale.exact_rows {
-            return self.run(data, input, settings, progress, cancel).await;
+            return self.plan(Pool::from(&*data), input, settings, progress, cancel).await;
         }
         let values = std::mem::take(&mut data.values);
         self.plan(Pool { data, values: Some(values) }, input, settings, progress, cancel).await
     }
 
+    /// The plan of a pool whose settings passed [`check`].
     async fn plan(
         &self,
         pool: Pool<'_>,
@@ -113,7 +115,6 @@ impl<'b, B: Backend> Engine<'b, B> {
         cancel: &AtomicBool,
     ) -> Result<Plan> {
         let data = pool.data;
-        check(settings, data.rows)?;
         let mut ctx =
             Context::new(self.backend, pool, settings, self.scale, progress, cancel, self.pause).await?;
         let eligible = ctx.eligible();

@@ -9,7 +9,7 @@ use ndarray::Array2;
 use crate::context::Context;
 use crate::error::Result;
 use crate::methods::random;
-use crate::probe::{train_and_score, Standardizer};
+use crate::probe::train_and_score;
 
 /// Rows the estimate is scored on, at most (and at most held out for β).
 const EVAL_MAX: usize = 5000;
@@ -24,7 +24,6 @@ const BETA_ITERATIONS: usize = 50;
 
 /// Scores sets of picks against pseudo-labels.
 pub struct Estimator {
-    standardizer: Standardizer,
     labels: Vec<u32>,
     classes: usize,
     eval_x: Array2<f32>,
@@ -43,7 +42,7 @@ impl Estimator {
         seed: u64,
     ) -> Result<Self> {
         let (n, dim) = (ctx.n, ctx.data.dim);
-        let standardizer = ctx.standardizer.clone();
+        let standardizer = &ctx.standardizer;
         let order = random::order(&vec![false; n], seed, "estimate sample");
         // The scoring sample, and its first fifth as the split held out when choosing β.
         let sample = |len: usize| {
@@ -62,7 +61,6 @@ impl Estimator {
             holdout_x: standardizer.apply_block(&ctx.raw_rows(&holdout).await?, dim),
             holdout_y: ys(&holdout),
             in_holdout,
-            standardizer,
             labels,
             classes,
         })
@@ -77,7 +75,7 @@ impl Estimator {
         iterations: usize,
     ) -> Result<f64> {
         let train: Vec<u32> = picks.take(TRAIN_MAX).collect();
-        let tx = self.standardizer.apply_block(&ctx.raw_rows(&train).await?, ctx.data.dim);
+        let tx = ctx.standardizer.apply_block(&ctx.raw_rows(&train).await?, ctx.data.dim);
         let ty: Vec<u32> = train.iter().map(|&i| self.labels[i as usize]).collect();
         Ok(train_and_score(&tx, &ty, x, y, self.classes, iterations))
     }

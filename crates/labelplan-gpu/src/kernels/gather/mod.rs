@@ -20,14 +20,7 @@ struct Params {
 
 /// The rows `rows` of `m`, in that order, as a new matrix of the same storage.
 pub async fn gather(ctx: &GpuContext, m: &GpuMatrix, rows: &[u32]) -> Result<GpuMatrix, GpuError> {
-    if let Some(&bad) = rows.iter().find(|&&r| r as usize >= m.rows) {
-        return Err(GpuError::Shape {
-            op: "gather",
-            rows: m.rows,
-            dim: m.dim,
-            message: format!("row {bad} does not exist"),
-        });
-    }
+    m.check_rows("gather", rows)?;
     let words = (m.row_bytes() / 4) as u32;
     let per = GpuMatrix::tile_rows(ctx, "gather", rows.len(), m.dim, m.storage)?;
     let kernel: &Kernel = &ctx.pipelines.gather;
