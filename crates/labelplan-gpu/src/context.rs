@@ -50,8 +50,9 @@ impl GpuContext {
             .map_err(|e| GpuError::NoDevice(e.to_string()))?;
         let adapter_max = (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size);
         let binding_bytes = options.max_binding_bytes.map_or(adapter_max, |cap| cap.min(adapter_max));
-        // Every pipeline compiled up front: a shader the browser's compiler rejects
-        // (stricter than naga in places) fails here, not in the middle of a plan.
+        // Every shader module created up front: a shader the browser's compiler rejects
+        // (stricter than naga in places) fails here, not in the middle of a plan. The
+        // pipelines compile on first use.
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let pipelines = Arc::new(crate::kernels::Pipelines::new(&device));
         if let Some(e) = scope.pop().await {

@@ -1,5 +1,6 @@
 //! The WGSL kernels, each in its own folder beside its shader, and what they share:
-//! compiled pipelines (built once per context), bind groups and 2-D dispatch grids.
+//! pipelines (compiled on first use, once per context), bind groups and 2-D dispatch
+//! grids.
 
 pub mod gather;
 pub mod head;
@@ -9,32 +10,47 @@ pub mod raise_best;
 pub mod segment_sums;
 pub mod similarity;
 
+use std::sync::OnceLock;
+
 /// Invocations per workgroup of every 1-D kernel (shaders declare the same 64).
 pub(crate) const WORKGROUP: u32 = 64;
 
-/// A compute pipeline with its label.
+/// A compute pipeline with its label. The shader module is created (and so checked by
+/// the browser's compiler, stricter than naga in places) with the context; the pipeline
+/// is compiled the first time a dispatch needs it: a software adapter (SwiftShader,
+/// lavapipe) spends seconds per pipeline and a plan uses a few of them, so compiling all
+/// of them up front delayed every start. Kernels bind and dispatch inside
+/// `GpuContext::scoped`, so a compile error surfaces there.
 #[derive(Debug)]
 pub(crate) struct Kernel {
-    pub pipeline: wgpu::ComputePipeline,
     label: &'static str,
+    module: wgpu::ShaderModule,
+    entry: &'static str,
+    pipeline: OnceLock<wgpu::ComputePipeline>,
 }
 
 impl Kernel {
-    /// Compiles `entry` of `source` with an automatic layout.
-    pub fn new(device: &wgpu::Device, label: &'static str, source: &str, entry: &str) -> Self {
+    /// `entry` of `source`, to be compiled with an automatic layout on first use.
+    pub fn new(device: &wgpu::Device, label: &'static str, source: &str, entry: &'static str) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(source.into()),
         });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(label),
-            layout: None,
-            module: &module,
-            entry_point: Some(entry),
-            compilation_options: wgpu::PipelineCompilationOptions::default(),
-            cache: None,
-        });
-        Kernel { pipeline, label }
+        Kernel { label, module, entry, pipeline: OnceLock::new() }
+    }
+
+    /// The compiled pipeline (compiled now if this is its first use).
+    pub fn pipeline(&self, device: &wgpu::Device) -> &wgpu::ComputePipeline {
+        self.pipeline.get_or_init(|| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(self.label),
+                layout: None,
+                module: &self.module,
+                entry_point: Some(self.entry),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                cache: None,
+            })
+        })
     }
 
     /// A bind group of group 0 with `buffers` at bindings 0, 1, 2, … in order.
@@ -58,22 +74,23 @@ impl Kernel {
             .collect();
         device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(self.label),
-            layout: &self.pipeline.get_bind_group_layout(0),
+            layout: &self.pipeline(device).get_bind_group_layout(0),
             entries: &entries,
         })
     }
 
-    /// Records one dispatch of `groups` workgroups in its own compute pass. Grids over
-    /// the per-dimension limit fold into y; shaders recover the linear workgroup index
-    /// as `wid.x + wid.y * nwg.x`.
+    /// Records one dispatch of `groups` workgroups in its own compute pass (after a
+    /// bind, which compiled the pipeline). Grids over the per-dimension limit fold into
+    /// y; shaders recover the linear workgroup index as `wid.x + wid.y * nwg.x`.
     pub fn dispatch(&self, enc: &mut wgpu::CommandEncoder, bind: &wgpu::BindGroup, groups: u32, max: u32) {
+        let pipeline = self.pipeline.get().expect("a kernel is bound before it is dispatched");
         let x = groups.clamp(1, max);
         let y = groups.div_ceil(x).max(1);
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some(self.label),
             timestamp_writes: None,
         });
-        pass.set_pipeline(&self.pipeline);
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, bind, &[]);
         pass.dispatch_workgroups(x, y, 1);
     }

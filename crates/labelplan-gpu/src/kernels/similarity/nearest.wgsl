@@ -8,20 +8,26 @@
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let qi = query_row(wid, nwg, lid);
+    let q0 = first_query(wid, nwg);
+    let qi = q0 + lid;
     var s = -3.0e38;
     var i = 0xffffffffu;
     if (qi < p.q_rows) {
         s = best_sim[qi];
         i = best_index[qi];
     }
-    var acc: array<f32, 64>;
+    var acc: array<vec4<f32>, 16>;
     for (var r0 = p.r_start; r0 < p.r_end; r0 += BLOCK) {
-        block_dots(qi, r0, lid, &acc);
-        for (var j = 0u; j < BLOCK && r0 + j < p.r_end; j++) {
-            if (acc[j] > s || i == 0xffffffffu) {
-                s = acc[j];
-                i = p.r_first + r0 + j;
+        block_dots(q0, r0, lid, &acc);
+        for (var h = 0u; h < 2u; h++) {
+            publish(lid, h, &acc);
+            let rh = r0 + h * HALF;
+            for (var j = 0u; j < HALF && rh + j < p.r_end; j++) {
+                let d = dots[lid * HALF + j];
+                if (d > s || i == 0xffffffffu) {
+                    s = d;
+                    i = p.r_first + rh + j;
+                }
             }
         }
     }

@@ -15,7 +15,8 @@ const EMPTY: u32 = 0xffffffffu;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let qi = query_row(wid, nwg, lid);
+    let q0 = first_query(wid, nwg);
+    let qi = q0 + lid;
     let live = qi < p.q_rows;
     var sims: array<f32, 32>;
     var idx: array<u32, 32>;
@@ -31,24 +32,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
         }
     }
-    var acc: array<f32, 64>;
+    var acc: array<vec4<f32>, 16>;
     for (var r0 = p.r_start; r0 < p.r_end; r0 += BLOCK) {
-        block_dots(qi, r0, lid, &acc);
-        if (live) {
-            for (var j = 0u; j < BLOCK && r0 + j < p.r_end; j++) {
-                let g = p.r_first + r0 + j;
-                let s = acc[j];
-                if (group_of[g] != me && (filled < p.k || s > sims[p.k - 1u])) {
-                    // Shift worse entries down; insert after every entry >= s.
-                    var at = min(filled, p.k - 1u);
-                    while (at > 0u && sims[at - 1u] < s) {
-                        sims[at] = sims[at - 1u];
-                        idx[at] = idx[at - 1u];
-                        at -= 1u;
+        block_dots(q0, r0, lid, &acc);
+        for (var h = 0u; h < 2u; h++) {
+            publish(lid, h, &acc);
+            let rh = r0 + h * HALF;
+            if (live) {
+                for (var j = 0u; j < HALF && rh + j < p.r_end; j++) {
+                    let g = p.r_first + rh + j;
+                    let s = dots[lid * HALF + j];
+                    if (group_of[g] != me && (filled < p.k || s > sims[p.k - 1u])) {
+                        // Shift worse entries down; insert after every entry >= s.
+                        var at = min(filled, p.k - 1u);
+                        while (at > 0u && sims[at - 1u] < s) {
+                            sims[at] = sims[at - 1u];
+                            idx[at] = idx[at - 1u];
+                            at -= 1u;
+                        }
+                        sims[at] = s;
+                        idx[at] = g;
+                        filled = min(filled + 1u, p.k);
                     }
-                    sims[at] = s;
-                    idx[at] = g;
-                    filled = min(filled + 1u, p.k);
                 }
             }
         }
