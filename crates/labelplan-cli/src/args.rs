@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use labelplan_core::plan::{Balance, Budget, HeadKind, Method, ScoreKind, Settings};
+use labelplan_core::plan::{Balance, Budget, HeadKind, Method, ScoreKind, Settings, Storage};
 
 /// Which items of an unlabeled dataset to label, and what each budget buys.
 #[derive(Debug, Parser)]
@@ -149,6 +149,10 @@ pub struct SettingArgs {
     /// Budgets of the budget curve, comma-separated. Default 1%,2%,5%,10%,20%,30%,50%.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub curve: Option<Vec<Budget>>,
+    /// How the pool's vectors are held: f32, or f16 (half the GPU memory; the picks can
+    /// differ slightly, see docs/quality.md). Default f32.
+    #[arg(long)]
+    pub storage: Option<Storage>,
 }
 
 fn parse_range(s: &str) -> Result<(usize, usize), String> {
@@ -215,6 +219,7 @@ impl SettingArgs {
         check(self.coverage_delta.is_some(), "--coverage-delta");
         check(self.cluster_hits.is_some(), "--cluster-hits");
         check(self.curve.is_some(), "--curve");
+        check(self.storage.is_some(), "--storage");
         g
     }
 
@@ -244,6 +249,7 @@ impl SettingArgs {
             coverage_delta: self.coverage_delta.map_or(d.coverage_delta, |v| v as f32),
             cluster_hits: self.cluster_hits.unwrap_or(d.cluster_hits),
             curve: self.curve.unwrap_or(d.curve),
+            storage: self.storage.unwrap_or(d.storage),
         }
     }
 }

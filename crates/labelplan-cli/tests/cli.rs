@@ -194,3 +194,26 @@ fn backend_flag_picks_where_the_plan_runs_and_the_manifest_says_so() {
     let out = labelplan(&["plan", path(&input), "--backend", "tpu", "--out", path(&scratch("tpu"))]);
     assert_eq!(out.status.code(), Some(2), "an unknown backend is a usage error");
 }
+
+#[test]
+fn storage_flag_is_recorded_and_replayed_from_the_manifest() {
+    let input = fixture("small.npy");
+    let dir = scratch("storage");
+    let args = ["plan", path(&input), "--storage", "f16", "--budget", "10", "--backend", "cpu"];
+    let out = labelplan(&[&args[..], &["--out", path(&dir)]].concat());
+    assert!(out.status.success(), "{}", text(&out).1);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).expect("plan.json"))
+            .expect("JSON");
+    assert_eq!(plan["manifest"]["settings"]["storage"], "f16");
+    let again = scratch("storage-replay");
+    let manifest = dir.join("plan.json");
+    let out = labelplan(&["plan", path(&input), "--manifest", path(&manifest), "--out", path(&again)]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let ids = |d: &Path| std::fs::read_to_string(d.join("selected_ids.txt")).expect("ids");
+    assert_eq!(ids(&dir), ids(&again), "the replay picks the same items");
+
+    let out = labelplan(&["plan", path(&input), "--storage", "f8", "--out", path(&scratch("f8"))]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("expected f32 or f16"), "{}", text(&out).1);
+}

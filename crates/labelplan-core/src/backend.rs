@@ -24,6 +24,76 @@ pub enum BackendError {
     },
 }
 
+/// How a backend holds the pool's normalised vectors. f16 halves the memory a GPU needs
+/// for them (and what a browser's binding limits allow); every sum is still taken in
+/// f32. The CPU keeps f32 arrays of the f16-rounded values, so both backends compute
+/// on the same numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// 4 bytes a value.
+    #[default]
+    F32,
+    /// IEEE half, 2 bytes a value (about 3 significant digits).
+    F16,
+}
+
+impl Storage {
+    /// Both storages.
+    pub const ALL: [Storage; 2] = [Storage::F32, Storage::F16];
+
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::F32 => "f32",
+            Storage::F16 => "f16",
+        }
+    }
+
+    /// Bytes a value.
+    pub fn bytes(self) -> usize {
+        match self {
+            Storage::F32 => 4,
+            Storage::F16 => 2,
+        }
+    }
+
+    /// Rounds `values` to what this storage holds (f16: to nearest, as uploads do).
+    pub fn round(self, values: &mut [f32]) {
+        if self == Storage::F16 {
+            for v in values {
+                *v = half::f16::from_f32(*v).to_f32();
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Storage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Storage::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown storage {s:?}; expected f32 or f16"))
+    }
+}
+
+/// L2 norm of a row, summed in f64 (the exactly rounded norm for the inputs we see).
+pub fn row_norm(row: &[f32]) -> f32 {
+    row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt() as f32
+}
+
+/// Scales every row of a row-major matrix of width `dim` to unit L2 norm in place
+/// (all-zero rows stay zero).
+pub fn normalize_in_place(values: &mut [f32], dim: usize) {
+    for row in values.chunks_mut(dim.max(1)) {
+        let n = row_norm(row);
+        if n > 0.0 {
+            row.iter_mut().for_each(|v| *v /= n);
+        }
+    }
+}
+
 /// For each query row: the best-matching reference row and its similarity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nearest {
@@ -186,17 +256,15 @@ pub trait Backend {
     async fn upload(&self, values: &[f32], rows: usize, dim: usize) -> Result<Self::Matrix, BackendError>;
 
     /// Copies a row-major `rows × dim` matrix to the backend with every row scaled to
-    /// unit L2 norm: [`Backend::upload`] then [`Backend::normalize_rows`], or one pass
-    /// where a backend can (the pool is the largest thing a plan holds).
+    /// unit L2 norm, held as `storage` (the pool: the largest thing a plan holds). Every
+    /// primitive takes matrices of either storage, mixed.
     async fn upload_normalized(
         &self,
         values: &[f32],
         rows: usize,
         dim: usize,
-    ) -> Result<Self::Matrix, BackendError> {
-        let raw = self.upload(values, rows, dim).await?;
-        self.normalize_rows(&raw).await
-    }
+        storage: Storage,
+    ) -> Result<Self::Matrix, BackendError>;
 
     /// [`Backend::upload_normalized`] of values the caller gives up: a backend that keeps
     /// matrices in host memory normalises them in place, so the pool is held once.
@@ -205,8 +273,9 @@ pub trait Backend {
         values: Vec<f32>,
         rows: usize,
         dim: usize,
+        storage: Storage,
     ) -> Result<Self::Matrix, BackendError> {
-        self.upload_normalized(&values, rows, dim).await
+        self.upload_normalized(&values, rows, dim, storage).await
     }
 
     /// `(rows, dim)` of a matrix.

@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::backend::Storage;
+
 /// A selection method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -298,6 +300,9 @@ pub struct Settings {
     pub cluster_hits: usize,
     /// Budgets of the budget curve (besides the requested ones).
     pub curve: Vec<Budget>,
+    /// How the backend holds the pool's vectors (f16: half the GPU memory).
+    #[serde(default)]
+    pub storage: Storage,
 }
 
 impl Default for Settings {
@@ -325,6 +330,7 @@ impl Default for Settings {
             coverage_delta: 0.1,
             cluster_hits: 1,
             curve: [1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0].map(Budget::Percent).to_vec(),
+            storage: Storage::F32,
         }
     }
 }

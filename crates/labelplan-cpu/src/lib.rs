@@ -3,7 +3,8 @@
 //! browser has no WebGPU.
 
 use labelplan_core::backend::{
-    gaussian, Backend, BackendError, Head, HeadStep, ItemStats, Knn, LastCorrect, Nearest, Record,
+    gaussian, normalize_in_place, row_norm, Backend, BackendError, Head, HeadStep, ItemStats, Knn,
+    LastCorrect, Nearest, Record, Storage,
 };
 use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 
@@ -16,21 +17,20 @@ use parallel::{dot, map_parts, map_parts_mut};
 /// Sums in f64 so the result is the exactly rounded norm for the inputs we see; the GPU
 /// twin sums in f32 and is compared within `labelplan_testkit::NORM_REL_TOL`.
 pub fn row_norms(values: &[f32], rows: usize, dim: usize) -> Vec<f32> {
-    let view = ArrayView2::from_shape((rows, dim), values).expect("values must hold rows × dim");
-    view.rows()
-        .into_iter()
-        .map(|row| row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt() as f32)
-        .collect()
+    assert_eq!(values.len(), rows * dim, "values must hold rows × dim");
+    if dim == 0 {
+        return vec![0.0; rows];
+    }
+    values.chunks(dim).map(row_norm).collect()
 }
 
-/// Scales every row of `m` to unit L2 norm in place (all-zero rows stay zero).
-fn scale_to_unit(m: &mut Array2<f32>) {
-    let norms = row_norms(m.as_slice().expect("standard layout"), m.nrows(), m.ncols());
-    for (mut row, n) in m.rows_mut().into_iter().zip(norms) {
-        if n > 0.0 {
-            row.mapv_inplace(|v| v / n);
-        }
-    }
+/// Scales every row of `m` to unit L2 norm in place (all-zero rows stay zero) and rounds
+/// the values to what `storage` holds.
+fn scale_to_unit(m: &mut Array2<f32>, storage: Storage) {
+    let dim = m.ncols();
+    let values = m.as_slice_mut().expect("standard layout");
+    normalize_in_place(values, dim);
+    storage.round(values);
 }
 
 /// The CPU backend: matrices are ndarray arrays in host memory.
@@ -176,9 +176,10 @@ impl Backend for CpuBackend {
         values: &[f32],
         rows: usize,
         dim: usize,
+        storage: Storage,
     ) -> Result<Array2<f32>, BackendError> {
         let mut m = as_array(values, rows, dim);
-        scale_to_unit(&mut m);
+        scale_to_unit(&mut m, storage);
         Ok(m)
     }
 
@@ -187,9 +188,10 @@ impl Backend for CpuBackend {
         values: Vec<f32>,
         rows: usize,
         dim: usize,
+        storage: Storage,
     ) -> Result<Array2<f32>, BackendError> {
         let mut m = Array2::from_shape_vec((rows, dim), values).expect("values must hold rows × dim");
-        scale_to_unit(&mut m);
+        scale_to_unit(&mut m, storage);
         Ok(m)
     }
 
@@ -204,7 +206,7 @@ impl Backend for CpuBackend {
 
     async fn normalize_rows(&self, m: &Array2<f32>) -> Result<Array2<f32>, BackendError> {
         let mut out = m.clone();
-        scale_to_unit(&mut out);
+        scale_to_unit(&mut out, Storage::F32);
         Ok(out)
     }
 

@@ -1,6 +1,8 @@
 //! [`GpuBackend`]: the engine's [`Backend`] on a [`GpuContext`].
 
-use labelplan_core::backend::{Backend, BackendError, Head, HeadStep, ItemStats, Knn, Nearest, Record};
+use labelplan_core::backend::{
+    normalize_in_place, Backend, BackendError, Head, HeadStep, ItemStats, Knn, Nearest, Record, Storage,
+};
 
 use crate::kernels::{gather, head, nearest_among, normalize, raise_best, segment_sums, similarity};
 use crate::matrix::{GpuMatrix, GpuVector};
@@ -23,6 +25,13 @@ impl GpuBackend {
         &self.ctx
     }
 
+    /// The rows normalised on the host (the normalising kernel writes f32), then
+    /// uploaded as f16: the GPU never holds the f32 pool.
+    fn upload_half(&self, mut values: Vec<f32>, rows: usize, dim: usize) -> Result<GpuMatrix, BackendError> {
+        normalize_in_place(&mut values, dim);
+        GpuMatrix::upload_as(&self.ctx, &values, rows, dim, Storage::F16).map_err(|e| self.err(e))
+    }
+
     fn err(&self, e: GpuError) -> BackendError {
         BackendError::Device { backend: self.name(), message: e.to_string() }
     }
@@ -39,6 +48,32 @@ impl Backend for GpuBackend {
 
     async fn upload(&self, values: &[f32], rows: usize, dim: usize) -> Result<GpuMatrix, BackendError> {
         GpuMatrix::upload(&self.ctx, values, rows, dim).map_err(|e| self.err(e))
+    }
+
+    async fn upload_normalized(
+        &self,
+        values: &[f32],
+        rows: usize,
+        dim: usize,
+        storage: Storage,
+    ) -> Result<GpuMatrix, BackendError> {
+        match storage {
+            Storage::F32 => self.normalize_rows(&self.upload(values, rows, dim).await?).await,
+            Storage::F16 => self.upload_half(values.to_vec(), rows, dim),
+        }
+    }
+
+    async fn upload_normalized_owned(
+        &self,
+        values: Vec<f32>,
+        rows: usize,
+        dim: usize,
+        storage: Storage,
+    ) -> Result<GpuMatrix, BackendError> {
+        match storage {
+            Storage::F32 => self.normalize_rows(&self.upload(&values, rows, dim).await?).await,
+            Storage::F16 => self.upload_half(values, rows, dim),
+        }
     }
 
     fn shape(&self, m: &GpuMatrix) -> (usize, usize) {

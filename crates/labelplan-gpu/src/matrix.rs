@@ -20,26 +20,9 @@ pub struct Tile {
 /// Bytes of one upload piece (see [`GpuMatrix::upload_as`]).
 pub const UPLOAD_PIECE: usize = 8 << 20;
 
-/// How a matrix's values are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Storage {
-    /// 4 bytes a value: every kernel reads it.
-    F32,
-    /// IEEE half, 2 bytes a value, packed two to a `u32` and widened with
-    /// `unpack2x16float` (core WGSL, so no `shader-f16` feature is needed): only the
-    /// similarity kernels read it.
-    F16,
-}
-
-impl Storage {
-    /// Bytes a value.
-    pub(crate) fn bytes(self) -> u64 {
-        match self {
-            Storage::F32 => 4,
-            Storage::F16 => 2,
-        }
-    }
-}
+/// How a matrix's values are stored: f32, or IEEE half packed two to a `u32` and widened
+/// with `unpack2x16float` (core WGSL, so no `shader-f16` feature is needed).
+pub use labelplan_core::backend::Storage;
 
 /// A `rows × dim` matrix on the GPU.
 #[derive(Debug)]
@@ -71,7 +54,7 @@ impl GpuMatrix {
 
     /// Bytes of one stored (padded) row.
     pub(crate) fn row_bytes(&self) -> u64 {
-        padded(self.dim).max(4) as u64 * self.storage.bytes()
+        padded(self.dim).max(4) as u64 * self.storage.bytes() as u64
     }
 
     /// How the values are stored.
@@ -96,7 +79,7 @@ impl GpuMatrix {
         dim: usize,
         storage: Storage,
     ) -> Result<usize, GpuError> {
-        let per = ctx.binding_bytes() / (padded(dim).max(4) as u64 * storage.bytes());
+        let per = ctx.binding_bytes() / (padded(dim).max(4) as u64 * storage.bytes() as u64);
         if per == 0 {
             return Err(GpuError::Shape {
                 op,
@@ -134,7 +117,7 @@ impl GpuMatrix {
         }
         let per = Self::tile_rows(ctx, "upload", rows, dim, storage)?;
         let dim4 = padded(dim).max(4);
-        let row_bytes = dim4 as u64 * storage.bytes();
+        let row_bytes = dim4 as u64 * storage.bytes() as u64;
         let piece = (UPLOAD_PIECE / row_bytes as usize).max(1);
         let mut tiles = Vec::new();
         for first in (0..rows).step_by(per.max(1)) {

@@ -38,11 +38,31 @@ fn unit(
     dim: usize,
     g: &GpuBackend,
 ) -> (ndarray::Array2<f32>, labelplan_gpu::GpuMatrix) {
-    let x = random_matrix(seed, rows, dim);
-    let c = block_on(CpuBackend.normalize_rows(&block_on(CpuBackend.upload(&x, rows, dim)).expect("upload")))
-        .expect("normalize");
-    let m =
-        block_on(g.normalize_rows(&block_on(g.upload(&x, rows, dim)).expect("upload"))).expect("normalize");
+    unit_as(seed, rows, dim, g, Storage::F32)
+}
+
+/// Unit rows held as `storage` on both backends (the CPU holds the f16-rounded values).
+fn unit_as(
+    seed: u64,
+    rows: usize,
+    dim: usize,
+    g: &GpuBackend,
+    storage: Storage,
+) -> (ndarray::Array2<f32>, labelplan_gpu::GpuMatrix) {
+    pool_as(&random_matrix(seed, rows, dim), rows, dim, g, storage)
+}
+
+/// `x` normalised and held as `storage` on both backends, as a plan's pool.
+fn pool_as(
+    x: &[f32],
+    rows: usize,
+    dim: usize,
+    g: &GpuBackend,
+    storage: Storage,
+) -> (ndarray::Array2<f32>, labelplan_gpu::GpuMatrix) {
+    let c = block_on(CpuBackend.upload_normalized(x, rows, dim, storage)).expect("cpu upload");
+    let m = block_on(g.upload_normalized(x, rows, dim, storage)).expect("gpu upload");
+    assert_eq!(m.storage(), storage);
     (c, m)
 }
 
@@ -386,15 +406,55 @@ fn f16_storage_similarity_is_within_the_half_tolerance_of_f32() {
 }
 
 #[test]
-fn f32_kernels_refuse_f16_matrices_and_mixed_pairs() {
+fn normalize_refuses_an_f16_matrix() {
     let ctx = context(GpuOptions::default());
     let x = random_matrix(5, 10, 8);
     let half = GpuMatrix::upload_as(&ctx, &x, 10, 8, Storage::F16).expect("upload");
-    let full = GpuMatrix::upload(&ctx, &x, 10, 8).expect("upload");
     let err = block_on(kernels::normalize::normalize_rows(&ctx, &half)).expect_err("f32 only");
     assert!(err.to_string().contains("reads f32 matrices"), "{err}");
-    let err = block_on(kernels::similarity::nearest(&ctx, &half, &full)).expect_err("mixed");
-    assert!(err.to_string().contains("stored as"), "{err}");
+}
+
+/// An f16 pool against f32 references (a plan's centroids) and against itself: the
+/// GPU agrees with the CPU holding the same rounded pool, in every primitive that
+/// compares rows.
+fn check_mixed_storage(g: &GpuBackend) {
+    for &(rows, refs, dim) in &[(65, 20, 3), (300, 129, 383)] {
+        let (cp, gp) = unit_as(rows as u64, rows, dim, g, Storage::F16);
+        let back = block_on(g.read_rows(&gp, &all_rows(rows))).expect("read");
+        assert_eq!(back, cp.iter().copied().collect::<Vec<f32>>(), "the same rounded pool on both");
+        let (cr, gr) = unit(refs as u64 + 1, refs, dim, g);
+        for (a, b, ca, cb) in [(&gp, &gr, &cp, &cr), (&gr, &gp, &cr, &cp)] {
+            let got = block_on(g.dot(a, b)).expect("gpu dot");
+            let want = block_on(CpuBackend.dot(ca, cb)).expect("cpu dot");
+            for (i, (x, y)) in got.iter().zip(&want).enumerate() {
+                assert!((x - y).abs() <= SIM_ABS_TOL, "dot {rows}×{refs}×{dim} entry {i}: gpu {x} cpu {y}");
+            }
+        }
+        let got = block_on(g.nearest(&gp, &gr)).expect("gpu nearest");
+        let want = block_on(CpuBackend.nearest(&cp, &cr)).expect("cpu nearest");
+        for i in 0..rows {
+            assert!((got.sim[i] - want.sim[i]).abs() <= SIM_ABS_TOL, "nearest row {i}");
+        }
+        let per_row = 3;
+        let cands: Vec<u32> = (0..rows * per_row).map(|i| (i * 7 % refs) as u32).collect();
+        let got = block_on(g.nearest_among(&gp, &gr, &cands, per_row)).expect("gpu among");
+        let want = block_on(CpuBackend.nearest_among(&cp, &cr, &cands, per_row)).expect("cpu among");
+        for i in 0..rows {
+            assert!((got.sim[i] - want.sim[i]).abs() <= SIM_ABS_TOL, "nearest_among row {i}");
+        }
+        let group = all_rows(rows);
+        let got = block_on(g.top_k(&gp, 5, &group)).expect("gpu top-k");
+        let want = block_on(CpuBackend.top_k(&cp, 5, &group)).expect("cpu top-k");
+        for (slot, (x, y)) in got.sim.iter().zip(&want.sim).enumerate() {
+            assert!((x - y).abs() <= SIM_ABS_TOL, "top-k slot {slot}: gpu {x} cpu {y}");
+        }
+    }
+}
+
+#[test]
+fn an_f16_pool_compares_with_f32_matrices_like_the_cpu() {
+    check_mixed_storage(&gpu());
+    check_mixed_storage(&tiled());
 }
 
 #[test]
@@ -419,14 +479,12 @@ fn ties_break_by_lowest_index_like_the_cpu() {
     }
 }
 
-fn check_segment_sums(g: &GpuBackend) {
+fn check_segment_sums(g: &GpuBackend, storage: Storage) {
     for &(rows, dim, segments) in &[(1, 1, 1), (65, 3, 4), (600, 65, 7), (300, 383, 20)] {
-        let x = random_matrix(rows as u64, rows, dim);
         let seg: Vec<u32> = (0..rows as u32)
             .map(|i| if i % 11 == 5 { u32::MAX } else { (i * 7 + 3) % segments as u32 })
             .collect();
-        let c = block_on(CpuBackend.upload(&x, rows, dim)).expect("upload");
-        let m = block_on(g.upload(&x, rows, dim)).expect("upload");
+        let (c, m) = unit_as(rows as u64, rows, dim, g, storage);
         let want = block_on(CpuBackend.segment_sums(&c, &seg, segments)).expect("cpu");
         let got = block_on(g.segment_sums(&m, &seg, segments)).expect("gpu");
         assert_eq!(got.len(), want.len());
@@ -439,14 +497,16 @@ fn check_segment_sums(g: &GpuBackend) {
 
 #[test]
 fn segment_sums_match_cpu() {
-    check_segment_sums(&gpu());
-    check_segment_sums(&tiled());
+    for storage in Storage::ALL {
+        check_segment_sums(&gpu(), storage);
+        check_segment_sums(&tiled(), storage);
+    }
 }
 
 /// Farthest-first traversal: each step's winner and covering value agree with the CPU.
-fn check_raise_best(g: &GpuBackend) {
+fn check_raise_best(g: &GpuBackend, storage: Storage) {
     for &(rows, dim) in &[(1, 3), (65, 65), (300, 383), (1000, 16)] {
-        let (c, m) = unit(rows as u64 + 5, rows, dim, g);
+        let (c, m) = unit_as(rows as u64 + 5, rows, dim, g, storage);
         let mut best = block_on(g.upload_vector(&vec![f32::NEG_INFINITY; rows])).expect("vector");
         let mut cbest = vec![f32::NEG_INFINITY; rows];
         let mut pick = 0u32;
@@ -482,9 +542,9 @@ fn check_raise_best(g: &GpuBackend) {
 
 /// Raising only some row ranges (k-center's lists): the same winners per range as the
 /// CPU, rows outside the ranges untouched, across tile borders.
-fn check_raise_best_in(g: &GpuBackend) {
+fn check_raise_best_in(g: &GpuBackend, storage: Storage) {
     let (rows, dim) = (300, 65);
-    let (c, m) = unit(77, rows, dim, g);
+    let (c, m) = unit_as(77, rows, dim, g, storage);
     let mut best = block_on(g.upload_vector(&vec![f32::NEG_INFINITY; rows])).expect("vector");
     let mut cbest = vec![f32::NEG_INFINITY; rows];
     let ranges = [0..1, 10..80, 80..80, 150..299, 299..300];
@@ -530,14 +590,18 @@ fn check_raise_best_in(g: &GpuBackend) {
 
 #[test]
 fn raise_best_in_ranges_matches_cpu() {
-    check_raise_best_in(&gpu());
-    check_raise_best_in(&tiled());
+    for storage in Storage::ALL {
+        check_raise_best_in(&gpu(), storage);
+        check_raise_best_in(&tiled(), storage);
+    }
 }
 
 #[test]
 fn raise_best_matches_cpu() {
-    check_raise_best(&gpu());
-    check_raise_best(&tiled());
+    for storage in Storage::ALL {
+        check_raise_best(&gpu(), storage);
+        check_raise_best(&tiled(), storage);
+    }
 }
 
 /// Two labelled blobs in `dim` dims, with a linear or a two-layer head.
@@ -560,15 +624,10 @@ fn training_case(dim: usize, hidden: Option<usize>) -> (Vec<f32>, Vec<u32>, Head
     (x, labels, Head { layers })
 }
 
-fn check_training(g: &GpuBackend, dim: usize, hidden: Option<usize>) {
+fn check_training(g: &GpuBackend, dim: usize, hidden: Option<usize>, storage: Storage) {
     let (x, labels, head) = training_case(dim, hidden);
     let rows = labels.len();
-    let (c, m) = {
-        let c = block_on(CpuBackend.normalize_rows(&block_on(CpuBackend.upload(&x, rows, dim)).expect("u")))
-            .expect("n");
-        let m = block_on(g.normalize_rows(&block_on(g.upload(&x, rows, dim)).expect("u"))).expect("n");
-        (c, m)
-    };
+    let (c, m) = pool_as(&x, rows, dim, g, storage);
     let (mut ch, mut gh) = (head.clone(), head);
     let mut ct = block_on(CpuBackend.start_training(&c, &labels, 3)).expect("cpu start");
     let mut gt = block_on(g.start_training(&m, &labels, 3)).expect("gpu start");
@@ -610,8 +669,9 @@ fn check_training(g: &GpuBackend, dim: usize, hidden: Option<usize>) {
 #[test]
 fn proxy_head_training_matches_cpu() {
     for g in [gpu(), tiled()] {
-        check_training(&g, 5, None);
-        check_training(&g, 65, None);
-        check_training(&g, 33, Some(17));
+        check_training(&g, 5, None, Storage::F32);
+        check_training(&g, 65, None, Storage::F32);
+        check_training(&g, 33, Some(17), Storage::F32);
+        check_training(&g, 65, None, Storage::F16);
     }
 }

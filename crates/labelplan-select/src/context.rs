@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use labelplan_core::backend::{Backend, ItemStats, Knn};
+use labelplan_core::backend::{row_norm, Backend, ItemStats, Knn};
 use labelplan_core::plan::Settings;
 use labelplan_core::Dataset;
 
@@ -127,13 +127,15 @@ impl<'a, B: Backend> Context<'a, B> {
         let group = duplicate_groups(raw, data.rows, data.dim);
         let standardizer = Standardizer::fit(raw, data.rows, data.dim);
         let (points, norms) = match values {
-            None => (backend.upload_normalized(&data.values, data.rows, data.dim).await?, None),
+            None => {
+                (backend.upload_normalized(&data.values, data.rows, data.dim, settings.storage).await?, None)
+            }
             Some(values) => {
-                let norms = values
-                    .chunks(data.dim.max(1))
-                    .map(|r| r.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt() as f32)
-                    .collect();
-                (backend.upload_normalized_owned(values, data.rows, data.dim).await?, Some(norms))
+                let norms = values.chunks(data.dim.max(1)).map(row_norm).collect();
+                (
+                    backend.upload_normalized_owned(values, data.rows, data.dim, settings.storage).await?,
+                    Some(norms),
+                )
             }
         };
         let labeled = match &settings.labeled_column {

@@ -96,7 +96,8 @@ pub enum Response {
     },
     /// A plan of the loaded dataset.
     Planned {
-        /// The plan, manifest included.
+        /// The plan, manifest included: one byte string (see `codec::as_bytes`).
+        #[serde(with = "crate::codec::as_bytes")]
         plan: Box<Plan>,
         /// Seconds the plan took.
         seconds: f64,

@@ -12,6 +12,8 @@ pub mod similarity;
 
 use std::sync::OnceLock;
 
+use crate::matrix::Storage;
+
 /// Invocations per workgroup of every 1-D kernel (shaders declare the same 64).
 pub(crate) const WORKGROUP: u32 = 64;
 
@@ -23,7 +25,7 @@ pub(crate) const WORKGROUP: u32 = 64;
 /// `GpuContext::scoped`, so a compile error surfaces there.
 #[derive(Debug)]
 pub(crate) struct Kernel {
-    label: &'static str,
+    label: String,
     module: wgpu::ShaderModule,
     entry: &'static str,
     pipeline: OnceLock<wgpu::ComputePipeline>,
@@ -31,19 +33,19 @@ pub(crate) struct Kernel {
 
 impl Kernel {
     /// `entry` of `source`, to be compiled with an automatic layout on first use.
-    pub fn new(device: &wgpu::Device, label: &'static str, source: &str, entry: &'static str) -> Self {
+    pub fn new(device: &wgpu::Device, label: &str, source: &str, entry: &'static str) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(source.into()),
         });
-        Kernel { label, module, entry, pipeline: OnceLock::new() }
+        Kernel { label: label.to_owned(), module, entry, pipeline: OnceLock::new() }
     }
 
     /// The compiled pipeline (compiled now if this is its first use).
     pub fn pipeline(&self, device: &wgpu::Device) -> &wgpu::ComputePipeline {
         self.pipeline.get_or_init(|| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(self.label),
+                label: Some(&self.label),
                 layout: None,
                 module: &self.module,
                 entry_point: Some(self.entry),
@@ -73,7 +75,7 @@ impl Kernel {
             .map(|&(binding, b)| wgpu::BindGroupEntry { binding, resource: b.as_entire_binding() })
             .collect();
         device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(self.label),
+            label: Some(&self.label),
             layout: &self.pipeline(device).get_bind_group_layout(0),
             entries: &entries,
         })
@@ -87,7 +89,7 @@ impl Kernel {
         let x = groups.clamp(1, max);
         let y = groups.div_ceil(x).max(1);
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(self.label),
+            label: Some(&self.label),
             timestamp_writes: None,
         });
         pass.set_pipeline(pipeline);
@@ -96,15 +98,80 @@ impl Kernel {
     }
 }
 
+/// WGSL declaring, for each named matrix operand, `Stored_<name>` (four values:
+/// `vec4<f32>`, or four f16 packed in a `vec2<u32>`) and `widen_<name>` (to `vec4<f32>`).
+fn storage_prelude(operands: &[(&str, Storage)]) -> String {
+    operands
+        .iter()
+        .map(|&(name, storage)| match storage {
+            Storage::F32 => format!(
+                "alias Stored_{name} = vec4<f32>;\nfn widen_{name}(v: Stored_{name}) -> vec4<f32> {{ return v; }}\n"
+            ),
+            Storage::F16 => format!(
+                "alias Stored_{name} = vec2<u32>;\nfn widen_{name}(v: Stored_{name}) -> vec4<f32> \
+                 {{ return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }}\n"
+            ),
+        })
+        .collect()
+}
+
+/// Label and full WGSL of a kernel for every combination of its matrix operands'
+/// storages: variant `v` stores operand `i` as f16 when bit `i` of `v` is set.
+pub(crate) fn per_storage_sources(label: &str, operands: &[&str], body: &str) -> Vec<(String, String)> {
+    (0..1usize << operands.len())
+        .map(|v| {
+            let storages: Vec<(&str, Storage)> = operands
+                .iter()
+                .enumerate()
+                .map(|(i, &name)| (name, if v >> i & 1 == 1 { Storage::F16 } else { Storage::F32 }))
+                .collect();
+            let tag = storages.iter().map(|&(_, st)| st.name()).collect::<Vec<_>>().join(", ");
+            (format!("{label} ({tag})"), format!("{}\n{body}", storage_prelude(&storages)))
+        })
+        .collect()
+}
+
+/// One kernel compiled for every combination of its matrix operands' storages (each
+/// pipeline only when first used: a plan in f32 never compiles the f16 ones).
+#[derive(Debug)]
+pub(crate) struct PerStorage {
+    kernels: Vec<Kernel>,
+}
+
+impl PerStorage {
+    /// `entry` of `body`, whose matrix operands `operands` read through `Stored_<name>`
+    /// and `widen_<name>`.
+    pub fn new(
+        device: &wgpu::Device,
+        label: &str,
+        operands: &[&str],
+        body: &str,
+        entry: &'static str,
+    ) -> Self {
+        let kernels = per_storage_sources(label, operands, body)
+            .iter()
+            .map(|(label, source)| Kernel::new(device, label, source, entry))
+            .collect();
+        PerStorage { kernels }
+    }
+
+    /// The variant for operands stored as `storages` (in the order they were named).
+    pub fn on(&self, storages: &[Storage]) -> &Kernel {
+        let v =
+            storages.iter().enumerate().map(|(i, &st)| usize::from(st == Storage::F16) << i).sum::<usize>();
+        &self.kernels[v]
+    }
+}
+
 /// Compiled pipelines, built once per context.
 #[derive(Debug)]
 pub(crate) struct Pipelines {
     pub gather: Kernel,
-    pub nearest_among: nearest_among::Kernels,
+    pub nearest_among: PerStorage,
     pub normalize: normalize::Kernels,
     pub similarity: similarity::Kernels,
     pub raise_best: raise_best::Kernels,
-    pub segment_sums: Kernel,
+    pub segment_sums: PerStorage,
     pub head: head::Kernels,
 }
 
@@ -112,23 +179,21 @@ impl Pipelines {
     pub fn new(device: &wgpu::Device) -> Self {
         Pipelines {
             gather: Kernel::new(device, "gather", gather::SOURCE, "main"),
-            nearest_among: nearest_among::Kernels::new(device),
+            nearest_among: nearest_among::kernels(device),
             normalize: normalize::Kernels::new(device),
             similarity: similarity::Kernels::new(device),
             raise_best: raise_best::Kernels::new(device),
-            segment_sums: Kernel::new(device, "segment_sums", segment_sums::SOURCE, "main"),
+            segment_sums: segment_sums::kernels(device),
             head: head::Kernels::new(device),
         }
     }
 }
 
 /// Every WGSL source, for the naga validation test.
-pub fn shaders() -> Vec<(&'static str, String)> {
-    let mut all = vec![
-        ("gather", gather::SOURCE.to_string()),
-        ("raise_best", raise_best::SOURCE.to_string()),
-        ("segment_sums", segment_sums::SOURCE.to_string()),
-    ];
+pub fn shaders() -> Vec<(String, String)> {
+    let mut all = vec![("gather".to_string(), gather::SOURCE.to_string())];
+    all.extend(raise_best::sources());
+    all.extend(segment_sums::sources());
     all.extend(nearest_among::sources());
     all.extend(normalize::sources());
     all.extend(similarity::sources());

@@ -9,7 +9,7 @@ struct Tile {
     rows: u32,
 }
 
-@group(0) @binding(0) var<storage, read> points: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> points: array<Stored_x>; // f32 or f16: see the storage prelude
 @group(0) @binding(1) var<storage, read> order: array<u32>;
 @group(0) @binding(2) var<storage, read> cursor: array<u32>;
 @group(0) @binding(3) var<storage, read_write> x: array<f32>;
@@ -77,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (row < tile.first || row >= tile.first + tile.rows) {
         return;
     }
-    let packed = points[(row - tile.first) * t.dim4 + col / 4u];
+    let packed = widen_x(points[(row - tile.first) * t.dim4 + col / 4u]);
     var v = packed[col % 4u];
     if (t.noise_std > 0.0) {
         v += t.noise_std * gaussian(vec2<u32>(t.seed_lo, t.seed_hi), add64(mul32(row, t.dim), vec2<u32>(col, 0u)));

@@ -5,13 +5,15 @@
 
 use labelplan_core::backend::{Head, HeadStep, Record, EL2N_EPOCHS};
 
-use crate::kernels::{Kernel, WORKGROUP};
+use crate::kernels::{per_storage_sources, Kernel, PerStorage, WORKGROUP};
 use crate::matrix::GpuMatrix;
 use crate::{GpuContext, GpuError};
 
 const COMMON: &str = include_str!("common.wgsl");
-const PARTS: [(&str, &str); 6] = [
-    ("head/gather", include_str!("gather.wgsl")),
+/// Reads the points (f32 or f16: compiled for each).
+const GATHER: &str = include_str!("gather.wgsl");
+/// Read only the head's own f32 buffers.
+const PARTS: [(&str, &str); 5] = [
     ("head/forward", include_str!("forward.wgsl")),
     ("head/softmax", include_str!("softmax.wgsl")),
     ("head/backward", include_str!("backward.wgsl")),
@@ -22,15 +24,22 @@ const PARTS: [(&str, &str); 6] = [
 /// Rows per batch when only predicting.
 const PREDICT_BATCH: usize = 1024;
 
-/// The full WGSL of each head kernel (common part first).
-pub fn sources() -> Vec<(&'static str, String)> {
-    PARTS.iter().map(|(name, body)| (*name, format!("{COMMON}\n{body}"))).collect()
+/// The full WGSL of each head kernel (common part first): the gather for each storage
+/// of the points, then the rest.
+pub fn sources() -> Vec<(String, String)> {
+    let mut all = per_storage_sources("head/gather", &["x"], &gather_source());
+    all.extend(PARTS.iter().map(|(name, body)| (name.to_string(), format!("{COMMON}\n{body}"))));
+    all
+}
+
+fn gather_source() -> String {
+    format!("{COMMON}\n{GATHER}")
 }
 
 /// The head pipelines.
 #[derive(Debug)]
 pub(crate) struct Kernels {
-    gather: Kernel,
+    gather: PerStorage,
     forward: Kernel,
     softmax: Kernel,
     backward: Kernel,
@@ -40,11 +49,12 @@ pub(crate) struct Kernels {
 
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Self {
-        let mut compiled =
-            sources().into_iter().map(|(label, source)| Kernel::new(device, label, &source, "main"));
+        let mut compiled = PARTS
+            .iter()
+            .map(|(label, body)| Kernel::new(device, label, &format!("{COMMON}\n{body}"), "main"));
         let mut next = || compiled.next().expect("one source per head kernel");
         Kernels {
-            gather: next(),
+            gather: PerStorage::new(device, "head/gather", &["x"], &gather_source(), "main"),
             forward: next(),
             softmax: next(),
             backward: next(),
@@ -108,7 +118,6 @@ pub async fn start(
     labels: &[u32],
     classes: usize,
 ) -> Result<GpuTraining, GpuError> {
-    points.expect_f32("start_training")?;
     let n = points.rows;
     if labels.len() != n || labels.iter().any(|&l| l as usize >= classes) {
         return Err(GpuError::Shape {
@@ -208,7 +217,6 @@ async fn run(
     head: &mut Head,
     pass: Pass<'_>,
 ) -> Result<(), GpuError> {
-    points.expect_f32("train_epoch")?;
     if pass.order.is_empty() {
         return Ok(());
     }
@@ -282,7 +290,9 @@ async fn run(
                 .map(|tile| {
                     let tile_u =
                         ctx.uniform(&TileParams { first: tile.first as u32, rows: tile.rows as u32 });
-                    k.gather.bind(dev, &[&tile.buffer, &order, &cursor, &acts[0], &train_u, &tile_u])
+                    k.gather
+                        .on(&[points.storage])
+                        .bind(dev, &[&tile.buffer, &order, &cursor, &acts[0], &train_u, &tile_u])
                 })
                 .collect();
             let forwards: Vec<wgpu::BindGroup> = (0..layers)
@@ -329,7 +339,7 @@ async fn run(
             let mut enc = ctx.encoder();
             for _ in 0..batches {
                 for g in &gathers {
-                    k.gather.dispatch(&mut enc, g, groups(rows * points.dim), max);
+                    k.gather.on(&[points.storage]).dispatch(&mut enc, g, groups(rows * points.dim), max);
                 }
                 for (l, f) in forwards.iter().enumerate() {
                     k.forward.dispatch(&mut enc, f, groups(rows * widths[l + 1]), max);

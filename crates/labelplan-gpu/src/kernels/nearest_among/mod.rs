@@ -2,36 +2,20 @@
 //! centroids, say): one invocation per query row, the running best kept across reference
 //! tiles. CPU twin: `CpuBackend::nearest_among`.
 
-use crate::kernels::similarity::{F16_STORAGE, F32_STORAGE};
-use crate::kernels::{Kernel, WORKGROUP};
-use crate::matrix::{GpuMatrix, Storage};
+use crate::kernels::{per_storage_sources, PerStorage, WORKGROUP};
+use crate::matrix::GpuMatrix;
 use crate::{GpuContext, GpuError};
 
 const KERNEL: &str = include_str!("nearest_among.wgsl");
 
-/// The full WGSL for f32 and for f16 storage.
-pub fn sources() -> Vec<(&'static str, String)> {
-    vec![
-        ("nearest_among", format!("{F32_STORAGE}\n{KERNEL}")),
-        ("nearest_among (f16)", format!("{F16_STORAGE}\n{KERNEL}")),
-    ]
+/// The full WGSL for each storage of the points and of the references.
+pub fn sources() -> Vec<(String, String)> {
+    per_storage_sources("nearest_among", &["q", "r"], KERNEL)
 }
 
-/// The pipelines for f32 and f16 storage.
-#[derive(Debug)]
-pub(crate) struct Kernels {
-    f32: Kernel,
-    f16: Kernel,
-}
-
-impl Kernels {
-    pub fn new(device: &wgpu::Device) -> Self {
-        let [(_, f32), (_, f16)]: [(&str, String); 2] = sources().try_into().expect("two sources");
-        Kernels {
-            f32: Kernel::new(device, "nearest_among", &f32, "main"),
-            f16: Kernel::new(device, "nearest_among (f16)", &f16, "main"),
-        }
-    }
+/// The pipelines for each storage of the points and of the references.
+pub(crate) fn kernels(device: &wgpu::Device) -> PerStorage {
+    PerStorage::new(device, "nearest_among", &["q", "r"], KERNEL, "main")
 }
 
 #[repr(C)]
@@ -52,12 +36,12 @@ pub async fn nearest_among(
     candidates: &[u32],
     per_row: usize,
 ) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
-    if points.dim != refs.dim || points.storage != refs.storage {
+    if points.dim != refs.dim {
         return Err(GpuError::Shape {
             op: "nearest_among",
             rows: refs.rows,
             dim: refs.dim,
-            message: "the references differ from the points in width or storage".into(),
+            message: "the references differ from the points in width".into(),
         });
     }
     if candidates.len() != points.rows * per_row {
@@ -68,10 +52,7 @@ pub async fn nearest_among(
             message: format!("{} candidates for {} slots per row", candidates.len(), per_row),
         });
     }
-    let kernel = match points.storage {
-        Storage::F32 => &ctx.pipelines.nearest_among.f32,
-        Storage::F16 => &ctx.pipelines.nearest_among.f16,
-    };
+    let kernel = ctx.pipelines.nearest_among.on(&[points.storage, refs.storage]);
     let dim4 = (points.dim4().max(4) / 4) as u32;
     let (mut index, mut sim) = (Vec::with_capacity(points.rows), Vec::with_capacity(points.rows));
     for q in &points.tiles {

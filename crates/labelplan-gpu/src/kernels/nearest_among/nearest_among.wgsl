@@ -11,10 +11,10 @@ struct Params {
     r_rows: u32,   // rows in the reference tile
 }
 
-// `Stored` (four values) and `widen` come from the storage prelude: f32, or f16 packed
-// two to a u32.
-@group(0) @binding(0) var<storage, read> q: array<Stored>;
-@group(0) @binding(1) var<storage, read> r: array<Stored>;
+// `Stored_q` / `Stored_r` (four values) and `widen_q` / `widen_r` come from the storage
+// prelude: each operand f32, or f16 packed two to a u32.
+@group(0) @binding(0) var<storage, read> q: array<Stored_q>;
+@group(0) @binding(1) var<storage, read> r: array<Stored_r>;
 @group(0) @binding(2) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> candidates: array<u32>;
 @group(0) @binding(4) var<storage, read_write> best_sim: array<f32>;
@@ -39,7 +39,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let at = (c - p.r_first) * p.dim4;
         var acc = 0.0;
         for (var d = 0u; d < p.dim4; d++) {
-            acc += dot(widen(q[qi * p.dim4 + d]), widen(r[at + d]));
+            acc += dot(widen_q(q[qi * p.dim4 + d]), widen_r(r[at + d]));
         }
         if (i == EMPTY || acc > s || (acc == s && c < i)) {
             s = acc;

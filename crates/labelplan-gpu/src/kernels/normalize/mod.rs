@@ -10,8 +10,11 @@ const NORMALIZE: &str = include_str!("normalize.wgsl");
 const NORMS: &str = include_str!("norms.wgsl");
 
 /// The full WGSL of each kernel (common part first).
-pub fn sources() -> Vec<(&'static str, String)> {
-    vec![("normalize", format!("{COMMON}\n{NORMALIZE}")), ("row_norms", format!("{COMMON}\n{NORMS}"))]
+pub fn sources() -> Vec<(String, String)> {
+    vec![
+        ("normalize".into(), format!("{COMMON}\n{NORMALIZE}")),
+        ("row_norms".into(), format!("{COMMON}\n{NORMS}")),
+    ]
 }
 
 /// The two pipelines.
@@ -23,7 +26,7 @@ pub(crate) struct Kernels {
 
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Self {
-        let [(_, normalize), (_, norms)]: [(&str, String); 2] = sources().try_into().expect("two sources");
+        let [(_, normalize), (_, norms)]: [(String, String); 2] = sources().try_into().expect("two sources");
         Kernels {
             normalize: Kernel::new(device, "normalize", &normalize, "main"),
             norms: Kernel::new(device, "row_norms", &norms, "main"),

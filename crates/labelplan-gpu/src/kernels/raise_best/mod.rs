@@ -5,25 +5,31 @@
 
 use std::ops::Range;
 
-use crate::kernels::{Kernel, WORKGROUP};
+use crate::kernels::{per_storage_sources, Kernel, PerStorage, WORKGROUP};
 use crate::matrix::{GpuMatrix, GpuVector};
 use crate::{GpuContext, GpuError};
 
-/// The shader source.
-pub const SOURCE: &str = include_str!("raise_best.wgsl");
+const SOURCE: &str = include_str!("raise_best.wgsl");
 
-/// The two pipelines.
+/// The full WGSL for f32 and for f16 points.
+pub fn sources() -> Vec<(String, String)> {
+    per_storage_sources("raise_best", &["x"], SOURCE)
+}
+
+/// The pipelines: the raise for each storage of the points, and the reduce (which
+/// reads no points).
 #[derive(Debug)]
 pub(crate) struct Kernels {
-    raise: Kernel,
+    raise: PerStorage,
     reduce: Kernel,
 }
 
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Self {
+        let (_, f32_source) = &sources()[0];
         Kernels {
-            raise: Kernel::new(device, "raise_best", SOURCE, "raise"),
-            reduce: Kernel::new(device, "raise_best.reduce", SOURCE, "reduce"),
+            raise: PerStorage::new(device, "raise_best", &["x"], SOURCE, "raise"),
+            reduce: Kernel::new(device, "raise_best.reduce", f32_source, "reduce"),
         }
     }
 }
@@ -83,7 +89,6 @@ pub async fn raise_best_in(
     retire: bool,
     ranges: &[Range<u32>],
 ) -> Result<Vec<Option<(u32, f32)>>, GpuError> {
-    points.expect_f32("raise_best")?;
     let bad_range = ranges.iter().find(|r| r.start > r.end || r.end as usize > points.rows);
     if pick as usize >= points.rows || best.len != points.rows || bad_range.is_some() {
         return Err(GpuError::Shape {
@@ -96,10 +101,10 @@ pub async fn raise_best_in(
     if ranges.is_empty() {
         return Ok(Vec::new());
     }
-    let row_bytes = points.dim4().max(4) as u64 * 4;
+    let row_bytes = points.row_bytes();
     let Cut { by_tile, slots } = cut(points, ranges);
     let parts = slots.last().map_or(0, |s| s[1]) as usize;
-    let base = Params { dim4: (row_bytes / 16) as u32, first: 0, piece_at: 0, pad: 0 };
+    let base = Params { dim4: (points.dim4().max(4) / 4) as u32, first: 0, piece_at: 0, pad: 0 };
     if retire {
         // Queued before the dispatches below, so the kernel sees the pick retired.
         ctx.queue.write_buffer(&best.buffer, pick as u64 * 4, bytemuck::bytes_of(&f32::NAN));
@@ -134,8 +139,9 @@ pub async fn raise_best_in(
                 );
                 let buffers =
                     [&tile.buffer, &pick_row, &best.buffer, &part_value, &part_index, &params, &pieces];
-                let bind = k.raise.bind(&ctx.device, &buffers);
-                k.raise.dispatch(&mut enc, &bind, tile_pieces.len() as u32, ctx.max_workgroups());
+                let raise = k.raise.on(&[points.storage]);
+                let bind = raise.bind(&ctx.device, &buffers);
+                raise.dispatch(&mut enc, &bind, tile_pieces.len() as u32, ctx.max_workgroups());
                 piece_at += tile_pieces.len() as u32;
             }
             let bind = k.reduce.bind_numbered(

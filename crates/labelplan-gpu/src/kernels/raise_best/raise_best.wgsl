@@ -32,8 +32,8 @@ struct Slots {
 
 const NONE: u32 = 0xffffffffu;
 
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> pick_row: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> x: array<Stored_x>; // f32 or f16: see the storage prelude
+@group(0) @binding(1) var<storage, read> pick_row: array<Stored_x>; // a row of x
 @group(0) @binding(2) var<storage, read_write> best: array<f32>;
 @group(0) @binding(3) var<storage, read_write> part_value: array<f32>;
 @group(0) @binding(4) var<storage, read_write> part_index: array<u32>;
@@ -80,7 +80,7 @@ fn raise(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
         if (!is_nan(b)) {
             var s = 0.0;
             for (var j = 0u; j < p.dim4; j++) {
-                s += dot(x[row * p.dim4 + j], pick_row[j]);
+                s += dot(widen_x(x[row * p.dim4 + j]), widen_x(pick_row[j]));
             }
             v = max(b, s);
             best[g] = v;

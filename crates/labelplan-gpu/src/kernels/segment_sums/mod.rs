@@ -3,12 +3,21 @@
 //! chunks of rows, the host adds the chunk partials in order. CPU twins:
 //! `CpuBackend::{segment_sums, weighted_sums}`.
 
-use crate::kernels::WORKGROUP;
+use crate::kernels::{per_storage_sources, PerStorage, WORKGROUP};
 use crate::matrix::GpuMatrix;
 use crate::{GpuContext, GpuError};
 
-/// The shader source.
-pub const SOURCE: &str = include_str!("segment_sums.wgsl");
+const SOURCE: &str = include_str!("segment_sums.wgsl");
+
+/// The full WGSL for f32 and for f16 points.
+pub fn sources() -> Vec<(String, String)> {
+    per_storage_sources("segment_sums", &["x"], SOURCE)
+}
+
+/// The pipelines for f32 and f16 points.
+pub(crate) fn kernels(device: &wgpu::Device) -> PerStorage {
+    PerStorage::new(device, "segment_sums", &["x"], SOURCE, "main")
+}
 
 /// Rows one invocation sums.
 const CHUNK: usize = 256;
@@ -80,7 +89,6 @@ async fn sums(
     outputs: usize,
     fill: impl Fn(usize, usize, &mut [Vec<(u32, f32)>]),
 ) -> Result<Vec<f32>, GpuError> {
-    points.expect_f32(op)?;
     let dim4 = points.dim4().max(4);
     let mut sums = vec![0.0f32; outputs * dim4];
     for tile in &points.tiles {
@@ -106,7 +114,7 @@ async fn sums(
                 let bounds_buf = ctx.storage("sum chunks", bytemuck::cast_slice(&bounds));
                 let out = ctx.storage("sum partials", bytemuck::cast_slice(&vec![f32::NAN; partial_floats]));
                 let uniform = ctx.uniform(&Params { chunks: bounds.len() as u32, dim4: (dim4 / 4) as u32 });
-                let kernel = &ctx.pipelines.segment_sums;
+                let kernel = ctx.pipelines.segment_sums.on(&[points.storage]);
                 let buffers = [&tile.buffer, &rows_buf, &weights_buf, &bounds_buf, &out, &uniform];
                 let bind = kernel.bind(&ctx.device, &buffers);
                 let mut enc = ctx.encoder();

@@ -9,7 +9,7 @@ struct Params {
     dim4: u32,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> x: array<Stored_x>; // f32 or f16: see the storage prelude
 @group(0) @binding(1) var<storage, read> rows: array<u32>;        // tile-local rows, chunk by chunk
 @group(0) @binding(2) var<storage, read> weights: array<f32>;     // one per entry of rows
 @group(0) @binding(3) var<storage, read> bounds: array<vec2<u32>>; // [start, end) into rows, per chunk
@@ -28,7 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let span = bounds[chunk];
     var acc = vec4<f32>(0.0);
     for (var i = span.x; i < span.y; i++) {
-        acc += weights[i] * x[rows[i] * p.dim4 + col];
+        acc += weights[i] * widen_x(x[rows[i] * p.dim4 + col]);
     }
     out[t] = acc;
 }

@@ -19,10 +19,10 @@ struct Params {
     out_stride: u32, // dense: floats per output row
 }
 
-// `Stored` (four values) and `widen` come from the storage prelude: f32, or f16 packed
-// two to a u32.
-@group(0) @binding(0) var<storage, read> q: array<Stored>;
-@group(0) @binding(1) var<storage, read> r: array<Stored>;
+// `Stored_q` / `Stored_r` (four values) and `widen_q` / `widen_r` come from the storage
+// prelude: each operand f32, or f16 packed two to a u32.
+@group(0) @binding(0) var<storage, read> q: array<Stored_q>;
+@group(0) @binding(1) var<storage, read> r: array<Stored_r>;
 @group(0) @binding(2) var<uniform> p: Params;
 
 const BLOCK: u32 = 64u;   // query rows per workgroup, and reference rows per pass
@@ -49,7 +49,7 @@ fn stage_q(q0: u32, d0: u32, lid: u32) {
         let d = d0 + slot % CHUNK;
         var v = vec4<f32>(0.0);
         if (row < p.q_rows && d < p.dim4) {
-            v = widen(q[row * p.dim4 + d]);
+            v = widen_q(q[row * p.dim4 + d]);
         }
         q_staged[slot] = v;
     }
@@ -62,7 +62,7 @@ fn stage_r(r0: u32, d0: u32, lid: u32) {
         let d = d0 + slot % CHUNK;
         var v = vec4<f32>(0.0);
         if (row < p.r_end && d < p.dim4) {
-            v = widen(r[row * p.dim4 + d]);
+            v = widen_r(r[row * p.dim4 + d]);
         }
         r_staged[slot] = v;
     }

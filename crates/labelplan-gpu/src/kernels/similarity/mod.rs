@@ -1,24 +1,20 @@
 //! Similarity blocks of query rows against reference rows (workgroup-shared tiles,
 //! `vec4` loads) with three epilogues: dense output, fused arg-max and fused top-k; each
-//! compiled for f32 and for f16 storage. CPU twins: `CpuBackend::{dot, nearest, top_k}`.
+//! compiled for f32 and for f16 storage of either operand. CPU twins: `CpuBackend::{dot, nearest, top_k}`.
 
-use crate::kernels::Kernel;
-use crate::matrix::{GpuMatrix, Storage, Tile};
+use crate::kernels::{per_storage_sources, Kernel, PerStorage};
+use crate::matrix::{GpuMatrix, Tile};
 use crate::{GpuContext, GpuError};
 
-/// Rows stored as f32: four values are one `vec4<f32>`.
-pub(crate) const F32_STORAGE: &str = "alias Stored = vec4<f32>;
-fn widen(v: Stored) -> vec4<f32> { return v; }
-";
-/// Rows stored as f16, four values packed in two `u32`s.
-pub(crate) const F16_STORAGE: &str = "alias Stored = vec2<u32>;
-fn widen(v: Stored) -> vec4<f32> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
-";
-
 const COMMON: &str = include_str!("common.wgsl");
-const DENSE: &str = include_str!("dense.wgsl");
-const NEAREST: &str = include_str!("nearest.wgsl");
-const TOP_K: &str = include_str!("top_k.wgsl");
+/// Each epilogue's label and shader.
+const EPILOGUES: [(&str, &str); 3] = [
+    ("similarity/dense", include_str!("dense.wgsl")),
+    ("similarity/nearest", include_str!("nearest.wgsl")),
+    ("similarity/top_k", include_str!("top_k.wgsl")),
+];
+/// The matrix operands: query rows and reference rows.
+const OPERANDS: [&str; 2] = ["q", "r"];
 
 /// Query rows per workgroup (the shaders' BLOCK).
 const BLOCK: usize = 64;
@@ -28,55 +24,29 @@ const REFS_PER_DISPATCH: usize = 8192;
 /// Largest k the top-k kernel keeps in registers (the shader's MAX_K).
 pub const MAX_K: usize = 32;
 
-/// The three similarity pipelines for one storage.
-#[derive(Debug)]
-pub(crate) struct Epilogues {
-    dense: Kernel,
-    nearest: Kernel,
-    top_k: Kernel,
-}
-
-/// The similarity pipelines for f32 and for f16 matrices.
+/// The three similarity pipelines, each for every storage of the queries and of the
+/// references.
 #[derive(Debug)]
 pub(crate) struct Kernels {
-    f32: Epilogues,
-    f16: Epilogues,
+    dense: PerStorage,
+    nearest: PerStorage,
+    top_k: PerStorage,
 }
 
-/// Each kernel's label, storage prelude and epilogue: f32 first, in `Epilogues` order.
-const VARIANTS: [(&str, &str, &str); 6] = [
-    ("similarity/dense", F32_STORAGE, DENSE),
-    ("similarity/nearest", F32_STORAGE, NEAREST),
-    ("similarity/top_k", F32_STORAGE, TOP_K),
-    ("similarity/dense (f16)", F16_STORAGE, DENSE),
-    ("similarity/nearest (f16)", F16_STORAGE, NEAREST),
-    ("similarity/top_k (f16)", F16_STORAGE, TOP_K),
-];
-
 /// The full WGSL of each similarity kernel (storage prelude, common part, epilogue).
-pub fn sources() -> Vec<(&'static str, String)> {
-    VARIANTS
+pub fn sources() -> Vec<(String, String)> {
+    EPILOGUES
         .iter()
-        .map(|(label, prelude, epilogue)| (*label, format!("{prelude}\n{COMMON}\n{epilogue}")))
+        .flat_map(|(label, epilogue)| per_storage_sources(label, &OPERANDS, &format!("{COMMON}\n{epilogue}")))
         .collect()
 }
 
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Self {
-        let mut kernels =
-            sources().into_iter().map(|(label, source)| Kernel::new(device, label, &source, "main"));
-        let mut next = || kernels.next().expect("six similarity sources");
-        let f32 = Epilogues { dense: next(), nearest: next(), top_k: next() };
-        let f16 = Epilogues { dense: next(), nearest: next(), top_k: next() };
-        Kernels { f32, f16 }
-    }
-
-    /// The pipelines for matrices stored as `storage`.
-    fn on(&self, storage: Storage) -> &Epilogues {
-        match storage {
-            Storage::F32 => &self.f32,
-            Storage::F16 => &self.f16,
-        }
+        let [dense, nearest, top_k] = EPILOGUES.map(|(label, epilogue)| {
+            PerStorage::new(device, label, &OPERANDS, &format!("{COMMON}\n{epilogue}"), "main")
+        });
+        Kernels { dense, nearest, top_k }
     }
 }
 
@@ -130,16 +100,17 @@ fn encode(ctx: &GpuContext, enc: &mut wgpu::CommandEncoder, q: &Tile, refs: &Gpu
     }
 }
 
-/// Both matrices must have the same width and storage.
+/// Both matrices must have the same width (either may be f32 or f16).
 fn check_pair(op: &'static str, a: &GpuMatrix, b: &GpuMatrix) -> Result<(), GpuError> {
-    let message = if a.dim != b.dim {
-        format!("the other matrix has {} dims", a.dim)
-    } else if a.storage != b.storage {
-        format!("the other matrix is stored as {:?}, this one as {:?}", a.storage, b.storage)
-    } else {
+    if a.dim == b.dim {
         return Ok(());
-    };
-    Err(GpuError::Shape { op, rows: b.rows, dim: b.dim, message })
+    }
+    Err(GpuError::Shape {
+        op,
+        rows: b.rows,
+        dim: b.dim,
+        message: format!("the other matrix has {} dims", a.dim),
+    })
 }
 
 /// `a · bᵀ`, row-major `a.rows × b.rows`. Query tiles are cut so one tile's output fits
@@ -169,7 +140,7 @@ pub async fn dot(ctx: &GpuContext, a: &GpuMatrix, b: &GpuMatrix) -> Result<Vec<f
                     );
                     let mut enc = ctx.encoder();
                     let dense = Epilogue {
-                        kernel: &ctx.pipelines.similarity.on(a.storage).dense,
+                        kernel: ctx.pipelines.similarity.dense.on(&[a.storage, b.storage]),
                         state: &[&buf],
                         k: 0,
                         out_stride: b.rows as u32,
@@ -213,9 +184,15 @@ pub async fn nearest(
     check_pair("nearest", points, refs)?;
     let (mut index, mut sim) = (Vec::with_capacity(points.rows), Vec::with_capacity(points.rows));
     for tile in &points.tiles {
-        let (i, s) =
-            running_lists(ctx, &ctx.pipelines.similarity.on(points.storage).nearest, tile, refs, 1, &[])
-                .await?;
+        let (i, s) = running_lists(
+            ctx,
+            ctx.pipelines.similarity.nearest.on(&[points.storage, refs.storage]),
+            tile,
+            refs,
+            1,
+            &[],
+        )
+        .await?;
         index.extend(i);
         sim.extend(s);
     }
@@ -260,7 +237,7 @@ pub async fn top_k(
     for tile in &queries.tiles {
         let (i, s) = running_lists(
             ctx,
-            &ctx.pipelines.similarity.on(queries.storage).top_k,
+            ctx.pipelines.similarity.top_k.on(&[queries.storage, refs.storage]),
             tile,
             refs,
             k,
