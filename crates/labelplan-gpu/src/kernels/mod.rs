@@ -163,7 +163,7 @@ impl PerStorage {
     }
 }
 
-/// Compiled pipelines, built once per context.
+/// The kernels, created once per context (each pipeline compiled on first use).
 #[derive(Debug)]
 pub(crate) struct Pipelines {
     pub gather: Kernel,
