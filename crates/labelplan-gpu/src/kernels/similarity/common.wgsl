@@ -40,31 +40,26 @@ fn first_query(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return (wid.x + wid.y * nwg.x) * BLOCK;
 }
 
-// Stage vec4s [d0, d0 + CHUNK) of the 64 query rows from q0 / reference rows from r0
-// (zero past the ends).
-fn stage_q(q0: u32, d0: u32, lid: u32) {
+// Stage vec4s [d0, d0 + CHUNK) of the 64 query rows from q0 and of the 64 reference rows
+// from r0 (zero past the ends).
+fn stage(q0: u32, r0: u32, d0: u32, lid: u32) {
     for (var t = 0u; t < CHUNK; t++) {
         let slot = lid + t * BLOCK;
-        let row = q0 + slot / CHUNK;
         let d = d0 + slot % CHUNK;
-        var v = vec4<f32>(0.0);
-        if (row < p.q_rows && d < p.dim4) {
-            v = widen_q(q[row * p.dim4 + d]);
+        let q_row = q0 + slot / CHUNK;
+        let r_row = r0 + slot / CHUNK;
+        var qv = vec4<f32>(0.0);
+        var rv = vec4<f32>(0.0);
+        if (d < p.dim4) {
+            if (q_row < p.q_rows) {
+                qv = widen_q(q[q_row * p.dim4 + d]);
+            }
+            if (r_row < p.r_end) {
+                rv = widen_r(r[r_row * p.dim4 + d]);
+            }
         }
-        q_staged[slot] = v;
-    }
-}
-
-fn stage_r(r0: u32, d0: u32, lid: u32) {
-    for (var t = 0u; t < CHUNK; t++) {
-        let slot = lid + t * BLOCK;
-        let row = r0 + slot / CHUNK;
-        let d = d0 + slot % CHUNK;
-        var v = vec4<f32>(0.0);
-        if (row < p.r_end && d < p.dim4) {
-            v = widen_r(r[row * p.dim4 + d]);
-        }
-        r_staged[slot] = v;
+        q_staged[slot] = qv;
+        r_staged[slot] = rv;
     }
 }
 
@@ -79,8 +74,7 @@ fn block_dots(q0: u32, r0: u32, lid: u32, acc: ptr<function, array<vec4<f32>, 16
     }
     for (var d0 = 0u; d0 < p.dim4; d0 += CHUNK) {
         workgroupBarrier();
-        stage_q(q0, d0, lid);
-        stage_r(r0, d0, lid);
+        stage(q0, r0, d0, lid);
         workgroupBarrier();
         for (var dd = 0u; dd < CHUNK; dd++) {
             var b: array<vec4<f32>, 8>;
