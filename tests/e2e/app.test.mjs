@@ -244,3 +244,50 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     await screenshot(page, 'plan-cpu');
   });
 });
+
+test('every setting is in the form, a link carries them, and refused values are named in place', async () => {
+  await withBrowser({ webgpu: false }, async ({ page }) => {
+    // A link with settings opens the form with them (the data never travels in it).
+    await openApp(page, `${server.url}#method=elfs&epochs=3&cost-per-label=0.25&budget=2%25`);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    assert.equal(await page.getByTestId('method').inputValue(), 'elfs');
+    assert.equal(await page.getByTestId('budgets').inputValue(), '2%');
+    await page.getByTestId('all-settings').locator('summary').click();
+    assert.equal(await page.getByTestId('setting-epochs').inputValue(), '3');
+    assert.equal(await page.getByTestId('setting-cost-per-label').inputValue(), '0.25');
+    // Every setting of the CLI has a labelled control.
+    for (const key of ['seed', 'clusters', 'cluster-range', 'head', 'learning-rate', 'folds', 'noise', 'score',
+      'beta', 'labeled-column', 'balance', 'dedup', 'cost-column', 'labels-per-hour', 'gain-threshold',
+      'coverage-delta', 'cluster-hits', 'curve', 'storage']) {
+      const control = page.getByTestId(`setting-${key}`);
+      assert.equal(await control.count(), 1, key);
+      assert.ok(await page.locator(`label[for="setting-${key}"]`).textContent(), `${key} has a label`);
+    }
+    // A refused value is named in place, in the page's words; Plan refuses and keeps it.
+    await page.getByTestId('setting-epochs').fill('0');
+    assert.match(await page.getByTestId('error-epochs').textContent(), /expected a whole number ≥ 1/);
+    await page.getByTestId('setting-beta').fill('1.5');
+    await page.getByTestId('plan').click();
+    const refusal = await page.getByTestId('error').textContent();
+    assert.match(refusal, /Epochs: "0": expected a whole number ≥ 1/);
+    assert.match(refusal, /Hard cutoff β: "1.5": expected at least 0 and below 1/);
+    await screenshot(page, 'settings-refused');
+    // The address bar follows the form.
+    const hash = new URLSearchParams((await page.evaluate(() => location.hash)).slice(1));
+    assert.equal(hash.get('epochs'), '0');
+    assert.equal(hash.get('beta'), '1.5');
+    await page.getByTestId('setting-epochs').fill('2');
+    await page.getByTestId('setting-beta').fill('');
+    await page.getByTestId('setting-storage').selectOption('f16');
+    assert.equal(await page.getByTestId('error-epochs').count(), 0);
+    // The settings reach the engine: the plan's manifest holds them.
+    await page.getByTestId('method').selectOption('coverage');
+    const plan = await planAndDownload(page, 'plan-settings.json');
+    const s = plan.manifest.settings;
+    assert.deepEqual([s.method, s.budgets, s.epochs, s.cost_per_label, s.storage], ['coverage', ['2%'], 2, 0.25, 'f16']);
+    assert.equal(plan.budgets[0].count, 36, '2% of 1797');
+    assert.equal(new URLSearchParams((await page.evaluate(() => location.hash)).slice(1)).get('storage'), 'f16');
+    await screenshot(page, 'settings-planned');
+  });
+});

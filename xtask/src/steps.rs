@@ -103,6 +103,10 @@ pub fn test() -> Result<(), String> {
     let mut native = cargo(&root);
     native.args(["test", "--workspace", "--exclude", "labelplan-web"]);
     steps.push(("native tests (GPU required: lavapipe)", native));
+    // The page's pure logic (the plan form, its link) runs natively too.
+    let mut web_logic = cargo(&root);
+    web_logic.args(["test", "-p", "labelplan-web", "--lib"]);
+    steps.push(("native tests (web UI logic)", web_logic));
     let mut wasm = cargo(&root);
     wasm.args(["test", "--target", "wasm32-unknown-unknown", "-p", "labelplan-gpu", "-p", "labelplan-web"])
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")

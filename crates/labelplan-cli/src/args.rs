@@ -93,7 +93,7 @@ pub struct SettingArgs {
     #[arg(long, value_name = "LO-HI", value_parser = parse_range)]
     pub cluster_range: Option<(usize, usize)>,
     /// Proxy head for training dynamics: linear or mlp. Default linear.
-    #[arg(long, value_parser = parse_head)]
+    #[arg(long)]
     pub head: Option<HeadKind>,
     /// Proxy training epochs. Default 20.
     #[arg(long)]
@@ -121,7 +121,7 @@ pub struct SettingArgs {
     pub labeled_column: Option<String>,
     /// Balance the picks by a metadata column: COLUMN (equal shares) or
     /// COLUMN=value:ratio,value:ratio. Shortfalls are reported in plan.json.
-    #[arg(long, value_name = "SPEC", value_parser = parse_balance)]
+    #[arg(long, value_name = "SPEC")]
     pub balance: Option<Balance>,
     /// Near-duplicate threshold: two items with cosine similarity at or above it are never
     /// both picked. Exact duplicates never are, without this flag too.
@@ -155,37 +155,12 @@ pub struct SettingArgs {
     pub storage: Option<Storage>,
 }
 
+/// `--cluster-range`, read by its field in core (as the page's form and link read it).
 fn parse_range(s: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("{s:?}: expected LO-HI, e.g. 4-20");
-    let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let (a, b) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
-    if a < 1 || a > b {
-        return Err(format!("{s:?}: need 1 ≤ LO ≤ HI"));
-    }
-    Ok((a, b))
-}
-
-fn parse_head(s: &str) -> Result<HeadKind, String> {
-    match s {
-        "linear" => Ok(HeadKind::Linear),
-        "mlp" => Ok(HeadKind::Mlp),
-        _ => Err(format!("{s:?}: expected linear or mlp")),
-    }
-}
-
-fn parse_balance(s: &str) -> Result<Balance, String> {
-    let Some((column, spec)) = s.split_once('=') else {
-        return Ok(Balance { column: s.to_string(), ratios: Vec::new() });
-    };
-    let ratios = spec
-        .split(',')
-        .map(|part| {
-            let (v, r) = part.rsplit_once(':').ok_or_else(|| format!("{part:?}: expected value:ratio"))?;
-            let r: f64 = r.parse().map_err(|_| format!("{part:?}: the ratio is not a number"))?;
-            Ok((v.to_string(), r))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(Balance { column: column.to_string(), ratios })
+    let mut settings = Settings::default();
+    let field = labelplan_core::settings::field("cluster-range").expect("the cluster-range field");
+    (field.set)(&mut settings, s)?;
+    Ok(settings.cluster_range)
 }
 
 impl SettingArgs {

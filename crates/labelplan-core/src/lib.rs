@@ -14,6 +14,7 @@ pub mod digest;
 pub mod error;
 pub mod plan;
 pub mod read;
+pub mod settings;
 pub mod summary;
 pub mod write;
 

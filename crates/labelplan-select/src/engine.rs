@@ -20,35 +20,12 @@ pub struct Engine<'b, B: Backend> {
     scale: Scale,
 }
 
+/// Settings in range (the rules live beside each field: `labelplan_core::settings`) and
+/// a pool to pick from.
 fn check(settings: &Settings, rows: usize) -> Result<()> {
-    let bad = |s: &str, m: &str| Err(SelectError::setting(s, m));
-    if settings.budgets.is_empty() {
-        return bad("--budget", "give at least one budget, e.g. --budget 5%");
-    }
-    if settings.epochs == 0 {
-        return bad("--epochs", "must be at least 1");
-    }
-    if settings.folds == 0 {
-        return bad("--folds", "must be at least 1");
-    }
-    if let Some(b) = settings.beta {
-        if !(0.0..1.0).contains(&b) {
-            return bad("--beta", "must be at least 0 and below 1");
-        }
-    }
-    if let Some(t) = settings.dedup_threshold {
-        if !(t > 0.0 && t <= 1.0) {
-            return bad("--dedup", "a cosine similarity above 0 and at most 1");
-        }
-    }
-    if !(settings.noise_std >= 0.0 && settings.noise_std.is_finite()) {
-        return bad("--noise", "must be a number ≥ 0");
-    }
-    if settings.labels_per_hour.is_nan() || settings.labels_per_hour <= 0.0 {
-        return bad("--labels-per-hour", "must be above 0");
-    }
+    settings.validate().map_err(|e| SelectError::setting(&format!("--{}", e.key), e.message))?;
     if rows < 2 {
-        return bad("input", "a plan needs at least 2 rows");
+        return Err(SelectError::setting("input", "a plan needs at least 2 rows"));
     }
     Ok(())
 }

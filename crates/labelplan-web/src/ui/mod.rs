@@ -5,6 +5,8 @@ mod badge;
 mod download;
 mod drop_zone;
 mod error_panel;
+pub mod form;
+mod link;
 mod plan_form;
 mod plan_result;
 mod progress;
@@ -48,7 +50,7 @@ pub fn App() -> Html {
 
 #[function_component]
 fn Main() -> Html {
-    let state = use_reducer(AppState::default);
+    let state = use_reducer(AppState::from_link);
     let bridge = {
         let dispatch = state.dispatcher();
         use_reactor_bridge::<Engine, _>(move |event| match event {
@@ -118,12 +120,15 @@ fn Main() -> Html {
                 format!("Planning ({})", settings.method),
                 Request::Plan { settings: Box::new(settings) },
             )),
-            Err(message) => dispatch.dispatch(Action::Refused(message)),
+            Err(errors) => dispatch.dispatch(Action::Refused(form::refusal(&errors))),
         })
     };
     let on_plan_form = {
         let dispatch = state.dispatcher();
-        Callback::from(move |form| dispatch.dispatch(Action::PlanForm(form)))
+        Callback::from(move |form: form::PlanForm| {
+            link::show(&form.to_hash());
+            dispatch.dispatch(Action::PlanForm(form));
+        })
     };
     let on_download = {
         let dispatch = state.dispatcher();

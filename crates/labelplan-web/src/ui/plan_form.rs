@@ -1,10 +1,13 @@
-//! What to plan: method and budgets, and the Plan button.
+//! What to plan: method and budgets up front, every other setting under "All settings"
+//! (each with its help, its default and, when refused, why, in place), and the Plan
+//! button.
 
-use labelplan_core::plan::Method;
+use labelplan_core::plan::{Method, ScoreKind, Settings, Storage};
+use labelplan_core::settings::{Field, FIELDS};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use super::state::PlanForm;
+use super::form::PlanForm;
 
 /// Props of [`PlanFormPanel`].
 #[derive(Properties, PartialEq)]
@@ -19,46 +22,97 @@ pub struct PlanFormProps {
     pub busy: bool,
 }
 
-/// Method picker, budgets field and the Plan button.
+/// The settings shown above the fold; the rest go under "All settings".
+const UP_FRONT: [&str; 2] = ["method", "budget"];
+
+/// The choices of a setting that has a fixed set of values.
+fn choices(key: &str) -> Option<Vec<&'static str>> {
+    match key {
+        "method" => Some(Method::ALL.iter().map(|m| m.name()).collect()),
+        "head" => Some(vec!["linear", "mlp"]),
+        "score" => Some(ScoreKind::ALL.iter().map(|s| s.name()).collect()),
+        "storage" => Some(Storage::ALL.iter().map(|s| s.name()).collect()),
+        _ => None,
+    }
+}
+
+/// One setting: its label, a select or a text box, its help and default, and why its
+/// text is refused.
+fn setting(field: &'static Field, form: &PlanForm, on_change: &Callback<PlanForm>) -> Html {
+    let key = field.key;
+    let text = form.text(key).to_owned();
+    let error = form.error(key);
+    let default = (field.get)(&Settings::default());
+    let control = match choices(key) {
+        Some(values) => {
+            let (form, cb) = (form.clone(), on_change.clone());
+            let onchange = Callback::from(move |e: Event| {
+                let select: HtmlSelectElement = e.target_unchecked_into();
+                cb.emit(form.with(key, select.value()));
+            });
+            html! {
+                <select id={format!("setting-{key}")} {onchange} data-testid={testid(key)}>
+                    { for values.into_iter().map(|v| html! { <option value={v} selected={v == text}>{ v }</option> }) }
+                </select>
+            }
+        }
+        None => {
+            let (form, cb) = (form.clone(), on_change.clone());
+            let oninput = Callback::from(move |e: InputEvent| {
+                let input: HtmlInputElement = e.target_unchecked_into();
+                cb.emit(form.with(key, input.value()));
+            });
+            let placeholder = if default.is_empty() { "automatic".to_owned() } else { default.clone() };
+            html! {
+                <input type="text" id={format!("setting-{key}")} value={text} {oninput} {placeholder}
+                    aria-invalid={error.is_some().to_string()} aria-describedby={format!("help-{key}")}
+                    data-testid={testid(key)} />
+            }
+        }
+    };
+    let default_words = if default.is_empty() { "none or automatic".to_owned() } else { default };
+    html! {
+        <div class={classes!("setting", error.is_some().then_some("refused"))}>
+            <label for={format!("setting-{key}")}>{ field.label }</label>
+            { control }
+            <p class="help" id={format!("help-{key}")}>
+                { field.help }{ " · default: " }<span class="default">{ default_words }</span>
+            </p>
+            if let Some(message) = error {
+                <p class="field-error" role="alert" data-testid={format!("error-{key}")}>{ message }</p>
+            }
+        </div>
+    }
+}
+
+/// The test id of a setting's control (the first two keep their original ids).
+fn testid(key: &str) -> String {
+    match key {
+        "method" => "method".into(),
+        "budget" => "budgets".into(),
+        _ => format!("setting-{key}"),
+    }
+}
+
+/// Method and budgets, every other setting under "All settings", and the Plan button.
 #[function_component]
 pub fn PlanFormPanel(props: &PlanFormProps) -> Html {
-    let on_method = {
-        let (form, cb) = (props.form.clone(), props.on_change.clone());
-        Callback::from(move |e: Event| {
-            let select: HtmlSelectElement = e.target_unchecked_into();
-            if let Ok(method) = select.value().parse::<Method>() {
-                cb.emit(PlanForm { method, ..form.clone() });
-            }
-        })
-    };
-    let on_budgets = {
-        let (form, cb) = (props.form.clone(), props.on_change.clone());
-        Callback::from(move |e: InputEvent| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            cb.emit(PlanForm { budgets: input.value(), ..form.clone() });
-        })
-    };
     let on_plan = props.on_plan.reform(|_: MouseEvent| ());
-    let current = props.form.method;
+    let method: Option<Method> = props.form.text("method").parse().ok();
+    let field = |key: &str| FIELDS.iter().find(|f| f.key == key).expect("a setting");
     html! {
         <section class="plan-form" data-testid="plan-form">
             <div class="plan-row">
-                <label>
-                    { "Method " }
-                    <select onchange={on_method} data-testid="method">
-                        { for Method::ALL.iter().map(|m| html! {
-                            <option value={m.name()} selected={*m == current}>{ m.name() }</option>
-                        }) }
-                    </select>
-                </label>
-                <label>
-                    { "Budgets " }
-                    <input type="text" value={props.form.budgets.clone()} oninput={on_budgets}
-                        placeholder="e.g. 5%, 200" data-testid="budgets" />
-                </label>
+                { for UP_FRONT.iter().map(|key| setting(field(key), &props.form, &props.on_change)) }
                 <button onclick={on_plan} disabled={props.busy} data-testid="plan">{ "Plan" }</button>
             </div>
-            <p class="hint">{ current.explain() }</p>
+            <p class="hint">{ method.map_or("", Method::explain) }</p>
+            <details class="all-settings" data-testid="all-settings">
+                <summary>{ "All settings" }</summary>
+                <div class="settings-grid">
+                    { for FIELDS.iter().filter(|f| !UP_FRONT.contains(&f.key)).map(|f| setting(f, &props.form, &props.on_change)) }
+                </div>
+            </details>
         </section>
     }
 }

@@ -2,11 +2,12 @@
 
 use std::rc::Rc;
 
-use labelplan_core::plan::{Budget, Method, Plan, Settings as PlanSettings};
+use labelplan_core::plan::Plan;
 use labelplan_core::read::SidecarJoin;
 use labelplan_core::{LoadOptions, Summary};
 use yew::Reducible;
 
+use super::form::PlanForm;
 use crate::protocol::{Backend, Failure, FileHandle, Response};
 
 /// What the user set for loading.
@@ -18,41 +19,6 @@ pub struct Settings {
     pub array_name: String,
     /// Sidecar id column to join by; empty joins by row order.
     pub join_column: String,
-}
-
-/// What the user set for planning.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlanForm {
-    /// Selection method.
-    pub method: Method,
-    /// Budgets as typed: counts or percentages, comma-separated.
-    pub budgets: String,
-}
-
-impl Default for PlanForm {
-    fn default() -> Self {
-        let defaults = PlanSettings::default();
-        let budgets: Vec<String> = defaults.budgets.iter().map(Budget::to_string).collect();
-        PlanForm { method: defaults.method, budgets: budgets.join(", ") }
-    }
-}
-
-impl PlanForm {
-    /// The engine's settings: the defaults with this method and these budgets, or which
-    /// budget could not be read.
-    pub fn settings(&self) -> Result<PlanSettings, String> {
-        let budgets = self
-            .budgets
-            .split(',')
-            .map(str::trim)
-            .filter(|b| !b.is_empty())
-            .map(str::parse::<Budget>)
-            .collect::<Result<Vec<_>, _>>()?;
-        if budgets.is_empty() {
-            return Err("budgets: give at least one, e.g. 5% or 200".into());
-        }
-        Ok(PlanSettings { method: self.method, budgets, ..PlanSettings::default() })
-    }
 }
 
 /// A finished plan.
@@ -116,6 +82,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state a page opens in: the plan form the address's hash describes.
+    pub fn from_link() -> Self {
+        let (plan_form, unknown) = PlanForm::from_hash(&super::link::current());
+        let error = (!unknown.is_empty()).then(|| {
+            Failure::message(format!(
+                "The link names settings this version does not know ({}); they were left out.",
+                unknown.join(", ")
+            ))
+        });
+        AppState { plan_form, error, ..AppState::default() }
+    }
+
     /// Load options from the settings, with the browser's memory limit.
     pub fn load_options(&self) -> LoadOptions {
         let name = self.settings.array_name.trim();
