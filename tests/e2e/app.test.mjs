@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { writeFileSync, rmSync, readFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { serveDist, withBrowser, openApp, summary, waitForSummaryOf, screenshot, fixtures, repo, artifacts } from './harness.mjs';
 
@@ -188,6 +189,47 @@ async function planAndDownload(page, keepAs) {
   return JSON.parse(readFileSync(join(artifacts, keepAs), 'utf8'));
 }
 
+/** Downloads ranked.csv, selected_ids.txt and labelstudio.json of the shown plan. */
+async function downloadExports(page) {
+  const out = {};
+  for (const [testid, name] of [['download-ranked', 'ranked.csv'], ['download-ids', 'selected_ids.txt'], ['download-labelstudio', 'labelstudio.json']]) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testid).click()]);
+    assert.equal(download.suggestedFilename(), name);
+    const path = join(tmpdir(), `labelplan-e2e-${process.pid}-${name}`);
+    await download.saveAs(path);
+    out[name] = readFileSync(path, 'utf8');
+    rmSync(path, { force: true });
+  }
+  return out;
+}
+
+/** What the CLI writes for the sample replaying `manifest` on the CPU: { name: text }. */
+function cliExports(manifest) {
+  const out = join(tmpdir(), `labelplan-e2e-cli-${process.pid}`);
+  try {
+    execFileSync('cargo', ['run', '-q', '-p', 'labelplan-cli', '--', 'plan', join(repo, 'web', 'sample', 'digits.npy'),
+      '--manifest', manifest, '--backend', 'cpu', '--out', out], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] });
+    const names = ['plan.json', 'ranked.csv', 'selected_ids.txt', 'labelstudio.json'];
+    return Object.fromEntries(names.map((n) => [n, readFileSync(join(out, n), 'utf8')]));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** Two plans of the same input and manifest: same picks, settings and input; coverage
+ * and estimates within float noise. */
+function assertSamePlan(a, b) {
+  assert.deepEqual(a.manifest, b.manifest, 'manifest');
+  assert.deepEqual([a.ranked, a.cluster, a.budgets.map((x) => x.rows)], [b.ranked, b.cluster, b.budgets.map((x) => x.rows)], 'picks');
+  assert.deepEqual(a.curve.map((p) => p.count), b.curve.map((p) => p.count), 'curve budgets');
+  a.curve.forEach((p, i) => {
+    const q = b.curve[i];
+    assert.ok(Math.abs(p.coverage.mean_distance - q.coverage.mean_distance) < 1e-4, `curve ${i}: coverage`);
+    assert.ok(Math.abs(p.quality - q.quality) < 0.5, `curve ${i}: quality ${p.quality} vs ${q.quality}`);
+  });
+  assert.ok(Math.abs(a.recommended.count - b.recommended.count) <= a.pool * 0.005, 'recommended budget');
+}
+
 function assertNativePicks(plan) {
   assert.deepEqual(
     { budgets: plan.budgets.map((b) => b.rows), ranked: plan.ranked },
@@ -241,6 +283,14 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     const plan = await planAndDownload(page, 'plan-cpu.json');
     assert.equal(plan.manifest.backend, 'CPU');
     assertNativePicks(plan);
+    // The exports of the picks are byte for byte what the CLI writes replaying the
+    // page's plan.json; plan.json itself has the same picks, settings and input, and
+    // estimates within float noise (wasm and native sum in other orders: docs/gpu.md).
+    const cli = cliExports(join(artifacts, 'plan-cpu.json'));
+    const pageExports = await downloadExports(page);
+    for (const [name, text] of Object.entries(pageExports)) assert.equal(text, cli[name], name);
+    assertSamePlan(plan, JSON.parse(cli['plan.json']));
+    assert.equal(pageExports['selected_ids.txt'].trim().split('\n').length, plan.budgets[0].count);
     await screenshot(page, 'plan-cpu');
   });
 });

@@ -106,15 +106,9 @@ fn progress_bar() -> ProgressBar {
 
 fn write_outputs(dir: &Path, plan: &Plan, data: &Dataset) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let files = [
-        ("plan.json", write::plan_json(plan)),
-        ("ranked.csv", write::ranked_csv(plan, data)),
-        ("selected_ids.txt", write::selected_ids(plan, data)),
-        ("labelstudio.json", write::label_studio(plan, data)),
-    ];
-    for (name, text) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for export in write::Export::ALL {
+        let path = dir.join(export.file_name());
+        std::fs::write(&path, export.write(plan, data)).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }

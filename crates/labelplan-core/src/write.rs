@@ -2,6 +2,7 @@
 //! curves, picks per budget), `ranked.csv`, `selected_ids.txt` and Label Studio tasks.
 //! The first requested budget is the one exported as ids and tasks.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::dataset::Dataset;
@@ -10,6 +11,55 @@ use crate::plan::Plan;
 /// The id of a row: the dataset's id, or the 0-based row number when it has none.
 fn id(data: &Dataset, row: u32) -> String {
     data.ids.as_ref().map_or_else(|| row.to_string(), |ids| ids[row as usize].clone())
+}
+
+/// One export of a plan: what the CLI writes into its output folder and the page offers
+/// as a download, from the same writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Export {
+    /// `plan.json`.
+    PlanJson,
+    /// `ranked.csv`.
+    RankedCsv,
+    /// `selected_ids.txt`.
+    SelectedIds,
+    /// `labelstudio.json`.
+    LabelStudio,
+}
+
+impl Export {
+    /// Every export.
+    pub const ALL: [Export; 4] =
+        [Export::PlanJson, Export::RankedCsv, Export::SelectedIds, Export::LabelStudio];
+
+    /// The file's name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Export::PlanJson => "plan.json",
+            Export::RankedCsv => "ranked.csv",
+            Export::SelectedIds => "selected_ids.txt",
+            Export::LabelStudio => "labelstudio.json",
+        }
+    }
+
+    /// The file's media type.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Export::PlanJson | Export::LabelStudio => "application/json",
+            Export::RankedCsv => "text/csv",
+            Export::SelectedIds => "text/plain",
+        }
+    }
+
+    /// The file's text for `plan` of `data`.
+    pub fn write(self, plan: &Plan, data: &Dataset) -> String {
+        match self {
+            Export::PlanJson => plan_json(plan),
+            Export::RankedCsv => ranked_csv(plan, data),
+            Export::SelectedIds => selected_ids(plan, data),
+            Export::LabelStudio => label_studio(plan, data),
+        }
+    }
 }
 
 /// `plan.json`: the whole plan, pretty-printed, ending in a newline. Deterministic: the

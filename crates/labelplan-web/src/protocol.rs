@@ -2,6 +2,7 @@
 
 use labelplan_core::plan::{Plan, Settings};
 use labelplan_core::read::SidecarJoin;
+use labelplan_core::write::Export;
 use labelplan_core::{LoadOptions, Summary};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,9 @@ pub enum Request {
         /// Method, budgets and the rest, as on the command line.
         settings: Box<Settings>,
     },
+    /// The text of one export of the last plan (answered by [`Response::Exported`]). A
+    /// query: it runs beside a load or plan and never cancels it.
+    Export(Export),
     /// Stop the running load or plan; the dataset loaded before it stays.
     Cancel,
 }
@@ -103,6 +107,15 @@ pub enum Response {
         seconds: f64,
         /// Anything the user should know about how it ran (a GPU failure and CPU rerun).
         note: Option<String>,
+    },
+    /// An export of the last plan, to save as a file.
+    Exported {
+        /// File name.
+        name: String,
+        /// Media type.
+        mime: String,
+        /// The file's text, as the CLI writes it.
+        text: String,
     },
     /// The request failed; any dataset loaded before is still there.
     Failed(Failure),

@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::channel::mpsc;
 use futures::{FutureExt, SinkExt, StreamExt};
-use labelplan_core::plan::{InputInfo, Settings, SidecarInfo};
+use labelplan_core::plan::{InputInfo, Plan, Settings, SidecarInfo};
 use labelplan_core::read::source::Watch;
 use labelplan_core::read::{join_sidecar, read_sidecar, SidecarJoin};
+use labelplan_core::write::Export;
 use labelplan_core::{read_embeddings, Dataset, Error, Input, LoadOptions, Summary};
 use labelplan_cpu::CpuBackend;
 use labelplan_gpu::{GpuBackend, GpuContext, GpuOptions};
@@ -27,6 +28,8 @@ use crate::protocol::{Backend, Failure, FileHandle, Request, Response};
 /// Everything the worker keeps between requests.
 struct State {
     loaded: Option<Loaded>,
+    /// The last plan and the dataset it picked from, for its exports.
+    planned: Option<(Rc<Dataset>, Rc<Plan>)>,
     gpu: Option<GpuContext>,
     backend_name: String,
 }
@@ -85,7 +88,7 @@ pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
     if scope.send(Response::Backend(backend)).await.is_err() {
         return;
     }
-    let state = Rc::new(RefCell::new(State { loaded: None, gpu, backend_name }));
+    let state = Rc::new(RefCell::new(State { loaded: None, planned: None, gpu, backend_name }));
     let (tx, mut rx) = mpsc::unbounded::<Response>();
     // The running job's cancel flag; a new request cancels the one before it.
     let mut running = Rc::new(AtomicBool::new(false));
@@ -94,6 +97,10 @@ pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
             request = scope.next().fuse() => match request {
                 None => break,
                 Some(Request::Cancel) => running.store(true, Ordering::Relaxed),
+                // A query leaves the running job alone.
+                Some(Request::Export(export)) => {
+                    let _ = tx.unbounded_send(exported(export, &state.borrow()));
+                }
                 Some(request) => {
                     running.store(true, Ordering::Relaxed);
                     running = Rc::new(AtomicBool::new(false));
@@ -122,9 +129,21 @@ async fn handle(
         },
         Request::AttachSidecar { file, join } => attach(file, join, &state, &tx, cancel).await,
         Request::Plan { settings } => plan(settings, &state, &tx, cancel).await,
-        Request::Cancel => return,
+        Request::Export(_) | Request::Cancel => return,
     };
     let _ = tx.unbounded_send(outcome.unwrap_or_else(|answer| answer));
+}
+
+/// One export of the last plan, written as the CLI writes it.
+fn exported(export: Export, state: &State) -> Response {
+    match &state.planned {
+        Some((data, plan)) => Response::Exported {
+            name: export.file_name().into(),
+            mime: export.mime().into(),
+            text: export.write(plan, data),
+        },
+        None => failure(format!("plan first: {} is written from a plan", export.file_name())),
+    }
 }
 
 fn failure(message: String) -> Response {
@@ -164,7 +183,10 @@ async fn load(
     let summary = Summary::new(&dataset, &norms);
     let source = Source { file, options, sidecar: None, info: None };
     let dataset = Rc::new(dataset);
-    state.borrow_mut().loaded = Some(Loaded { dataset, norms, norms_on: norms_on.clone(), source });
+    let mut state = state.borrow_mut();
+    state.loaded = Some(Loaded { dataset, norms, norms_on: norms_on.clone(), source });
+    // A plan of the data before would describe other rows.
+    state.planned = None;
     Ok(Response::Loaded { summary, norms_on, parse_seconds })
 }
 
@@ -177,13 +199,19 @@ async fn attach(
 ) -> Result<Response, Response> {
     let job = Job { stage: "reading sidecar", tx: tx.clone(), cancel };
     let table = read_sidecar(input(file.clone()), &job).await.map_err(failed)?;
-    let mut state = state.borrow_mut();
+    let mut guard = state.borrow_mut();
+    let state = &mut *guard;
     let Some(loaded) = state.loaded.as_mut() else {
         return Err(failure("load an embeddings file before its sidecar".into()));
     };
     // join_sidecar leaves the dataset untouched when it fails; a plan still running on
-    // the dataset keeps the old one (make_mut copies only then).
-    join_sidecar(Rc::make_mut(&mut loaded.dataset), table, &join).map_err(failed)?;
+    // the dataset keeps the old one (make_mut copies only then). The last plan's hold
+    // is let go first, so it causes no copy; it comes back if the join fails.
+    let planned = state.planned.take();
+    if let Err(e) = join_sidecar(Rc::make_mut(&mut loaded.dataset), table, &join) {
+        state.planned = planned;
+        return Err(failed(e));
+    }
     loaded.source.sidecar = Some((file, join));
     loaded.source.info = None;
     let summary = Summary::new(&loaded.dataset, &loaded.norms);
@@ -228,6 +256,7 @@ async fn plan(
     };
     match planned {
         Ok(plan) => {
+            state.borrow_mut().planned = Some((dataset, Rc::new(plan.clone())));
             Ok(Response::Planned { plan: Box::new(plan), seconds: started.elapsed().as_secs_f64(), note })
         }
         Err(SelectError::Cancelled) => Err(Response::Cancelled),

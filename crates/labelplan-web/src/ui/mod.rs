@@ -19,7 +19,7 @@ use yew::prelude::*;
 use yew_agent::reactor::{use_reactor_bridge, ReactorEvent, ReactorProvider};
 
 use crate::codec::JsCodec;
-use crate::protocol::{FileHandle, Request};
+use crate::protocol::{FileHandle, Request, Response};
 use crate::worker::Engine;
 use state::{Action, AppState};
 
@@ -54,6 +54,12 @@ fn Main() -> Html {
     let bridge = {
         let dispatch = state.dispatcher();
         use_reactor_bridge::<Engine, _>(move |event| match event {
+            // An export is saved as it arrives; there is nothing to show.
+            ReactorEvent::Output(Response::Exported { name, mime, text }) => {
+                if let Err(message) = download::download(&name, &mime, &text) {
+                    dispatch.dispatch(Action::Refused(message));
+                }
+            }
             ReactorEvent::Output(response) => dispatch.dispatch(Action::Response(response)),
             ReactorEvent::Finished => {}
         })
@@ -131,15 +137,8 @@ fn Main() -> Html {
         })
     };
     let on_download = {
-        let dispatch = state.dispatcher();
-        let planned = state.planned.clone();
-        Callback::from(move |_| {
-            let Some(planned) = &planned else { return };
-            let json = labelplan_core::write::plan_json(&planned.plan);
-            if let Err(message) = download::download("plan.json", "application/json", &json) {
-                dispatch.dispatch(Action::Refused(message));
-            }
-        })
+        let bridge = bridge.clone();
+        Callback::from(move |export| bridge.send(Request::Export(export)))
     };
     let dispatch = state.dispatcher();
     let busy = state.busy.is_some();

@@ -1,6 +1,7 @@
 //! A finished plan: what each budget buys, the recommended budget, and plan.json.
 
 use labelplan_core::plan::BudgetPlan;
+use labelplan_core::write::Export;
 use yew::prelude::*;
 
 use super::state::Planned;
@@ -11,7 +12,7 @@ pub struct PlanResultProps {
     /// The plan.
     pub planned: Planned,
     /// "Download plan.json" clicked.
-    pub on_download: Callback<()>,
+    pub on_download: Callback<Export>,
 }
 
 fn budget_row(b: &BudgetPlan) -> Html {
@@ -31,12 +32,31 @@ fn budget_row(b: &BudgetPlan) -> Html {
     }
 }
 
-/// Budgets table, recommendation, how the plan ran, and the download.
+/// The label, test id and tooltip of an export's button.
+fn export_button(export: Export) -> (&'static str, &'static str, &'static str) {
+    match export {
+        Export::PlanJson => {
+            ("plan.json", "download-plan", "everything: settings, curve, picks; reproduces the plan")
+        }
+        Export::RankedCsv => {
+            ("ranked.csv", "download-ranked", "every item in pick order with its cluster, score and metadata")
+        }
+        Export::SelectedIds => {
+            ("selected_ids.txt", "download-ids", "the ids picked at the first budget, one per line")
+        }
+        Export::LabelStudio => (
+            "Label Studio tasks",
+            "download-labelstudio",
+            "labelstudio.json: tasks for the first budget, to import",
+        ),
+    }
+}
+
+/// Budgets table, recommendation, how the plan ran, and the downloads.
 #[function_component]
 pub fn PlanResult(props: &PlanResultProps) -> Html {
     let Planned { plan, seconds, note } = &props.planned;
     let m = &plan.manifest;
-    let on_download = props.on_download.reform(|_: MouseEvent| ());
     let eligible = plan.pool - plan.labeled;
     html! {
         <section class="plan-result" data-testid="plan-result">
@@ -70,7 +90,11 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                 </p>
             }
             <div class="actions">
-                <button onclick={on_download} data-testid="download-plan">{ "Download plan.json" }</button>
+                { for Export::ALL.into_iter().map(|export| {
+                    let (label, testid, title) = export_button(export);
+                    let onclick = props.on_download.reform(move |_: MouseEvent| export);
+                    html! { <button {onclick} {title} data-testid={testid}>{ label }</button> }
+                }) }
             </div>
         </section>
     }

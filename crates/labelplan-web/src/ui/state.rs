@@ -179,6 +179,8 @@ impl Reducible for AppState {
                     s.error = Some(failure);
                 }
                 Response::Cancelled => s.busy = None,
+                // Saved by the bridge as it arrives (see `ui::Main`).
+                Response::Exported { .. } => {}
             },
         }
         Rc::new(s)
