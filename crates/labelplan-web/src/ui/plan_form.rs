@@ -3,7 +3,7 @@
 //! button.
 
 use labelplan_core::plan::{Method, ScoreKind, Settings, Storage};
-use labelplan_core::settings::{Field, FIELDS};
+use labelplan_core::settings::{self, Field, FIELDS};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -99,7 +99,7 @@ fn testid(key: &str) -> String {
 pub fn PlanFormPanel(props: &PlanFormProps) -> Html {
     let on_plan = props.on_plan.reform(|_: MouseEvent| ());
     let method: Option<Method> = props.form.text("method").parse().ok();
-    let field = |key: &str| FIELDS.iter().find(|f| f.key == key).expect("a setting");
+    let field = |key: &str| settings::field(key).expect("a setting");
     html! {
         <section class="plan-form" data-testid="plan-form">
             <div class="plan-row">
