@@ -339,5 +339,26 @@ test('every setting is in the form, a link carries them, and refused values are 
     assert.equal(plan.budgets[0].count, 36, '2% of 1797');
     assert.equal(new URLSearchParams((await page.evaluate(() => location.hash)).slice(1)).get('storage'), 'f16');
     await screenshot(page, 'settings-planned');
+
+    // Dropping that plan.json into a fresh page reproduces it: its settings, the same picks.
+    await openApp(page, server.url);
+    await page.getByTestId('file-input').setInputFiles(join(artifacts, 'plan-settings.json'));
+    await page.getByTestId('replay').waitFor();
+    assert.match(await page.getByTestId('replay').textContent(), /coverage at 2%.*digits\.npy/);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    await page.getByTestId('all-settings').locator('summary').click();
+    assert.equal(await page.getByTestId('setting-storage').inputValue(), 'f16');
+    const again = await planAndDownload(page, 'plan-replayed.json');
+    assert.deepEqual([again.ranked, again.budgets.map((b) => b.rows)], [plan.ranked, plan.budgets.map((b) => b.rows)]);
+    assert.deepEqual(again.manifest.settings, plan.manifest.settings);
+    assert.equal(await page.getByTestId('plan-note').count(), 0, 'the same input: no warning');
+    // Another file with the same plan.json: planned, with a warning that names the difference.
+    await upload(page, 'small.npy');
+    await waitForSummaryOf(page, 'small.npy');
+    await page.getByTestId('plan').click();
+    await page.getByTestId('plan-result').waitFor({ timeout: PLAN_TIMEOUT });
+    assert.match(await page.getByTestId('plan-note').textContent(), /not plan\.json's input.*small\.npy has SHA-256/);
+    await screenshot(page, 'replay-other-input');
   });
 });

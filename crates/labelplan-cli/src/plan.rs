@@ -63,36 +63,7 @@ fn load(args: &PlanArgs) -> Result<(Dataset, InputInfo), String> {
 /// The manifest in a plan.json or a bare manifest file.
 fn read_manifest(path: &Path) -> Result<Manifest, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON ({e})", path.display()))?;
-    let manifest = value.get("manifest").cloned().unwrap_or(value);
-    serde_json::from_value(manifest)
-        .map_err(|e| format!("{}: not a labelplan manifest ({e})", path.display()))
-}
-
-/// Refuses an input that differs from the manifest's.
-fn check_same_input(manifest: &Manifest, info: &InputInfo) -> Result<(), String> {
-    let want = &manifest.input;
-    if want.sha256 != info.sha256 {
-        return Err(format!(
-            "{} has SHA-256 {}, but the manifest was made from {} with SHA-256 {}; a plan reproduces only from the same file",
-            info.name, info.sha256, want.name, want.sha256
-        ));
-    }
-    let side = |s: &Option<SidecarInfo>| s.as_ref().map(|s| (s.sha256.clone(), s.join_by.clone()));
-    if side(&want.sidecar) != side(&info.sidecar) {
-        let named = want
-            .sidecar
-            .as_ref()
-            .map_or("no sidecar".to_string(), |s| format!("sidecar {} (SHA-256 {})", s.name, s.sha256));
-        return Err(format!("the manifest was made with {named}; pass the same --sidecar and --join-by"));
-    }
-    if want.array != info.array || want.drop_non_finite != info.drop_non_finite {
-        return Err(
-            "the manifest was read with other --array / --drop-non-finite options; pass the same ones".into(),
-        );
-    }
-    Ok(())
+    Manifest::from_json(&path.display().to_string(), &text)
 }
 
 fn progress_bar() -> ProgressBar {
@@ -217,7 +188,7 @@ pub fn run(args: PlanArgs) -> Result<(), String> {
                 ));
             }
             let manifest = read_manifest(path)?;
-            check_same_input(&manifest, &info)?;
+            manifest.check_input(&info)?;
             manifest.settings
         }
         None => args.settings.settings(),

@@ -400,6 +400,42 @@ pub struct Manifest {
     pub settings: Settings,
 }
 
+impl Manifest {
+    /// The manifest in a plan.json, or a bare manifest file, named `file` in messages.
+    pub fn from_json(file: &str, text: &str) -> Result<Manifest, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("{file}: not JSON ({e})"))?;
+        let manifest = value.get("manifest").cloned().unwrap_or(value);
+        serde_json::from_value(manifest).map_err(|e| format!("{file}: not a labelplan manifest ({e})"))
+    }
+
+    /// Refuses an input that differs from the one this plan was made from: another file
+    /// (by SHA-256), another sidecar or join, or other load options.
+    pub fn check_input(&self, info: &InputInfo) -> Result<(), String> {
+        let want = &self.input;
+        if want.sha256 != info.sha256 {
+            return Err(format!(
+                "{} has SHA-256 {}, but the manifest was made from {} with SHA-256 {}; a plan reproduces only from the same file",
+                info.name, info.sha256, want.name, want.sha256
+            ));
+        }
+        let side = |s: &Option<SidecarInfo>| s.as_ref().map(|s| (s.sha256.clone(), s.join_by.clone()));
+        if side(&want.sidecar) != side(&info.sidecar) {
+            let named = want
+                .sidecar
+                .as_ref()
+                .map_or("no sidecar".to_string(), |s| format!("sidecar {} (SHA-256 {})", s.name, s.sha256));
+            return Err(format!("the manifest was made with {named}; use the same sidecar and join column"));
+        }
+        if want.array != info.array || want.drop_non_finite != info.drop_non_finite {
+            return Err(
+                "the manifest was read with another array name or NaN-row option; use the same ones".into()
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Coverage of the pool by a set of picks (distances are cosine distances, 1 − cos).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Coverage {

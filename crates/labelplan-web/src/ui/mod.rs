@@ -15,6 +15,9 @@ mod summary;
 
 use std::rc::Rc;
 
+use labelplan_core::plan::Manifest;
+use wasm_bindgen_futures::spawn_local;
+
 use yew::prelude::*;
 use yew_agent::reactor::{use_reactor_bridge, ReactorEvent, ReactorProvider};
 
@@ -36,6 +39,29 @@ pub const SAMPLE_URL: &str = "sample/digits.npy";
 fn absolute_url(path: &str) -> String {
     let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
     web_sys::Url::new_with_base(path, &href).map(|u| u.href()).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Whether a dropped file is a plan to reproduce rather than embeddings (the readers take
+/// `.jsonl`, never `.json`).
+fn is_plan_file(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".json")
+}
+
+/// Reads a dropped plan.json (or manifest) and sets the form from its settings.
+async fn replay(file: FileHandle, dispatch: yew::UseReducerDispatcher<AppState>) {
+    let text = match wasm_bindgen_futures::JsFuture::from(file.blob.text()).await {
+        Ok(text) => text.as_string().unwrap_or_default(),
+        Err(e) => {
+            return dispatch.dispatch(Action::Refused(format!("{}: could not read it ({e:?})", file.name)))
+        }
+    };
+    match Manifest::from_json(&file.name, &text) {
+        Ok(manifest) => {
+            link::show(&form::PlanForm::from_settings(&manifest.settings).to_hash());
+            dispatch.dispatch(Action::Replay(Rc::new(manifest)));
+        }
+        Err(message) => dispatch.dispatch(Action::Refused(message)),
+    }
 }
 
 /// The root: provides the worker to the page.
@@ -80,6 +106,10 @@ fn Main() -> Html {
         let dispatch = state.dispatcher();
         let options = state.load_options();
         Callback::from(move |file: FileHandle| {
+            if is_plan_file(&file.name) {
+                spawn_local(replay(file, dispatch.clone()));
+                return;
+            }
             dispatch.dispatch(Action::Remember(file.clone()));
             send.emit((format!("Loading {}", file.name), Request::Load { file, options: options.clone() }));
         })
@@ -155,6 +185,17 @@ fn Main() -> Html {
                     has_dataset={state.summary.is_some()}
                     settings={Rc::new(state.settings.clone())}
                     on_settings={Callback::from(move |s| dispatch.dispatch(Action::Settings(s)))} />
+                if let Some(manifest) = &state.replay {
+                    <section class="replay" data-testid="replay">
+                        { format!(
+                            "Reproducing a plan: the settings are plan.json's ({} at {}). It was made from {} (SHA-256 {}…); plan that file to get the same picks.",
+                            manifest.settings.method,
+                            manifest.settings.budgets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                            manifest.input.name,
+                            manifest.input.sha256.get(..12).unwrap_or(&manifest.input.sha256),
+                        ) }
+                    </section>
+                }
                 if let Some(busy) = &state.busy {
                     <progress::ProgressPanel busy={busy.clone()} {on_cancel} />
                 }

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use labelplan_core::plan::Plan;
+use labelplan_core::plan::{Manifest, Plan};
 use labelplan_core::read::SidecarJoin;
 use labelplan_core::{LoadOptions, Summary};
 use yew::Reducible;
@@ -79,6 +79,9 @@ pub struct AppState {
     pub plan_form: PlanForm,
     /// The last plan of the loaded dataset.
     pub planned: Option<Planned>,
+    /// A dropped plan.json being reproduced: its settings are in the form, and a plan of
+    /// another input says so.
+    pub replay: Option<Rc<Manifest>>,
 }
 
 impl AppState {
@@ -128,6 +131,8 @@ pub enum Action {
     PlanForm(PlanForm),
     /// A request could not be sent (settings that do not parse).
     Refused(String),
+    /// Reproduce this plan.json: its settings into the form.
+    Replay(Rc<Manifest>),
     /// Turn dropping NaN rows on or off.
     SetDropNonFinite(bool),
 }
@@ -147,8 +152,17 @@ impl Reducible for AppState {
                 let stage = "starting".into();
                 s.busy = Some(Busy { label, counts_bytes, stage, done: 0, total: 0, started_ms: now_ms() });
             }
-            Action::PlanForm(form) => s.plan_form = form,
+            Action::PlanForm(form) => {
+                s.plan_form = form;
+                // Edited settings are no longer plan.json's.
+                s.replay = None;
+            }
             Action::Refused(message) => s.error = Some(Failure::message(message)),
+            Action::Replay(manifest) => {
+                s.plan_form = PlanForm::from_settings(&manifest.settings);
+                s.error = None;
+                s.replay = Some(manifest);
+            }
             Action::Remember(file) => s.last_file = Some(file),
             Action::Settings(settings) => s.settings = settings,
             Action::SetDropNonFinite(on) => s.settings.drop_non_finite = on,
@@ -170,8 +184,13 @@ impl Reducible for AppState {
                     // A plan of the data before would describe other rows.
                     s.planned = None;
                 }
-                Response::Planned { plan, seconds, note } => {
+                Response::Planned { plan, seconds, mut note } => {
                     s.busy = None;
+                    if let Some(Err(why)) = s.replay.as_ref().map(|m| m.check_input(&plan.manifest.input)) {
+                        let warning =
+                            format!("this is not plan.json's input, so the picks are not its picks: {why}");
+                        note = Some(note.map_or(warning.clone(), |n| format!("{n}; {warning}")));
+                    }
                     s.planned = Some(Planned { plan: Rc::new(*plan), seconds, note });
                 }
                 Response::Failed(failure) => {
@@ -184,5 +203,36 @@ impl Reducible for AppState {
             },
         }
         Rc::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use labelplan_core::plan::{InputInfo, Method, Settings};
+    use labelplan_core::Dataset;
+
+    use super::*;
+
+    fn manifest(settings: Settings) -> Rc<Manifest> {
+        let data = Dataset::from_matrix("digits.npy", vec![0.0; 8], 4, 2);
+        let input = InputInfo { sha256: "ab".repeat(32), ..InputInfo::unhashed(&data) };
+        Rc::new(Manifest {
+            tool: "labelplan".into(),
+            version: "0".into(),
+            input,
+            backend: "CPU".into(),
+            settings,
+        })
+    }
+
+    #[test]
+    fn a_dropped_plan_sets_the_form_until_the_user_edits_it() {
+        let settings = Settings { method: Method::Elfs, epochs: 4, ..Settings::default() };
+        let state = Rc::new(AppState::default()).reduce(Action::Replay(manifest(settings.clone())));
+        assert_eq!(state.plan_form.settings(), Ok(settings));
+        assert!(state.replay.is_some());
+        let edited = state.plan_form.with("epochs", "5".into());
+        let state = state.reduce(Action::PlanForm(edited));
+        assert!(state.replay.is_none(), "edited settings are no longer plan.json's");
     }
 }
