@@ -360,5 +360,14 @@ test('every setting is in the form, a link carries them, and refused values are 
     await page.getByTestId('plan-result').waitFor({ timeout: PLAN_TIMEOUT });
     assert.match(await page.getByTestId('plan-note').textContent(), /not plan\.json's input.*small\.npy has SHA-256/);
     await screenshot(page, 'replay-other-input');
+
+    // The same page in the dark scheme and on a phone: nothing wider than the screen.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot(page, 'replay-other-input-dark');
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling at 390 px');
+    await screenshot(page, 'replay-other-input-dark-390');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await screenshot(page, 'replay-other-input-390');
   });
 });
