@@ -296,7 +296,7 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
 });
 
 test('every setting is in the form, a link carries them, and refused values are named in place', async () => {
-  await withBrowser({ webgpu: false }, async ({ page }) => {
+  await withBrowser({ webgpu: false }, async ({ page, requests }) => {
     // A link with settings opens the form with them (the data never travels in it).
     await openApp(page, `${server.url}#method=elfs&epochs=3&cost-per-label=0.25&budget=2%25`);
     await page.getByTestId('load-sample').click();
@@ -369,5 +369,9 @@ test('every setting is in the form, a link carries them, and refused values are 
     await screenshot(page, 'replay-other-input-dark-390');
     await page.emulateMedia({ colorScheme: 'light' });
     await screenshot(page, 'replay-other-input-390');
+    // Loads, plans, exports and a replay later, nothing went to another origin.
+    const elsewhere = requests.filter((u) => !u.startsWith(server.url) && !/^(blob|data):/.test(u));
+    assert.ok(requests.length > 5, `requests seen: ${requests.length}`);
+    assert.deepEqual(elsewhere, [], 'requests that left the origin');
   });
 });

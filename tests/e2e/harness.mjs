@@ -60,14 +60,17 @@ export async function launch({ webgpu = true } = {}) {
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-  return { context, page, logs, userDataDir };
+  // Every request the page and its worker make, to check none leaves the origin.
+  const requests = [];
+  context.on('request', (r) => requests.push(r.url()));
+  return { context, page, logs, requests, userDataDir };
 }
 
-/** Runs `body({ page, logs })` in a fresh Chromium, closing it afterwards. */
+/** Runs `body({ page, logs, requests })` in a fresh Chromium, closing it afterwards. */
 export async function withBrowser(options, body) {
-  const { context, page, logs } = await launch(options);
+  const { context, page, logs, requests } = await launch(options);
   try {
-    return await body({ page, logs });
+    return await body({ page, logs, requests });
   } finally {
     await context.close();
   }
