@@ -375,3 +375,20 @@ test('every setting is in the form, a link carries them, and refused values are 
     assert.deepEqual(elsewhere, [], 'requests that left the origin');
   });
 });
+
+test('the built app works served under a sub-path of a static host', async () => {
+  const sub = await serveDist({ prefix: '/some/sub/path/' });
+  try {
+    await withBrowser({ webgpu: false }, async ({ page, requests, logs }) => {
+      await openApp(page, sub.url);
+      await page.getByTestId('load-sample').click();
+      await waitForSummaryOf(page, 'digits.npy');
+      const plan = await planAndDownload(page, 'plan-subpath.json');
+      assertNativePicks(plan);
+      const outside = requests.filter((u) => !u.startsWith(sub.url) && !/^(blob|data):/.test(u));
+      assert.deepEqual(outside, [], `requests outside ${sub.url}\n${logs.join('\n')}`);
+    });
+  } finally {
+    await sub.close();
+  }
+});

@@ -19,12 +19,15 @@ const TYPES = {
   '.css': 'text/css', '.npy': 'application/octet-stream', '.png': 'image/png',
 };
 
-/** Serves dist/ on a free loopback port; resolves to { url, close }. */
-export async function serveDist() {
+/** Serves dist/ on a free loopback port under `prefix` (a static host's sub-path; any
+ * other path is 404); resolves to { url, close }. */
+export async function serveDist({ prefix = '/' } = {}) {
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const requested = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const path = normalize(requested.slice(prefix.length - 1)).replace(/^(\.\.[/\\])+/, '');
     const file = join(dist, path.endsWith('/') ? path + 'index.html' : path);
     try {
+      if (!requested.startsWith(prefix)) throw new Error('outside the prefix');
       const body = await readFile(file);
       res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
       res.end(body);
@@ -35,7 +38,7 @@ export async function serveDist() {
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
+  return { url: `http://127.0.0.1:${port}${prefix}`, close: () => new Promise((ok) => server.close(ok)) };
 }
 
 const BASE_FLAGS = [
