@@ -11,36 +11,10 @@
 // the file is not counted).
 // Usage: LABELPLAN_DIST=... [BENCH_BACKENDS=cpu|webgpu] node bench_plan.mjs [small|large]
 // (prints JSON lines; default both sets, both backends)
-import { writeFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { serveDist, launch, openApp, waitForSummaryOf } from './harness.mjs';
-
-/** A float32 C-order .npy of `rows` × `dim`: row i near blob i % centers. */
-function blobsNpy(path, rows, dim, centers) {
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-  const middles = Float32Array.from({ length: centers * dim }, rand);
-  const values = new Float32Array(rows * dim);
-  for (let i = 0; i < rows * dim; i++) values[i] = middles[(Math.floor(i / dim) % centers) * dim + (i % dim)] + 0.35 * rand();
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`;
-  header = header.padEnd(64 * Math.ceil((header.length + 11) / 64) - 11, ' ') + '\n';
-  const pre = Buffer.alloc(10);
-  Buffer.from('\x93NUMPY', 'latin1').copy(pre);
-  pre[6] = 1; pre[7] = 0; pre.writeUInt16LE(header.length, 8);
-  writeFileSync(path, Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(values.buffer)]));
-}
-
-/** Records the page's long main-thread tasks in `window.longTasks` (reset before loading
- * the file: the page's own start-up, compiling the app, is not counted). */
-async function watchLongTasks(page) {
-  await page.addInitScript(() => {
-    window.longTasks = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.longTasks.push(Math.round(e.duration));
-    }).observe({ type: 'longtask', buffered: true });
-  });
-}
+import { serveDist, launch, openApp, waitForSummaryOf, blobsNpy, watchLongTasks } from './harness.mjs';
 
 /** Plans the loaded data with `method` in a fresh page; the worker's seconds and backend. */
 async function planSeconds(page, method) {
