@@ -1,4 +1,5 @@
-//! Progress of the running request: stage, bytes or steps, elapsed time, cancel.
+//! Progress of the running request: stage, bytes or steps, elapsed time, the time the
+//! stage still needs at its pace so far, cancel.
 
 use yew::prelude::*;
 
@@ -34,7 +35,9 @@ pub fn human_bytes(bytes: u64) -> String {
 pub fn ProgressPanel(props: &ProgressProps) -> Html {
     let b = &props.busy;
     let percent = if b.total > 0 { b.done as f64 * 100.0 / b.total as f64 } else { 0.0 };
-    let elapsed = (js_sys::Date::now() - b.started_ms) / 1000.0;
+    let now = js_sys::Date::now();
+    let elapsed = (now - b.started_ms) / 1000.0;
+    let left = b.eta_seconds(now).filter(|_| elapsed > 2.0);
     let on_cancel = props.on_cancel.reform(|_: MouseEvent| ());
     html! {
         <section class="progress-panel" data-testid="progress">
@@ -47,6 +50,12 @@ pub fn ProgressPanel(props: &ProgressProps) -> Html {
                     <span>{ format!("{} of {}", b.done, b.total) }</span>
                 }
                 <span class="elapsed">{ format!(" · {elapsed:.1} s") }</span>
+                if let Some(left) = left {
+                    <span class="eta" data-testid="eta">{
+                        if left < 1.0 { " · under a second left in this step".to_owned() }
+                        else { format!(" · about {left:.0} s left in this step") }
+                    }</span>
+                }
                 <button onclick={on_cancel} data-testid="cancel">{ "Cancel" }</button>
             </div>
             <progress max="100" value={format!("{percent:.1}")}></progress>

@@ -47,6 +47,21 @@ pub struct Busy {
     pub total: u64,
     /// When it started (ms since the page opened).
     pub started_ms: f64,
+    /// When the current stage started (ms).
+    pub stage_started_ms: f64,
+    /// Whether `done` and `total` count the current stage (some stages have no count and
+    /// leave the bar where the last one left it).
+    pub stage_counts: bool,
+}
+
+impl Busy {
+    /// Seconds the current stage still needs at its pace so far (`now_ms` is the clock),
+    /// once it has counted something and is not done.
+    pub fn eta_seconds(&self, now_ms: f64) -> Option<f64> {
+        (self.stage_counts && self.total > 0 && self.done > 0 && self.done < self.total).then(|| {
+            (now_ms - self.stage_started_ms) / 1000.0 / self.done as f64 * (self.total - self.done) as f64
+        })
+    }
 }
 
 /// A loaded dataset's summary.
@@ -150,7 +165,17 @@ impl Reducible for AppState {
             Action::Started(label, counts_bytes) => {
                 s.error = None;
                 let stage = "starting".into();
-                s.busy = Some(Busy { label, counts_bytes, stage, done: 0, total: 0, started_ms: now_ms() });
+                let now = now_ms();
+                s.busy = Some(Busy {
+                    label,
+                    counts_bytes,
+                    stage,
+                    done: 0,
+                    total: 0,
+                    started_ms: now,
+                    stage_started_ms: now,
+                    stage_counts: false,
+                });
             }
             Action::PlanForm(form) => {
                 s.plan_form = form;
@@ -170,11 +195,16 @@ impl Reducible for AppState {
                 Response::Backend(b) => s.backend = Some(b),
                 Response::Progress { stage, done, total } => {
                     if let Some(busy) = s.busy.as_mut() {
+                        if busy.stage != stage {
+                            busy.stage_started_ms = now_ms();
+                            busy.stage_counts = false;
+                        }
                         busy.stage = stage;
                         // A stage without a count keeps the bar where the last count left it.
                         if total > 0 {
                             busy.done = done;
                             busy.total = total;
+                            busy.stage_counts = true;
                         }
                     }
                 }
@@ -223,6 +253,26 @@ mod tests {
             backend: "CPU".into(),
             settings,
         })
+    }
+
+    #[test]
+    fn the_time_left_follows_the_stages_pace() {
+        let busy = |done, total| Busy {
+            label: "Planning".into(),
+            counts_bytes: false,
+            stage: "training".into(),
+            done,
+            total,
+            started_ms: 0.0,
+            stage_started_ms: 1_000.0,
+            stage_counts: true,
+        };
+        assert_eq!(busy(2, 10).eta_seconds(5_000.0), Some(16.0), "2 steps in 4 s: 8 more take 16 s");
+        assert_eq!(busy(0, 10).eta_seconds(5_000.0), None, "no pace yet");
+        assert_eq!(busy(10, 10).eta_seconds(5_000.0), None, "done");
+        assert_eq!(busy(3, 0).eta_seconds(5_000.0), None, "no count");
+        let uncounted = Busy { stage_counts: false, ..busy(2, 10) };
+        assert_eq!(uncounted.eta_seconds(5_000.0), None, "the count is an earlier stage's");
     }
 
     #[test]
