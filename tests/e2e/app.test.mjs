@@ -339,6 +339,13 @@ test('every setting is in the form, a link carries them, and refused values are 
     assert.equal(plan.budgets[0].count, 36, '2% of 1797');
     assert.equal(new URLSearchParams((await page.evaluate(() => location.hash)).slice(1)).get('storage'), 'f16');
     await screenshot(page, 'settings-planned');
+    // "Copy summary" puts the plan in Markdown on the clipboard.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
+    await page.getByTestId('copy-summary').click();
+    await page.getByTestId('copy-summary').filter({ hasText: 'copied' }).waitFor();
+    const md = await page.evaluate(() => navigator.clipboard.readText());
+    assert.match(md, /^\*\*Labeling plan for digits\.npy\*\* \(1797 items/);
+    assert.match(md, /\n\| 2% \| 36 \| 9\.00 \|/);
 
     // Dropping that plan.json into a fresh page reproduces it: its settings, the same picks.
     await openApp(page, server.url);

@@ -217,3 +217,36 @@ fn storage_flag_is_recorded_and_replayed_from_the_manifest() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("expected f32 or f16"), "{}", text(&out).1);
 }
+
+#[test]
+fn the_markdown_summary_names_the_input_every_budget_and_the_recommendation() {
+    let dir = scratch("summary");
+    let out = labelplan(&[
+        "plan",
+        path(&fixture("small.npy")),
+        "--budget",
+        "10",
+        "--budget",
+        "20%",
+        "--out",
+        path(&dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let plan: labelplan_core::plan::Plan =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).expect("plan.json"))
+            .expect("a plan");
+    let md = labelplan_core::write::summary_markdown(&plan);
+    assert!(
+        md.starts_with("**Labeling plan for small.npy** (100 items, 0 already labeled; method coverage"),
+        "{md}"
+    );
+    assert!(md.contains("| Budget | Items | Cost | Hours | Quality est. | Covered |"), "{md}");
+    assert!(md.contains("\n| 10 | 10 | 1.00 | 0.1 |"), "{md}");
+    assert!(md.contains("\n| 20% | 20 | 2.00 | 0.1 |"), "{md}");
+    let recommended = plan
+        .recommended
+        .as_ref()
+        .map_or("No recommended budget".to_string(), |r| format!("Recommended: **{} items**", r.count));
+    assert!(md.contains(&recommended), "{md}");
+    assert!(md.contains(&plan.manifest.input.sha256), "{md}");
+}

@@ -62,6 +62,40 @@ impl Export {
     }
 }
 
+/// A Markdown summary of the plan for a planning document: what was planned, one table
+/// row per budget, the recommended budget, and how to reproduce it.
+pub fn summary_markdown(plan: &Plan) -> String {
+    let m = &plan.manifest;
+    let mut out = format!(
+        "**Labeling plan for {}** ({} items, {} already labeled; method {}, {} pseudo-label clusters)\n\n",
+        m.input.name, plan.pool, plan.labeled, m.settings.method, plan.clustering.k
+    );
+    out.push_str("| Budget | Items | Cost | Hours | Quality est. | Covered |\n|---|---|---|---|---|---|\n");
+    for b in &plan.budgets {
+        out.push_str(&format!(
+            "| {} | {} | {:.2} | {:.1} | {:.1}% | {:.1}% |\n",
+            b.budget,
+            b.count,
+            b.cost,
+            b.hours,
+            b.quality,
+            b.coverage.within_delta * 100.0
+        ));
+    }
+    match &plan.recommended {
+        Some(r) => out.push_str(&format!(
+            "\nRecommended: **{} items** ({:.1}% of the pool) for an estimated {:.1}% quality, {:.2} in cost and {:.1} hours of labeling.\n",
+            r.count, r.percent, r.quality, r.cost, r.hours
+        )),
+        None => out.push_str("\nNo recommended budget: the estimate does not rise along the curve.\n"),
+    }
+    out.push_str(&format!(
+        "\nQuality is a label-free estimate (a probe trained on the picks, scored on pseudo-labels). Input SHA-256 `{}`; labelplan {}.\n",
+        m.input.sha256, m.version
+    ));
+    out
+}
+
 /// `plan.json`: the whole plan, pretty-printed, ending in a newline. Deterministic: the
 /// same plan gives the same bytes.
 pub fn plan_json(plan: &Plan) -> String {

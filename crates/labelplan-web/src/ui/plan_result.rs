@@ -1,7 +1,7 @@
 //! A finished plan: what each budget buys, the recommended budget, and plan.json.
 
 use labelplan_core::plan::BudgetPlan;
-use labelplan_core::write::Export;
+use labelplan_core::write::{self, Export};
 use yew::prelude::*;
 
 use super::state::Planned;
@@ -32,6 +32,15 @@ fn budget_row(b: &BudgetPlan) -> Html {
     }
 }
 
+/// Puts `text` on the clipboard (the browser allows it after a click, on https or
+/// localhost).
+async fn copy_text(text: &str) -> Result<(), String> {
+    let clipboard = web_sys::window().ok_or("no window")?.navigator().clipboard();
+    wasm_bindgen_futures::JsFuture::from(clipboard.write_text(text)).await.map(|_| ()).map_err(|e| {
+        format!("could not copy the summary: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")))
+    })
+}
+
 /// The label, test id and tooltip of an export's button.
 fn export_button(export: Export) -> (&'static str, &'static str, &'static str) {
     match export {
@@ -56,6 +65,15 @@ fn export_button(export: Export) -> (&'static str, &'static str, &'static str) {
 #[function_component]
 pub fn PlanResult(props: &PlanResultProps) -> Html {
     let Planned { plan, seconds, note } = &props.planned;
+    // None: not copied yet; Some(Ok): copied; Some(Err): why not.
+    let copied = use_state(|| None::<Result<(), String>>);
+    let on_copy = {
+        let (copied, text) = (copied.clone(), write::summary_markdown(plan));
+        Callback::from(move |_: MouseEvent| {
+            let (copied, text) = (copied.clone(), text.clone());
+            wasm_bindgen_futures::spawn_local(async move { copied.set(Some(copy_text(&text).await)) });
+        })
+    };
     let m = &plan.manifest;
     let eligible = plan.pool - plan.labeled;
     html! {
@@ -95,7 +113,14 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                     let onclick = props.on_download.reform(move |_: MouseEvent| export);
                     html! { <button {onclick} {title} data-testid={testid}>{ label }</button> }
                 }) }
+                <button onclick={on_copy} data-testid="copy-summary"
+                    title="the plan in Markdown (budgets, recommendation, input hash) for a planning document">
+                    { if matches!(*copied, Some(Ok(()))) { "Summary copied ✓" } else { "Copy summary" } }
+                </button>
             </div>
+            if let Some(Err(why)) = &*copied {
+                <p class="field-error" role="alert">{ why }</p>
+            }
         </section>
     }
 }
