@@ -178,9 +178,7 @@ impl Backend for CpuBackend {
         dim: usize,
         storage: Storage,
     ) -> Result<Array2<f32>, BackendError> {
-        let mut m = as_array(values, rows, dim);
-        scale_to_unit(&mut m, storage);
-        Ok(m)
+        self.upload_normalized_owned(values.to_vec(), rows, dim, storage).await
     }
 
     async fn upload_normalized_owned(

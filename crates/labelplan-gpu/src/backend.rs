@@ -71,7 +71,7 @@ impl Backend for GpuBackend {
         storage: Storage,
     ) -> Result<GpuMatrix, BackendError> {
         match storage {
-            Storage::F32 => self.normalize_rows(&self.upload(&values, rows, dim).await?).await,
+            Storage::F32 => self.upload_normalized(&values, rows, dim, storage).await,
             Storage::F16 => self.upload_half(values, rows, dim),
         }
     }
