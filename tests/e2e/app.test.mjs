@@ -216,20 +216,6 @@ function cliExports(manifest) {
   }
 }
 
-/** Two plans of the same input and manifest: same picks, settings and input; coverage
- * and estimates within float noise. */
-function assertSamePlan(a, b) {
-  assert.deepEqual(a.manifest, b.manifest, 'manifest');
-  assert.deepEqual([a.ranked, a.cluster, a.budgets.map((x) => x.rows)], [b.ranked, b.cluster, b.budgets.map((x) => x.rows)], 'picks');
-  assert.deepEqual(a.curve.map((p) => p.count), b.curve.map((p) => p.count), 'curve budgets');
-  a.curve.forEach((p, i) => {
-    const q = b.curve[i];
-    assert.ok(Math.abs(p.coverage.mean_distance - q.coverage.mean_distance) < 1e-4, `curve ${i}: coverage`);
-    assert.ok(Math.abs(p.quality - q.quality) < 0.5, `curve ${i}: quality ${p.quality} vs ${q.quality}`);
-  });
-  assert.ok(Math.abs(a.recommended.count - b.recommended.count) <= a.pool * 0.005, 'recommended budget');
-}
-
 function assertNativePicks(plan) {
   assert.deepEqual(
     { budgets: plan.budgets.map((b) => b.rows), ranked: plan.ranked },
@@ -283,13 +269,11 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     const plan = await planAndDownload(page, 'plan-cpu.json');
     assert.equal(plan.manifest.backend, 'CPU');
     assertNativePicks(plan);
-    // The exports of the picks are byte for byte what the CLI writes replaying the
-    // page's plan.json; plan.json itself has the same picks, settings and input, and
-    // estimates within float noise (wasm and native sum in other orders: docs/gpu.md).
+    // Every export, plan.json included, is byte for byte what the CLI writes replaying
+    // the page's plan.json (the estimates use labelplan_core::det: same bits in wasm).
     const cli = cliExports(join(artifacts, 'plan-cpu.json'));
-    const pageExports = await downloadExports(page);
+    const pageExports = { 'plan.json': readFileSync(join(artifacts, 'plan-cpu.json'), 'utf8'), ...(await downloadExports(page)) };
     for (const [name, text] of Object.entries(pageExports)) assert.equal(text, cli[name], name);
-    assertSamePlan(plan, JSON.parse(cli['plan.json']));
     assert.equal(pageExports['selected_ids.txt'].trim().split('\n').length, plan.budgets[0].count);
     await screenshot(page, 'plan-cpu');
   });

@@ -231,8 +231,9 @@ impl ItemStats {
                 }
             }
             Record::Final => {
-                self.entropy[item] = -p.iter().filter(|&&v| v > 0.0).map(|&v| v * v.ln()).sum::<f32>();
-                self.loss[item] = -p[y].max(1e-12).ln();
+                self.entropy[item] =
+                    -p.iter().filter(|&&v| v > 0.0).map(|&v| v * crate::det::ln(v)).sum::<f32>();
+                self.loss[item] = -crate::det::ln(p[y].max(1e-12));
             }
         }
     }

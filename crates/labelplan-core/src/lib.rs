@@ -10,8 +10,10 @@
 
 pub mod backend;
 pub mod dataset;
+pub mod det;
 pub mod digest;
 pub mod error;
+pub mod parallel;
 pub mod plan;
 pub mod read;
 pub mod settings;

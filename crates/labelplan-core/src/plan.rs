@@ -477,7 +477,7 @@ pub struct CurveFit {
 impl CurveFit {
     /// The fitted quality at `percent` of the pool.
     pub fn at(&self, percent: f64) -> f64 {
-        self.a - self.b * percent.max(1e-9).powf(-self.c)
+        self.a - self.b * crate::det::pow(percent.max(1e-9), -self.c)
     }
 }
 

@@ -6,11 +6,10 @@ use labelplan_core::backend::{
     gaussian, normalize_in_place, row_norm, Backend, BackendError, Head, HeadStep, ItemStats, Knn,
     LastCorrect, Nearest, Record, Storage,
 };
+use labelplan_core::det;
 use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 
-pub mod parallel;
-
-use parallel::{dot, map_parts, map_parts_mut};
+use labelplan_core::parallel::{dot, map_parts, map_parts_mut};
 
 /// L2 norm of each row of a row-major `rows × dim` matrix.
 ///
@@ -61,7 +60,7 @@ fn forward(head: &Head, input: Array2<f32>) -> (Vec<Array2<f32>>, Array2<f32>) {
     let mut h = input;
     for (i, layer) in head.layers.iter().enumerate() {
         let w = ArrayView2::from_shape((layer.inputs, layer.outputs), &layer.weights).expect("layer shape");
-        let mut z = h.dot(&w) + &Array1::from_vec(layer.bias.clone());
+        let mut z = det::matmul(h.view(), w) + &Array1::from_vec(layer.bias.clone());
         if i + 1 < head.layers.len() {
             z.mapv_inplace(|v| v.max(0.0));
         }
@@ -75,7 +74,7 @@ fn forward(head: &Head, input: Array2<f32>) -> (Vec<Array2<f32>>, Array2<f32>) {
 fn softmax(logits: &mut Array2<f32>) {
     for mut row in logits.rows_mut() {
         let max = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        row.mapv_inplace(|v| (v - max).exp());
+        row.mapv_inplace(|v| det::exp(v - max));
         let sum = row.sum();
         row.mapv_inplace(|v| v / sum);
     }
@@ -135,12 +134,12 @@ fn head_step(
     grad /= batch.len() as f32;
     for (i, layer) in head.layers.iter_mut().enumerate().rev() {
         let input = &inputs[i];
-        let gw = input.t().dot(&grad);
+        let gw = det::matmul(input.t(), grad.view());
         let gb = grad.sum_axis(Axis(0));
         if i > 0 {
             let w =
                 ArrayView2::from_shape((layer.inputs, layer.outputs), &layer.weights).expect("layer shape");
-            let mut back = grad.dot(&w.t());
+            let mut back = det::matmul(grad.view(), w.t());
             back.zip_mut_with(input, |g, &a| {
                 if a <= 0.0 {
                     *g = 0.0;
@@ -209,15 +208,16 @@ impl Backend for CpuBackend {
     }
 
     async fn dot(&self, a: &Array2<f32>, b: &Array2<f32>) -> Result<Vec<f32>, BackendError> {
-        Ok(a.dot(&b.t()).into_iter().collect())
+        Ok(det::matmul(a.view(), b.t()).into_iter().collect())
     }
 
     async fn nearest(&self, points: &Array2<f32>, refs: &Array2<f32>) -> Result<Nearest, BackendError> {
         let mut index = Vec::with_capacity(points.nrows());
         let mut sim = Vec::with_capacity(points.nrows());
+        let refs = det::Packed::new(refs.t());
         for start in (0..points.nrows()).step_by(BLOCK_ROWS) {
             let end = (start + BLOCK_ROWS).min(points.nrows());
-            let block = points.slice_axis(Axis(0), Slice::from(start..end)).dot(&refs.t());
+            let block = det::matmul_packed(points.slice_axis(Axis(0), Slice::from(start..end)), &refs);
             for row in block.rows() {
                 let (mut best, mut best_sim) = (0u32, f32::NEG_INFINITY);
                 for (j, &v) in row.iter().enumerate() {
@@ -249,9 +249,10 @@ impl Backend for CpuBackend {
         let mut index = Vec::with_capacity(n * k);
         let mut sim = Vec::with_capacity(n * k);
         let mut list = Vec::with_capacity(k + 1);
+        let packed = det::Packed::new(refs.t());
         for start in (0..n).step_by(BLOCK_ROWS) {
             let end = (start + BLOCK_ROWS).min(n);
-            let block = queries.slice_axis(Axis(0), Slice::from(start..end)).dot(&refs.t());
+            let block = det::matmul_packed(queries.slice_axis(Axis(0), Slice::from(start..end)), &packed);
             for (r, row) in block.rows().into_iter().enumerate() {
                 let me = query_group[start + r];
                 list.clear();
@@ -323,7 +324,7 @@ impl Backend for CpuBackend {
     ) -> Result<Vec<f32>, BackendError> {
         let w = ndarray::ArrayView2::from_shape((points.nrows(), columns), weights)
             .expect("weights must hold rows × columns numbers");
-        Ok(w.t().dot(points).into_iter().collect())
+        Ok(det::matmul(w.t(), points.view()).into_iter().collect())
     }
 
     async fn raise_best_in(

@@ -192,6 +192,32 @@ impl<'a, B: Backend> Context<'a, B> {
         })
     }
 
+    /// Cosine similarity, in f64 from the raw vectors, of each pair of rows: the same bits
+    /// on every backend and target (the backends' f32 products round by platform).
+    pub async fn exact_cosines(&self, pairs: &[(u32, u32)]) -> Result<Vec<f64>> {
+        const CHUNK: usize = 4096;
+        let dim = self.data.dim;
+        let mut out = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(CHUNK) {
+            let rows: Vec<u32> = chunk.iter().flat_map(|&(a, b)| [a, b]).collect();
+            let x = self.raw_rows(&rows).await?;
+            for pair in x.chunks_exact(2 * dim.max(1)) {
+                let (a, b) = pair.split_at(dim);
+                let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+                for (&u, &v) in a.iter().zip(b) {
+                    let (u, v) = (u as f64, v as f64);
+                    ab += u * v;
+                    aa += u * u;
+                    bb += v * v;
+                }
+                // √(aa·bb), not √aa·√bb: a row with itself gives exactly 1.
+                let norm = (aa * bb).sqrt();
+                out.push(if norm > 0.0 { (ab / norm).clamp(-1.0, 1.0) } else { 0.0 });
+            }
+        }
+        Ok(out)
+    }
+
     /// Pauses (when the host asked for it), then reports progress; fails with
     /// [`SelectError::Cancelled`] once cancel is set.
     pub async fn tick(&mut self, stage: &str, done: u64, total: u64) -> Result<()> {

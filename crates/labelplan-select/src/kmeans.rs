@@ -2,6 +2,7 @@
 //! clusters of a run with K chosen by silhouette when the user did not set it.
 
 use labelplan_core::backend::Backend;
+use labelplan_core::det;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -147,8 +148,10 @@ async fn silhouette<B: Backend>(
 ) -> Result<f64> {
     let rows = backend.read_rows(points, sample).await?;
     let (_, dim) = backend.shape(points);
-    let m = backend.upload(&rows, sample.len(), dim).await?;
-    let sims = backend.dot(&m, &m).await?;
+    // On the host in a fixed order: the scores are reported, the same bits everywhere.
+    let m = ndarray::ArrayView2::from_shape((sample.len(), dim), &rows).expect("rows × dim");
+    let sims = det::matmul(m, m.t());
+    let sims = sims.as_slice().expect("standard layout");
     let s = sample.len();
     let mut total = 0.0;
     for i in 0..s {

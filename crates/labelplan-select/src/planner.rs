@@ -2,6 +2,7 @@
 //! curve through the quality estimates, and the recommended budget.
 
 use labelplan_core::backend::Backend;
+use labelplan_core::det;
 use labelplan_core::plan::Coverage;
 use labelplan_core::plan::{CurveFit, GroupCount, Recommendation, Settings};
 
@@ -32,7 +33,13 @@ pub async fn coverage<B: Backend>(
         sample
     });
     let near = nearest_in(ctx, sample.as_deref(), &refs).await?;
-    let mut d: Vec<f64> = near.sim.iter().map(|&s| (1.0 - s as f64).max(0.0)).collect();
+    // The backend finds the nearest reference; its distance is measured exactly, so the
+    // figures are the same bits from every backend and target.
+    let pairs: Vec<(u32, u32)> = match &sample {
+        Some(rows) => rows.iter().zip(&near.index).map(|(&q, &i)| (q, refs[i as usize])).collect(),
+        None => (0..ctx.n as u32).zip(&near.index).map(|(q, &i)| (q, refs[i as usize])).collect(),
+    };
+    let mut d: Vec<f64> = ctx.exact_cosines(&pairs).await?.iter().map(|&s| (1.0 - s).max(0.0)).collect();
     let mean = d.iter().sum::<f64>() / d.len() as f64;
     let delta = ctx.settings.coverage_delta as f64;
     let within = d.iter().filter(|&&v| v <= delta).count() as f64 / d.len() as f64;
@@ -69,7 +76,7 @@ pub fn fit_curve(points: &[(f64, f64)]) -> Option<CurveFit> {
     let mut best: Option<(f64, CurveFit)> = None;
     for step in 1..=60 {
         let c = step as f64 * 0.05;
-        let u: Vec<f64> = points.iter().map(|p| p.0.powf(-c)).collect();
+        let u: Vec<f64> = points.iter().map(|p| det::pow(p.0, -c)).collect();
         let n = points.len() as f64;
         let (su, sy) = (u.iter().sum::<f64>(), points.iter().map(|p| p.1).sum::<f64>());
         let suu = u.iter().map(|v| v * v).sum::<f64>();

@@ -7,6 +7,7 @@
 //! objective is strongly convex, so any converged fit is the same model. The planner
 //! trains it on pseudo-labels; `cargo xtask quality` on true labels.
 
+use labelplan_core::det;
 use ndarray::{Array1, Array2, Axis};
 
 /// L2 penalty weight on the weights.
@@ -66,7 +67,7 @@ pub struct Probe {
 fn softmax_rows(z: &mut Array2<f32>) {
     for mut row in z.rows_mut() {
         let max = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        row.mapv_inplace(|v| (v - max).exp());
+        row.mapv_inplace(|v| det::exp(v - max));
         let sum = row.sum();
         row.mapv_inplace(|v| v / sum);
     }
@@ -75,7 +76,7 @@ fn softmax_rows(z: &mut Array2<f32>) {
 impl Probe {
     /// Predicted class of each row.
     pub fn predict(&self, x: &Array2<f32>) -> Vec<u32> {
-        let z = x.dot(&self.weights) + &self.bias;
+        let z = det::matmul(x.view(), self.weights.view()) + &self.bias;
         z.rows()
             .into_iter()
             .map(|r| {
@@ -127,13 +128,13 @@ fn spd_inverse(b: &Array2<f64>) -> Array2<f64> {
             inv[[i, c]] = v / l[[i, i]];
         }
     }
-    inv.t().dot(&inv)
+    det::matmul(inv.t(), inv.view())
 }
 
 impl Probe {
     /// Objective value at this probe.
     pub fn objective(&self, x: &Array2<f32>, y: &[u32]) -> f64 {
-        let mut p = x.dot(&self.weights) + &self.bias;
+        let mut p = det::matmul(x.view(), self.weights.view()) + &self.bias;
         softmax_rows(&mut p);
         let ce: f64 = y.iter().enumerate().map(|(i, &c)| -(p[[i, c as usize]] as f64).max(1e-300).ln()).sum();
         ce / y.len() as f64 + L2 * self.weights.iter().map(|&w| (w as f64).powi(2)).sum::<f64>()
@@ -151,7 +152,7 @@ impl Probe {
         // B = ½·ZᵀZ/n + 2·L2 on the weights, Z = [X, 1]: bounds the Hessian of every
         // class column (softmax cross-entropy has Hessian ≤ ½·I in the logits).
         let mut b = Array2::<f64>::zeros((d + 1, d + 1));
-        let xtx = x.t().dot(x);
+        let xtx = det::matmul(x.t(), x.view());
         let sums = x.sum_axis(Axis(0));
         for i in 0..d {
             for j in 0..d {
@@ -164,10 +165,10 @@ impl Probe {
         b[[d, d]] = 0.5;
         let inv = spd_inverse(&b).mapv(|v| v as f32);
         let gradient = |w: &Array2<f32>, b: &Array1<f32>| {
-            let mut p = x.dot(w) + b;
+            let mut p = det::matmul(x.view(), w.view()) + b;
             softmax_rows(&mut p);
             let g = (p - &onehot) / n as f32;
-            (x.t().dot(&g) + w * (2.0 * L2 as f32), g.sum_axis(Axis(0)))
+            (det::matmul(x.t(), g.view()) + w * (2.0 * L2 as f32), g.sum_axis(Axis(0)))
         };
         let (mut w, mut bias) = (Array2::<f32>::zeros((d, classes)), Array1::<f32>::zeros(classes));
         let (mut yw, mut yb) = (w.clone(), bias.clone());
@@ -182,7 +183,7 @@ impl Probe {
             // Step = B⁻¹·[∇W; ∇b] for every class column at once.
             let g = ndarray::concatenate(Axis(0), &[gw.view(), gb.view().insert_axis(Axis(0))])
                 .expect("same widths");
-            let step = inv.dot(&g);
+            let step = det::matmul(inv.view(), g.view());
             let nw = &yw - &step.slice_axis(Axis(0), ndarray::Slice::from(..d));
             let nb = &yb - &step.row(d);
             let uphill = (&gw * &(&nw - &w)).sum() + (&gb * &(&nb - &bias)).sum() > 0.0;
