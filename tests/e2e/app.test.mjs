@@ -275,7 +275,18 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     const pageExports = { 'plan.json': readFileSync(join(artifacts, 'plan-cpu.json'), 'utf8'), ...(await downloadExports(page)) };
     for (const [name, text] of Object.entries(pageExports)) assert.equal(text, cli[name], name);
     assert.equal(pageExports['selected_ids.txt'].trim().split('\n').length, plan.budgets[0].count);
+    // The budget curve: a point per curve budget, exact values on keyboard focus, the
+    // recommendation marked, a log scale.
+    const curve = page.getByTestId('budget-curve');
+    assert.equal(await curve.getByTestId('curve-point').count(), plan.curve.length);
+    await curve.getByTestId('curve-point').nth(2).focus();
+    const p2 = plan.curve[2];
+    const shownQuality = (await page.getByTestId('curve-readout').textContent()).match(new RegExp(`^${p2.count} items \\([\\d.]+% of the pool\\): quality est\\. ([\\d.]+)%`));
+    assert.ok(shownQuality && Math.abs(Number(shownQuality[1]) - p2.quality) <= 0.051, `read-out of ${JSON.stringify(p2)}`);
+    assert.match(await curve.getByTestId('curve-recommended').textContent(), new RegExp(`recommended: ${plan.recommended.count} items`));
     await screenshot(page, 'plan-cpu');
+    await page.getByTestId('log-x').check();
+    await screenshot(page, 'plan-curve-log');
   });
 });
 

@@ -32,32 +32,48 @@ const INNER_BLOCK: usize = 256;
 /// `a · b`: output `(i, j)` is `Σₖ a[i,k]·b[k,j]` summed for `k = 0, 1, …` in turn.
 /// Tiles of 4 × 8 outputs accumulate in registers over the whole sum (vectorised across
 /// the 8 columns); the output rows are split over the cores natively.
-pub fn matmul<T: LinalgScalar + Send + Sync>(a: ArrayView2<T>, b: ArrayView2<T>) -> Array2<T> {
-    matmul_packed(a, &Packed::new(b))
+pub fn matmul(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
+    product(a, &Packed::new(b))
 }
 
-/// The right operand of [`matmul_packed`], laid out once for many left operands: tiles
-/// of 8 columns, padded with zeros; column tile `t`, row `k` at `(t·inner + k)·8`.
+/// [`matmul`] in f64.
+pub fn matmul_f64(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    product(a, &pack(b))
+}
+
+/// [`matmul`] with its right operand packed once for many left operands.
+pub fn matmul_packed(a: ArrayView2<f32>, b: &Packed<f32>) -> Array2<f32> {
+    product(a, b)
+}
+
+// The public functions are not generic, so the products are compiled here, with this
+// crate's optimisation, whoever calls them.
+
+/// The right operand of [`matmul_packed`], laid out once: tiles of 8 columns, padded
+/// with zeros; column tile `t`, row `k` at `(t·inner + k)·8`.
 pub struct Packed<T> {
     inner: usize,
     cols: usize,
     data: Vec<T>,
 }
 
-impl<T: LinalgScalar> Packed<T> {
+impl Packed<f32> {
     /// Packs `b` (`inner × cols`, any layout).
-    pub fn new(b: ArrayView2<T>) -> Self {
-        let (inner, cols) = b.dim();
-        let mut data = vec![T::zero(); cols.div_ceil(TILE_COLS) * inner * TILE_COLS];
-        // Zip walks b in memory order (a transposed operand is column-major).
-        Zip::indexed(b)
-            .for_each(|(k, j), &v| data[((j / TILE_COLS) * inner + k) * TILE_COLS + j % TILE_COLS] = v);
-        Packed { inner, cols, data }
+    pub fn new(b: ArrayView2<f32>) -> Self {
+        pack(b)
     }
 }
 
-/// [`matmul`] with its right operand packed.
-pub fn matmul_packed<T: LinalgScalar + Send + Sync>(a: ArrayView2<T>, b: &Packed<T>) -> Array2<T> {
+fn pack<T: LinalgScalar>(b: ArrayView2<T>) -> Packed<T> {
+    let (inner, cols) = b.dim();
+    let mut data = vec![T::zero(); cols.div_ceil(TILE_COLS) * inner * TILE_COLS];
+    // Zip walks b in memory order (a transposed operand is column-major).
+    Zip::indexed(b)
+        .for_each(|(k, j), &v| data[((j / TILE_COLS) * inner + k) * TILE_COLS + j % TILE_COLS] = v);
+    Packed { inner, cols, data }
+}
+
+fn product<T: LinalgScalar + Send + Sync>(a: ArrayView2<T>, b: &Packed<T>) -> Array2<T> {
     let (n, inner) = a.dim();
     assert_eq!(inner, b.inner, "matmul: {n}×{inner} by {}×{}", b.inner, b.cols);
     let m = b.cols;

@@ -128,7 +128,7 @@ fn spd_inverse(b: &Array2<f64>) -> Array2<f64> {
             inv[[i, c]] = v / l[[i, i]];
         }
     }
-    det::matmul(inv.t(), inv.view())
+    det::matmul_f64(inv.t(), inv.view())
 }
 
 impl Probe {

@@ -4,6 +4,7 @@ use labelplan_core::plan::BudgetPlan;
 use labelplan_core::write::{self, Export};
 use yew::prelude::*;
 
+use super::curve::BudgetCurve;
 use super::state::Planned;
 
 /// Props of [`PlanResult`].
@@ -107,6 +108,7 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                     ) }
                 </p>
             }
+            <BudgetCurve plan={plan.clone()} />
             <div class="actions">
                 { for Export::ALL.into_iter().map(|export| {
                     let (label, testid, title) = export_button(export);
