@@ -461,6 +461,13 @@ pub struct CurvePoint {
     /// Label-free quality estimate: accuracy (%) of a probe trained on the picks with
     /// pseudo-labels, scored against the pseudo-labels of every item.
     pub quality: f64,
+    /// Money for the picks (their cost column's sum with one, else items × cost per
+    /// label); 0 in plans written before it was recorded.
+    #[serde(default)]
+    pub cost: f64,
+    /// Hours of labeling.
+    #[serde(default)]
+    pub hours: f64,
 }
 
 /// A saturating curve `quality(p) = a − b·p^(−c)` over percent of the pool.

@@ -6,7 +6,7 @@ use labelplan_core::backend::Backend;
 use labelplan_core::plan::{BudgetPlan, Clustering, CurvePoint, InputInfo, Manifest, Plan, Settings};
 use labelplan_core::Dataset;
 
-use crate::constraints::walk;
+use crate::constraints::{walk, Picked};
 use crate::context::{Context, Pause, Pool, Progress, Scale};
 use crate::error::{Result, SelectError};
 use crate::estimate::Estimator;
@@ -140,13 +140,26 @@ impl<'b, B: Backend> Engine<'b, B> {
             let quality = estimator.quality(&ctx, &picked.rows).await?;
             runs.push((limit, candidates.beta, picked, coverage, quality));
         }
+        // Money and hours for a set of picks: their cost column's sum, or items × price.
+        let cost_of = |picked: &Picked| {
+            let cost = match &ctx.cost {
+                Some(_) => picked.used,
+                None => picked.rows.len() as f64 * settings.cost_per_label,
+            };
+            (planner::cents(cost), planner::cents(picked.rows.len() as f64 / settings.labels_per_hour))
+        };
         let curve: Vec<CurvePoint> = runs
             .iter()
-            .map(|(_, _, p, coverage, quality)| CurvePoint {
-                count: p.rows.len(),
-                percent: 100.0 * p.rows.len() as f64 / eligible as f64,
-                coverage: *coverage,
-                quality: *quality,
+            .map(|(_, _, p, coverage, quality)| {
+                let (cost, hours) = cost_of(p);
+                CurvePoint {
+                    count: p.rows.len(),
+                    percent: 100.0 * p.rows.len() as f64 / eligible as f64,
+                    coverage: *coverage,
+                    quality: *quality,
+                    cost,
+                    hours,
+                }
             })
             .collect();
         let fit = planner::fit_curve(&curve.iter().map(|p| (p.percent, p.quality)).collect::<Vec<_>>());
@@ -155,16 +168,13 @@ impl<'b, B: Backend> Engine<'b, B> {
         let mut budgets: Vec<BudgetPlan> = Vec::new();
         for b in &settings.budgets {
             let (_, beta, picked, coverage, quality) = run_of(b.resolve(total_units));
-            let cost = match &ctx.cost {
-                Some(_) => picked.used,
-                None => picked.rows.len() as f64 * settings.cost_per_label,
-            };
+            let (cost, hours) = cost_of(picked);
             budgets.push(BudgetPlan {
                 budget: *b,
                 count: picked.rows.len(),
                 rows: picked.rows.clone(),
-                cost: planner::cents(cost),
-                hours: planner::cents(picked.rows.len() as f64 / settings.labels_per_hour),
+                cost,
+                hours,
                 beta: *beta,
                 coverage: *coverage,
                 quality: *quality,

@@ -35,10 +35,9 @@ pub async fn coverage<B: Backend>(
     let near = nearest_in(ctx, sample.as_deref(), &refs).await?;
     // The backend finds the nearest reference; its distance is measured exactly, so the
     // figures are the same bits from every backend and target.
-    let pairs: Vec<(u32, u32)> = match &sample {
-        Some(rows) => rows.iter().zip(&near.index).map(|(&q, &i)| (q, refs[i as usize])).collect(),
-        None => (0..ctx.n as u32).zip(&near.index).map(|(q, &i)| (q, refs[i as usize])).collect(),
-    };
+    let query = |qi: usize| sample.as_ref().map_or(qi as u32, |rows| rows[qi]);
+    let pairs: Vec<(u32, u32)> =
+        near.index.iter().enumerate().map(|(qi, &i)| (query(qi), refs[i as usize])).collect();
     let mut d: Vec<f64> = ctx.exact_cosines(&pairs).await?.iter().map(|&s| (1.0 - s).max(0.0)).collect();
     let mean = d.iter().sum::<f64>() / d.len() as f64;
     let delta = ctx.settings.coverage_delta as f64;

@@ -2,7 +2,7 @@
 //! the recommended budget, with cost and hours on the top axis. Drawn as SVG from the
 //! plan's curve; every point can be hovered or focused for its exact values.
 
-use labelplan_core::plan::Plan;
+use labelplan_core::plan::{CurvePoint, Plan};
 use yew::prelude::*;
 
 /// The drawing's size in SVG units (it scales to its box).
@@ -73,7 +73,6 @@ fn polyline(points: impl Iterator<Item = (f64, f64)>) -> String {
 /// The exact values of curve point `i`, as read out on hover or focus.
 pub fn readout(plan: &Plan, i: usize) -> String {
     let p = &plan.curve[i];
-    let s = &plan.manifest.settings;
     format!(
         "{} items ({:.1}% of the pool): quality est. {:.1}%, {:.1}% covered, mean distance {:.3}, cost {:.2}, {:.1} hours",
         p.count,
@@ -81,9 +80,29 @@ pub fn readout(plan: &Plan, i: usize) -> String {
         p.quality,
         p.coverage.within_delta * 100.0,
         p.coverage.mean_distance,
-        p.count as f64 * s.cost_per_label,
-        p.count as f64 / s.labels_per_hour.max(1e-9),
+        p.cost,
+        p.hours,
     )
+}
+
+/// Money for `count` items on the top axis: the curve's recorded costs joined by straight
+/// lines from nothing (exact at its points; with a cost column, items differ in price),
+/// past the last point at its price per item.
+pub fn cost_at(curve: &[CurvePoint], count: f64) -> f64 {
+    let mut below = (0.0, 0.0);
+    for p in curve {
+        let at = (p.count as f64, p.cost);
+        if count <= at.0 {
+            let t = (count - below.0) / (at.0 - below.0).max(1e-12);
+            return below.1 + t * (at.1 - below.1);
+        }
+        below = at;
+    }
+    if below.0 > 0.0 {
+        count * below.1 / below.0
+    } else {
+        0.0
+    }
 }
 
 /// Props of [`BudgetCurve`].
@@ -167,7 +186,7 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
                             <text x={x.to_string()} y={(bottom + 16.0).to_string()} text-anchor="middle">{ format!("{t}%") }</text>
                             // Nothing costs nothing: no labels at 0%, where the row titles sit.
                             if t > 0.0 {
-                                <text class="cost" x={x.to_string()} y={(TOP - 20.0).to_string()} text-anchor="middle">{ format!("{:.0}", count * settings.cost_per_label) }</text>
+                                <text class="cost" x={x.to_string()} y={(TOP - 20.0).to_string()} text-anchor="middle">{ format!("{:.0}", cost_at(&plan.curve, count)) }</text>
                                 <text class="cost" x={x.to_string()} y={(TOP - 8.0).to_string()} text-anchor="middle">{ format!("{:.1} h", count / settings.labels_per_hour.max(1e-9)) }</text>
                             }
                         </g>
@@ -197,6 +216,7 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use labelplan_core::plan::Coverage;
 
     fn layout(lo: f64, hi: f64, log_x: bool) -> Layout {
         Layout { x_range: if log_x { (lo, hi) } else { (0.0, hi) }, log_x }
@@ -213,6 +233,26 @@ mod tests {
         let log = layout(1.0, 100.0, true);
         assert!((log.x(10.0) - (LEFT + WIDTH - RIGHT) / 2.0).abs() < 1e-9, "10% is halfway from 1% to 100%");
         assert_eq!(log.x(0.01), LEFT, "below the range clamps to the edge");
+    }
+
+    #[test]
+    fn the_cost_axis_follows_the_recorded_costs() {
+        let coverage = Coverage { mean_distance: 0.1, p95_distance: 0.2, within_delta: 0.5, clusters_hit: 1 };
+        let point = |count: usize, cost: f64| CurvePoint {
+            count,
+            percent: 0.0,
+            coverage,
+            quality: 50.0,
+            cost,
+            hours: 0.0,
+        };
+        let curve = [point(10, 1.0), point(20, 5.0)];
+        assert_eq!(cost_at(&curve, 0.0), 0.0);
+        assert_eq!(cost_at(&curve, 5.0), 0.5);
+        assert_eq!(cost_at(&curve, 10.0), 1.0);
+        assert_eq!(cost_at(&curve, 15.0), 3.0);
+        assert_eq!(cost_at(&curve, 40.0), 10.0, "past the curve at the last point's price");
+        assert_eq!(cost_at(&[], 40.0), 0.0);
     }
 
     #[test]
