@@ -239,6 +239,7 @@ test('a plan of the sample runs on WebGPU in the worker and matches the native C
     assert.equal(await shown.getByTestId('budget-row').count(), 1);
     assert.equal(await shown.getByTestId('count').first().textContent(), String(plan.budgets[0].count));
     assert.match(await shown.getByTestId('recommended').textContent(), /^Recommended: \d+ items/);
+    await checkMap(page, plan);
     await screenshot(page, 'plan-webgpu');
   });
 });
@@ -287,8 +288,62 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     await screenshot(page, 'plan-cpu');
     await page.getByTestId('log-x').check();
     await screenshot(page, 'plan-curve-log');
+    await checkMap(page, plan);
+    await screenshot(page, 'plan-map-cpu');
   });
 });
+
+/**
+ * The map of a shown plan: every item drawn, the picks on top; hovering a drawn point
+ * names it; the slider grows the highlighted set; the wheel zooms and the frame is
+ * redrawn.
+ */
+async function checkMap(page, plan) {
+  const map = page.getByTestId('plan-map');
+  const canvas = map.getByTestId('map-canvas');
+  await canvas.scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelector('[data-testid=map-canvas]')?.dataset.frameMs);
+  // Pixels drawn, and one drawn pixel's place in CSS pixels.
+  const drawn = () => canvas.evaluate((c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let count = 0, at = null;
+    for (let i = 3; i < d.length; i += 4) {
+      if (d[i] > 0) {
+        count += 1;
+        if (!at && d[i] === 255) at = { x: ((i >> 2) % c.width) / devicePixelRatio, y: Math.floor((i >> 2) / c.width) / devicePixelRatio };
+      }
+    }
+    return { count, at };
+  });
+  const before = await drawn();
+  assert.ok(before.count > plan.pool, `every item is drawn: ${before.count} pixels for ${plan.pool} items`);
+  const first = plan.budgets[0].count;
+  assert.equal(await map.getByTestId('map-count').textContent(), `${first} items (${(100 * first / plan.pool).toFixed(1)}% of the pool)`);
+  // Hover a highlighted pixel: the tooltip names the row, its cluster and its pick.
+  const box = await canvas.boundingBox();
+  await page.mouse.move(box.x + before.at.x, box.y + before.at.y);
+  const tooltip = map.getByTestId('map-tooltip');
+  await tooltip.waitFor();
+  assert.match(await tooltip.textContent(), /^row \d+cluster \d+ · (pick #\d+|not picked)/);
+  // The slider grows the highlighted set along the ranked order: more picked pixels.
+  const framesNow = Number(await canvas.getAttribute('data-frames'));
+  const larger = first * 4;
+  assert.ok(Number(await map.getByTestId('map-budget').getAttribute('max')) >= larger, 'the slider runs through the curve budgets');
+  await map.getByTestId('map-budget').fill(String(larger));
+  assert.match(await map.getByTestId('map-count').textContent(), new RegExp(`^${larger} items`));
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=map-canvas]').dataset.frames) > n, framesNow);
+  const grown = await drawn();
+  assert.ok(grown.count > before.count, `more picks, more ink: ${grown.count} against ${before.count}`);
+  // The wheel zooms about the pointer; the frame is redrawn (the slider may have
+  // scrolled the page: measure the canvas again).
+  const now = await canvas.boundingBox();
+  await page.mouse.move(now.x + now.width / 2, now.y + now.height / 2);
+  await page.mouse.wheel(0, -600);
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=map-canvas]').dataset.zoom) > 1.5);
+  const frameMs = Number(await canvas.getAttribute('data-frame-ms'));
+  assert.ok(frameMs >= 0, 'a frame time is recorded');
+  console.log(`map: ${plan.pool} items, last frame ${frameMs} ms`);
+}
 
 test('every setting is in the form, a link carries them, and refused values are named in place', async () => {
   await withBrowser({ webgpu: false }, async ({ page, requests }) => {

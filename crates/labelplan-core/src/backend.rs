@@ -420,6 +420,16 @@ pub trait Backend {
 
     /// The statistics recorded so far.
     async fn training_stats(&self, training: &Self::Training) -> Result<ItemStats, BackendError>;
+
+    /// Runs `epochs` of the map's layout over `graph` from `positions` (`rows × 2`,
+    /// row-major) and returns the new positions: [`crate::layout::run`] is the
+    /// reference.
+    async fn layout_epochs(
+        &self,
+        graph: &crate::layout::Graph,
+        positions: &[f32],
+        epochs: &crate::layout::Epochs,
+    ) -> Result<Vec<f32>, BackendError>;
 }
 
 /// An approximately standard normal value that depends only on `(seed, index)`: a

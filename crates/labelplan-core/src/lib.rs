@@ -13,6 +13,7 @@ pub mod dataset;
 pub mod det;
 pub mod digest;
 pub mod error;
+pub mod layout;
 pub mod parallel;
 pub mod plan;
 pub mod read;

@@ -6,7 +6,7 @@ use labelplan_core::backend::{
     gaussian, normalize_in_place, row_norm, Backend, BackendError, Head, HeadStep, ItemStats, Knn,
     LastCorrect, Nearest, Record, Storage,
 };
-use labelplan_core::det;
+use labelplan_core::{det, layout};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 
 use labelplan_core::parallel::{dot, map_parts, map_parts_mut};
@@ -429,6 +429,15 @@ impl Backend for CpuBackend {
 
     async fn training_stats(&self, training: &CpuTraining) -> Result<ItemStats, BackendError> {
         Ok(training.stats.clone())
+    }
+
+    async fn layout_epochs(
+        &self,
+        graph: &layout::Graph,
+        positions: &[f32],
+        epochs: &layout::Epochs,
+    ) -> Result<Vec<f32>, BackendError> {
+        Ok(layout::run(graph, positions, epochs))
     }
 }
 

@@ -3,8 +3,9 @@
 use labelplan_core::backend::{
     normalize_in_place, Backend, BackendError, Head, HeadStep, ItemStats, Knn, Nearest, Record, Storage,
 };
+use labelplan_core::layout;
 
-use crate::kernels::{gather, head, nearest_among, normalize, raise_best, segment_sums, similarity};
+use crate::kernels::{self, gather, head, nearest_among, normalize, raise_best, segment_sums, similarity};
 use crate::matrix::{GpuMatrix, GpuVector};
 use crate::{GpuContext, GpuError};
 
@@ -205,5 +206,14 @@ impl Backend for GpuBackend {
 
     async fn training_stats(&self, training: &head::GpuTraining) -> Result<ItemStats, BackendError> {
         head::stats(&self.ctx, training).await.map_err(|e| self.err(e))
+    }
+
+    async fn layout_epochs(
+        &self,
+        graph: &layout::Graph,
+        positions: &[f32],
+        epochs: &layout::Epochs,
+    ) -> Result<Vec<f32>, BackendError> {
+        kernels::layout::layout_epochs(&self.ctx, graph, positions, epochs).await.map_err(|e| self.err(e))
     }
 }

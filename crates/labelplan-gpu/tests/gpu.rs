@@ -5,10 +5,13 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use labelplan_core::backend::{Backend, Dense, Head, HeadStep, Record};
+use labelplan_core::layout::Epochs;
 use labelplan_cpu::CpuBackend;
 use labelplan_gpu::{kernels, GpuBackend, GpuContext, GpuMatrix, GpuOptions, Storage};
+use labelplan_select::map::membership_graph;
 use labelplan_testkit::{
-    close, random_matrix, HALF_SIM_ABS_TOL, HEAD_REL_TOL, NORM_REL_TOL, SIM_ABS_TOL, SUM_REL_TOL,
+    close, random_matrix, HALF_SIM_ABS_TOL, HEAD_REL_TOL, LAYOUT_ABS_TOL, NORM_REL_TOL, SIM_ABS_TOL,
+    SUM_REL_TOL,
 };
 use pollster::block_on;
 
@@ -674,4 +677,38 @@ fn proxy_head_training_matches_cpu() {
         check_training(&g, 33, Some(17), Storage::F32);
         check_training(&g, 65, None, Storage::F16);
     }
+}
+
+#[test]
+fn layout_epochs_match_cpu() {
+    let g = gpu();
+    for &rows in ROWS {
+        let (c, _) = unit(31, rows, 16, &g);
+        let knn = block_on(CpuBackend.top_k(&c, 10.min(rows - 1), &all_rows(rows))).expect("knn");
+        let graph = membership_graph(&knn, rows);
+        let start: Vec<f32> = random_matrix(5, rows, 2).iter().map(|v| v * 10.0).collect();
+        // The first epochs (the largest steps) and a stretch from the middle.
+        for first in [0, 100] {
+            let epochs = Epochs { first, count: 4, total: 200, negatives: 5, seed: 9 };
+            let want = block_on(CpuBackend.layout_epochs(&graph, &start, &epochs)).expect("cpu");
+            let got = block_on(g.layout_epochs(&graph, &start, &epochs)).expect("gpu");
+            assert_eq!(got.len(), 2 * rows);
+            let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst <= LAYOUT_ABS_TOL, "{rows} rows from epoch {first}: off by {worst}");
+            assert!(rows == 1 || got != start, "the rows moved");
+        }
+    }
+}
+
+#[test]
+fn a_layout_graph_over_the_binding_size_is_an_error_not_a_panic() {
+    let rows = 300;
+    let (c, _) = unit(32, rows, 8, &tiled());
+    let knn = block_on(CpuBackend.top_k(&c, 10, &all_rows(rows))).expect("knn");
+    let graph = membership_graph(&knn, rows);
+    assert!(graph.targets.len() * 4 > 4096, "the case needs a graph over the 4 KiB cap");
+    let start = vec![0.5f32; 2 * rows];
+    let epochs = Epochs { first: 0, count: 1, total: 10, negatives: 5, seed: 1 };
+    let err = block_on(tiled().layout_epochs(&graph, &start, &epochs)).expect_err("over the cap");
+    assert!(err.to_string().contains("binds"), "{err}");
 }

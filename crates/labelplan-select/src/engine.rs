@@ -10,6 +10,7 @@ use crate::constraints::{walk, Picked};
 use crate::context::{Context, Pause, Pool, Progress, Scale};
 use crate::error::{Result, SelectError};
 use crate::estimate::Estimator;
+use crate::map::PoolMap;
 use crate::methods::Selector;
 use crate::planner;
 
@@ -28,6 +29,14 @@ fn check(settings: &Settings, rows: usize) -> Result<()> {
         return Err(SelectError::setting("input", "a plan needs at least 2 rows"));
     }
     Ok(())
+}
+
+/// The rows of `sets` in order, each where it first appears.
+fn pick_order<'s>(sets: impl Iterator<Item = &'s [u32]>, rows: usize) -> Vec<u32> {
+    let mut seen = vec![false; rows];
+    sets.flat_map(|set| set.iter().copied())
+        .filter(|&r| !std::mem::replace(&mut seen[r as usize], true))
+        .collect()
 }
 
 impl<'b, B: Backend> Engine<'b, B> {
@@ -58,7 +67,22 @@ impl<'b, B: Backend> Engine<'b, B> {
         cancel: &AtomicBool,
     ) -> Result<Plan> {
         check(settings, data.rows)?;
-        self.plan(Pool::from(data), input, settings, progress, cancel).await
+        Ok(self.plan(Pool::from(data), input, settings, progress, cancel, false).await?.0)
+    }
+
+    /// [`Engine::run`], then the map of the pool: the page draws it; it is not part of
+    /// the plan (nor of plan.json).
+    pub async fn run_with_map(
+        &self,
+        data: &Dataset,
+        input: InputInfo,
+        settings: &Settings,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+    ) -> Result<(Plan, PoolMap)> {
+        check(settings, data.rows)?;
+        let (plan, map) = self.plan(Pool::from(data), input, settings, progress, cancel, true).await?;
+        Ok((plan, map.expect("asked for")))
     }
 
     /// [`Engine::run`] that takes the vectors of a large pool (beyond
@@ -75,14 +99,16 @@ impl<'b, B: Backend> Engine<'b, B> {
         cancel: &AtomicBool,
     ) -> Result<Plan> {
         check(settings, data.rows)?;
-        if data.rows <= self.scale.exact_rows {
-            return self.plan(Pool::from(&*data), input, settings, progress, cancel).await;
-        }
-        let values = std::mem::take(&mut data.values);
-        self.plan(Pool { data, values: Some(values) }, input, settings, progress, cancel).await
+        let pool = if data.rows <= self.scale.exact_rows {
+            Pool::from(&*data)
+        } else {
+            let values = std::mem::take(&mut data.values);
+            Pool { data, values: Some(values) }
+        };
+        Ok(self.plan(pool, input, settings, progress, cancel, false).await?.0)
     }
 
-    /// The plan of a pool whose settings passed [`check`].
+    /// The plan of a pool whose settings passed [`check`], and its map when `map` is set.
     async fn plan(
         &self,
         pool: Pool<'_>,
@@ -90,7 +116,8 @@ impl<'b, B: Backend> Engine<'b, B> {
         settings: &Settings,
         progress: &mut dyn FnMut(&Progress),
         cancel: &AtomicBool,
-    ) -> Result<Plan> {
+        map: bool,
+    ) -> Result<(Plan, Option<PoolMap>)> {
         let data = pool.data;
         let mut ctx =
             Context::new(self.backend, pool, settings, self.scale, progress, cancel, self.pause).await?;
@@ -183,17 +210,24 @@ impl<'b, B: Backend> Engine<'b, B> {
                 shortfall: picked.shortfall.clone(),
             });
         }
-        let mut ranked: Vec<u32> = Vec::new();
-        let mut seen = vec![false; data.rows];
         let mut by_size: Vec<&BudgetPlan> = budgets.iter().collect();
         by_size.sort_by_key(|b| b.count);
-        for b in by_size {
-            ranked
-                .extend(b.rows.iter().copied().filter(|&r| !std::mem::replace(&mut seen[r as usize], true)));
-        }
+        let ranked = pick_order(by_size.iter().map(|b| b.rows.as_slice()), data.rows);
         let score = selector.score(&mut ctx).await?;
         let sizes = (0..k).map(|c| cluster.iter().filter(|&&a| a as usize == c).count()).collect();
-        Ok(Plan {
+        let map = match map {
+            // The map's order is the ranked list, then what the curve's budgets add
+            // (runs are smallest first).
+            true => Some(PoolMap {
+                positions: crate::map::neighbour_map(&mut ctx).await?,
+                order: pick_order(
+                    by_size.iter().map(|b| b.rows.as_slice()).chain(runs.iter().map(|r| r.2.rows.as_slice())),
+                    data.rows,
+                ),
+            }),
+            false => None,
+        };
+        let plan = Plan {
             manifest: Manifest {
                 tool: "labelplan".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -211,6 +245,7 @@ impl<'b, B: Backend> Engine<'b, B> {
             ranked,
             cluster,
             score,
-        })
+        };
+        Ok((plan, map))
     }
 }

@@ -46,6 +46,12 @@ pub enum Request {
     /// The text of one export of the last plan (answered by [`Response::Exported`]). A
     /// query: it runs beside a load or plan and never cancels it.
     Export(Export),
+    /// The id and metadata of one row of the last plan's dataset (answered by
+    /// [`Response::Described`]): what hovering a point shows. A query, like `Export`.
+    Describe {
+        /// The row.
+        row: u32,
+    },
     /// Stop the running load or plan; the dataset loaded before it stays.
     Cancel,
 }
@@ -103,6 +109,12 @@ pub enum Response {
         /// The plan, manifest included: one byte string (see `codec::as_bytes`).
         #[serde(with = "crate::codec::as_bytes")]
         plan: Box<Plan>,
+        /// Where each row sits on the map, `rows × 2` (one byte string too).
+        #[serde(with = "crate::codec::as_bytes")]
+        map: Vec<f32>,
+        /// The order the map's slider highlights picks in (see `PoolMap::order`).
+        #[serde(with = "crate::codec::as_bytes")]
+        order: Vec<u32>,
         /// Seconds the plan took.
         seconds: f64,
         /// Anything the user should know about how it ran (a GPU failure and CPU rerun).
@@ -117,8 +129,21 @@ pub enum Response {
         /// The file's text, as the CLI writes it.
         text: String,
     },
+    /// One row of the last plan's dataset.
+    Described(Item),
     /// The request failed; any dataset loaded before is still there.
     Failed(Failure),
     /// The load or plan was cancelled; any dataset loaded before is still there.
     Cancelled,
+}
+
+/// One row of a dataset as hovering shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// The row (0-based).
+    pub row: u32,
+    /// Its id, when the file or a sidecar has ids.
+    pub id: Option<String>,
+    /// Its metadata: (column, value), in the columns' order.
+    pub fields: Vec<(String, String)>,
 }

@@ -17,13 +17,14 @@ use labelplan_core::write::Export;
 use labelplan_core::{read_embeddings, Dataset, Error, Input, LoadOptions, Summary};
 use labelplan_cpu::CpuBackend;
 use labelplan_gpu::{GpuBackend, GpuContext, GpuOptions};
+use labelplan_select::map::PoolMap;
 use labelplan_select::{Progress, SelectError};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use yew_agent::prelude::*;
 
 use crate::blob_reader::BlobReader;
-use crate::protocol::{Backend, Failure, FileHandle, Request, Response};
+use crate::protocol::{Backend, Failure, FileHandle, Item, Request, Response};
 
 /// Everything the worker keeps between requests.
 struct State {
@@ -101,6 +102,9 @@ pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
                 Some(Request::Export(export)) => {
                     let _ = tx.unbounded_send(exported(export, &state.borrow()));
                 }
+                Some(Request::Describe { row }) => {
+                    let _ = tx.unbounded_send(described(row, &state.borrow()));
+                }
                 Some(request) => {
                     running.store(true, Ordering::Relaxed);
                     running = Rc::new(AtomicBool::new(false));
@@ -129,7 +133,7 @@ async fn handle(
         },
         Request::AttachSidecar { file, join } => attach(file, join, &state, &tx, cancel).await,
         Request::Plan { settings } => plan(settings, &state, &tx, cancel).await,
-        Request::Export(_) | Request::Cancel => return,
+        Request::Export(_) | Request::Describe { .. } | Request::Cancel => return,
     };
     let _ = tx.unbounded_send(outcome.unwrap_or_else(|answer| answer));
 }
@@ -144,6 +148,22 @@ fn exported(export: Export, state: &State) -> Response {
         },
         None => failure(format!("plan first: {} is written from a plan", export.file_name())),
     }
+}
+
+/// Row `row` of the last plan's dataset: its id and metadata.
+fn described(row: u32, state: &State) -> Response {
+    let Some((data, _)) = &state.planned else {
+        return failure("plan first: the map describes the rows of a plan".into());
+    };
+    let r = row as usize;
+    if r >= data.rows {
+        return failure(format!("row {row} is past the dataset's {} rows", data.rows));
+    }
+    Response::Described(Item {
+        row,
+        id: data.ids.as_ref().map(|ids| ids[r].clone()),
+        fields: data.columns.iter().map(|c| (c.name.clone(), c.values[r].clone())).collect(),
+    })
 }
 
 fn failure(message: String) -> Response {
@@ -255,9 +275,16 @@ async fn plan(
         None => run.on(&CpuBackend, info, &mut on_progress).await,
     };
     match planned {
-        Ok(plan) => {
+        Ok((plan, map)) => {
             state.borrow_mut().planned = Some((dataset, Rc::new(plan.clone())));
-            Ok(Response::Planned { plan: Box::new(plan), seconds: started.elapsed().as_secs_f64(), note })
+            let seconds = started.elapsed().as_secs_f64();
+            Ok(Response::Planned {
+                plan: Box::new(plan),
+                map: map.positions,
+                order: map.order,
+                seconds,
+                note,
+            })
         }
         Err(SelectError::Cancelled) => Err(Response::Cancelled),
         Err(e) => Err(failure(e.to_string())),
@@ -278,9 +305,9 @@ impl Run<'_> {
         backend: &B,
         info: InputInfo,
         progress: &mut dyn FnMut(&Progress),
-    ) -> Result<labelplan_core::plan::Plan, SelectError> {
+    ) -> Result<(labelplan_core::plan::Plan, PoolMap), SelectError> {
         let engine = labelplan_select::Engine::new(backend).pausing(self.pause);
-        engine.run(self.dataset, info, self.settings, progress, self.cancel).await
+        engine.run_with_map(self.dataset, info, self.settings, progress, self.cancel).await
     }
 }
 

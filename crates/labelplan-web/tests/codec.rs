@@ -21,20 +21,26 @@ async fn a_plan_crosses_the_worker_boundary_unchanged() {
     let values =
         (0..rows * dim).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0 + (i / dim % 5) as f32).collect();
     let data = Dataset::from_matrix("codec", values, rows, dim);
-    let plan = Engine::new(&CpuBackend)
-        .run(&data, InputInfo::unhashed(&data), &Settings::default(), &mut |_| {}, &AtomicBool::new(false))
+    let (plan, map) = Engine::new(&CpuBackend)
+        .run_with_map(
+            &data,
+            InputInfo::unhashed(&data),
+            &Settings::default(),
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
         .await
         .expect("a plan");
-    assert!(!plan.ranked.is_empty() && plan.cluster.len() == rows);
-    let sent = Response::Planned { plan: Box::new(plan), seconds: 1.5, note: Some("a note".into()) };
+    assert!(!plan.ranked.is_empty() && plan.cluster.len() == rows && map.positions.len() == 2 * rows);
+    let (map, order) = (map.positions, map.order);
+    let sent =
+        Response::Planned { plan: Box::new(plan), map, order, seconds: 1.5, note: Some("a note".into()) };
     let encoded = JsCodec::encode(&sent);
-    let Response::Planned { plan, .. } = &sent else { unreachable!() };
-    let bytes = js_sys::Reflect::get(
-        &js_sys::Reflect::get(&encoded, &"Planned".into()).expect("variant"),
-        &"plan".into(),
-    )
-    .expect("plan field");
-    assert!(bytes.is_instance_of::<js_sys::Uint8Array>(), "the plan travels as one byte array");
+    let planned = js_sys::Reflect::get(&encoded, &"Planned".into()).expect("variant");
+    for field in ["plan", "map", "order"] {
+        let bytes = js_sys::Reflect::get(&planned, &field.into()).expect("field");
+        assert!(bytes.is_instance_of::<js_sys::Uint8Array>(), "{field} travels as one byte array");
+    }
     let received: Response = JsCodec::decode(encoded);
-    assert_eq!(received, Response::Planned { plan: plan.clone(), seconds: 1.5, note: Some("a note".into()) });
+    assert_eq!(received, sent);
 }

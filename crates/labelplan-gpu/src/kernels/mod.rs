@@ -4,6 +4,7 @@
 
 pub mod gather;
 pub mod head;
+pub mod layout;
 pub mod nearest_among;
 pub mod normalize;
 pub mod raise_best;
@@ -173,6 +174,7 @@ pub(crate) struct Pipelines {
     pub raise_best: raise_best::Kernels,
     pub segment_sums: PerStorage,
     pub head: head::Kernels,
+    pub layout: Kernel,
 }
 
 impl Pipelines {
@@ -185,6 +187,7 @@ impl Pipelines {
             raise_best: raise_best::Kernels::new(device),
             segment_sums: segment_sums::kernels(device),
             head: head::Kernels::new(device),
+            layout: Kernel::new(device, "layout", layout::SOURCE, "main"),
         }
     }
 }
@@ -198,5 +201,6 @@ pub fn shaders() -> Vec<(String, String)> {
     all.extend(normalize::sources());
     all.extend(similarity::sources());
     all.extend(head::sources());
+    all.push(("layout".to_string(), layout::SOURCE.to_string()));
     all
 }

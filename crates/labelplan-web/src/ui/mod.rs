@@ -8,6 +8,7 @@ mod drop_zone;
 mod error_panel;
 pub mod form;
 mod link;
+pub mod map;
 mod plan_form;
 mod plan_result;
 mod progress;
@@ -171,6 +172,10 @@ fn Main() -> Html {
         let bridge = bridge.clone();
         Callback::from(move |export| bridge.send(Request::Export(export)))
     };
+    let on_describe = {
+        let bridge = bridge.clone();
+        Callback::from(move |row| bridge.send(Request::Describe { row }))
+    };
     let dispatch = state.dispatcher();
     let busy = state.busy.is_some();
     html! {
@@ -207,7 +212,8 @@ fn Main() -> Html {
                     <plan_form::PlanFormPanel form={state.plan_form.clone()} on_change={on_plan_form} {on_plan} {busy} />
                 }
                 if let Some(planned) = &state.planned {
-                    <plan_result::PlanResult planned={planned.clone()} {on_download} />
+                    <plan_result::PlanResult planned={planned.clone()} {on_download}
+                        described={state.described.clone()} {on_describe} />
                 }
                 if let Some(loaded) = &state.summary {
                     <summary::SummaryPanel loaded={loaded.clone()} />

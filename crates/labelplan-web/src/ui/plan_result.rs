@@ -1,11 +1,15 @@
 //! A finished plan: what each budget buys, the recommended budget, and plan.json.
 
+use std::rc::Rc;
+
 use labelplan_core::plan::BudgetPlan;
 use labelplan_core::write::{self, Export};
 use yew::prelude::*;
 
 use super::curve::BudgetCurve;
+use super::map::PlanMap;
 use super::state::Planned;
+use crate::protocol::Item;
 
 /// Props of [`PlanResult`].
 #[derive(Properties, PartialEq)]
@@ -14,6 +18,10 @@ pub struct PlanResultProps {
     pub planned: Planned,
     /// "Download plan.json" clicked.
     pub on_download: Callback<Export>,
+    /// The last row the worker described (the map's hover).
+    pub described: Option<Rc<Item>>,
+    /// Asks the worker to describe a row.
+    pub on_describe: Callback<u32>,
 }
 
 fn budget_row(b: &BudgetPlan) -> Html {
@@ -65,7 +73,7 @@ fn export_button(export: Export) -> (&'static str, &'static str, &'static str) {
 /// Budgets table, recommendation, how the plan ran, and the downloads.
 #[function_component]
 pub fn PlanResult(props: &PlanResultProps) -> Html {
-    let Planned { plan, seconds, note } = &props.planned;
+    let Planned { plan, map, seconds, note } = &props.planned;
     // None: not copied yet; Some(Ok): copied; Some(Err): why not.
     let copied = use_state(|| None::<Result<(), String>>);
     let on_copy = {
@@ -109,6 +117,8 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                 </p>
             }
             <BudgetCurve plan={plan.clone()} />
+            <PlanMap key={format!("{:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
+                described={props.described.clone()} on_describe={props.on_describe.clone()} />
             <div class="actions">
                 { for Export::ALL.into_iter().map(|export| {
                     let (label, testid, title) = export_button(export);

@@ -5,10 +5,11 @@ use std::rc::Rc;
 use labelplan_core::plan::{Manifest, Plan};
 use labelplan_core::read::SidecarJoin;
 use labelplan_core::{LoadOptions, Summary};
+use labelplan_select::map::PoolMap;
 use yew::Reducible;
 
 use super::form::PlanForm;
-use crate::protocol::{Backend, Failure, FileHandle, Response};
+use crate::protocol::{Backend, Failure, FileHandle, Item, Response};
 
 /// What the user set for loading.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -26,6 +27,8 @@ pub struct Settings {
 pub struct Planned {
     /// The plan, manifest included.
     pub plan: Rc<Plan>,
+    /// The map of its pool.
+    pub map: Rc<PoolMap>,
     /// Seconds it took.
     pub seconds: f64,
     /// How it ran, when the user should know (a GPU failure and CPU rerun).
@@ -97,6 +100,8 @@ pub struct AppState {
     /// A dropped plan.json being reproduced: its settings are in the form, and a plan of
     /// another input says so.
     pub replay: Option<Rc<Manifest>>,
+    /// The last row the worker described (the map's hover).
+    pub described: Option<Rc<Item>>,
 }
 
 impl AppState {
@@ -213,21 +218,29 @@ impl Reducible for AppState {
                     s.summary = Some(Loaded { summary, norms_on, parse_seconds });
                     // A plan of the data before would describe other rows.
                     s.planned = None;
+                    s.described = None;
                 }
-                Response::Planned { plan, seconds, mut note } => {
+                Response::Planned { plan, map, order, seconds, mut note } => {
                     s.busy = None;
                     if let Some(Err(why)) = s.replay.as_ref().map(|m| m.check_input(&plan.manifest.input)) {
                         let warning =
                             format!("this is not plan.json's input, so the picks are not its picks: {why}");
                         note = Some(note.map_or(warning.clone(), |n| format!("{n}; {warning}")));
                     }
-                    s.planned = Some(Planned { plan: Rc::new(*plan), seconds, note });
+                    s.planned = Some(Planned {
+                        plan: Rc::new(*plan),
+                        map: Rc::new(PoolMap { positions: map, order }),
+                        seconds,
+                        note,
+                    });
+                    s.described = None;
                 }
                 Response::Failed(failure) => {
                     s.busy = None;
                     s.error = Some(failure);
                 }
                 Response::Cancelled => s.busy = None,
+                Response::Described(item) => s.described = Some(Rc::new(item)),
                 // Saved by the bridge as it arrives (see `ui::Main`).
                 Response::Exported { .. } => {}
             },

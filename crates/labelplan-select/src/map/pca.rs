@@ -1,4 +1,4 @@
-//! The 2-D map of the pool: every row projected on the two leading principal directions
+//! The PCA map: every row projected on the two leading principal directions
 //! of the rows, found by a few block power iterations from a seeded random projection.
 //! The products over all rows run on the backend — `X·V` as similarities against the two
 //! direction rows (`dot`), `Xᵀ·U` as weighted row sums — so a GPU does them; the host

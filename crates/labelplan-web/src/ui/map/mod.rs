@@ -1,0 +1,299 @@
+//! The map of the pool: every item at its place in the neighbour layout, coloured by
+//! pseudo-label cluster, the picks highlighted on top of the rest. Wheel or +/− zooms,
+//! dragging or the arrow keys pan, 0 fits; hovering names the item (the worker looks
+//! up its id and metadata); the slider grows the highlighted set along the ranked order.
+
+pub mod hit;
+pub mod raster;
+pub mod view;
+
+use std::rc::Rc;
+
+use labelplan_core::plan::Plan;
+use labelplan_select::map::PoolMap;
+use wasm_bindgen::{Clamped, JsCast};
+use yew::prelude::*;
+
+use crate::protocol::Item;
+use hit::Grid;
+use raster::{colour, paint, Style};
+use view::View;
+
+/// CSS pixels within which hovering finds a point.
+const HOVER_RADIUS: f64 = 6.0;
+/// Zoom per wheel pixel (a notch of 100 zooms by about 1.16).
+const WHEEL_ZOOM: f64 = 0.0015;
+/// CSS pixels an arrow key pans.
+const KEY_PAN: f64 = 40.0;
+
+/// Props of [`PlanMap`].
+#[derive(Properties, PartialEq)]
+pub struct PlanMapProps {
+    /// The plan: clusters, ranked order, budgets.
+    pub plan: Rc<Plan>,
+    /// Its map: positions and the slider's order.
+    pub map: Rc<PoolMap>,
+    /// The last row the worker described.
+    pub described: Option<Rc<Item>>,
+    /// Asks the worker to describe a row (its id and metadata).
+    pub on_describe: Callback<u32>,
+}
+
+/// The first `count` rows of `order`, as a mask over `rows` rows.
+fn highlighted(order: &[u32], rows: usize, count: usize) -> Vec<bool> {
+    let mut mask = vec![false; rows];
+    order.iter().take(count).for_each(|&r| mask[r as usize] = true);
+    mask
+}
+
+/// Each row's place in `order` (`None`: not picked at any budget the plan ran).
+fn ranks(order: &[u32], rows: usize) -> Vec<Option<u32>> {
+    let mut rank = vec![None; rows];
+    order.iter().enumerate().for_each(|(i, &r)| rank[r as usize] = Some(i as u32));
+    rank
+}
+
+fn pixel_ratio() -> f64 {
+    web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0)
+}
+
+fn prefers_dark() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}
+
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// Paints the map on `canvas` and returns the milliseconds it took.
+fn draw(
+    canvas: &web_sys::HtmlCanvasElement,
+    buffer: &mut Vec<u8>,
+    view: &View,
+    map: &[f32],
+    plan: &Plan,
+    mask: &[bool],
+) -> Result<f64, String> {
+    let started = now_ms();
+    let (w, h) = (view.width as u32, view.height as u32);
+    if canvas.width() != w || canvas.height() != h {
+        canvas.set_width(w);
+        canvas.set_height(h);
+    }
+    buffer.resize(w as usize * h as usize * 4, 0);
+    paint(buffer, view, map, &plan.cluster, mask, &Style::new(pixel_ratio(), prefers_dark()));
+    let context: web_sys::CanvasRenderingContext2d =
+        canvas.get_context("2d").ok().flatten().ok_or("this browser gives no 2-D canvas")?.unchecked_into();
+    let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(buffer.as_slice()), w, h)
+        .map_err(|e| format!("{e:?}"))?;
+    context.put_image_data(&image, 0.0, 0.0).map_err(|e| format!("{e:?}"))?;
+    Ok(now_ms() - started)
+}
+
+/// The view that fits the map on the canvas at its current size.
+fn fitted(canvas: &web_sys::HtmlCanvasElement, map: &[f32]) -> View {
+    let ratio = pixel_ratio();
+    let width = (canvas.client_width().max(100) as f64 * ratio).round();
+    let height = (canvas.client_height().max(100) as f64 * ratio).round();
+    View::fit(map, width, height)
+}
+
+/// The map panel.
+#[function_component]
+pub fn PlanMap(props: &PlanMapProps) -> Html {
+    let plan = &props.plan;
+    let order = &props.map.order;
+    let largest = order.len();
+    let canvas = use_node_ref();
+    let view = use_state(|| None::<View>);
+    let count = use_state(|| plan.budgets.first().map_or(largest, |b| b.count).min(largest));
+    // The hovered row and where the pointer is (CSS pixels in the canvas).
+    let hover = use_state(|| None::<(u32, f64, f64)>);
+    let drag = use_mut_ref(|| None::<(f64, f64)>);
+    let buffer = use_mut_ref(Vec::<u8>::new);
+    // Frames drawn: the canvas carries the count and the last frame's paint time as
+    // data attributes (tests and benchmarks read them), set without a re-render.
+    let frames = use_mut_ref(|| 0u64);
+    let grid = use_memo(props.map.clone(), |map| Grid::new(&map.positions));
+    let mask =
+        use_memo((props.map.clone(), *count), |(map, count)| highlighted(&map.order, plan.pool, *count));
+    let rank = use_memo(props.map.clone(), |map| ranks(&map.order, plan.pool));
+    let failed = use_state(|| None::<String>);
+
+    {
+        let (canvas, view, map, plan, mask) =
+            (canvas.clone(), view.clone(), props.map.clone(), plan.clone(), mask.clone());
+        let (buffer, failed, frames) = (buffer.clone(), failed.clone(), frames.clone());
+        use_effect_with((*view, mask.clone(), map.clone()), move |_| {
+            if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
+                match *view {
+                    None => view.set(Some(fitted(&c, &map.positions))),
+                    Some(v) => match draw(&c, &mut buffer.borrow_mut(), &v, &map.positions, &plan, &mask) {
+                        Ok(ms) => {
+                            *frames.borrow_mut() += 1;
+                            let _ = c.set_attribute("data-frames", &frames.borrow().to_string());
+                            let _ = c.set_attribute("data-frame-ms", &format!("{ms:.2}"));
+                        }
+                        Err(why) => failed.set(Some(why)),
+                    },
+                }
+            }
+        });
+    }
+
+    let ratio = pixel_ratio();
+    let set_view = {
+        let view = view.clone();
+        move |f: &dyn Fn(&View) -> View| {
+            if let Some(v) = *view {
+                view.set(Some(f(&v)));
+            }
+        }
+    };
+    let onwheel = {
+        let set_view = set_view.clone();
+        Callback::from(move |e: WheelEvent| {
+            e.prevent_default();
+            let factor = (-e.delta_y() * WHEEL_ZOOM).exp();
+            let (x, y) = (e.offset_x() as f64 * ratio, e.offset_y() as f64 * ratio);
+            set_view(&|v| v.zoomed(factor, x, y));
+        })
+    };
+    let onpointerdown = {
+        let drag = drag.clone();
+        Callback::from(move |e: PointerEvent| {
+            if let Some(target) = e.target_dyn_into::<web_sys::Element>() {
+                let _ = target.set_pointer_capture(e.pointer_id());
+            }
+            *drag.borrow_mut() = Some((e.client_x() as f64, e.client_y() as f64));
+        })
+    };
+    let onpointermove = {
+        let (drag, hover, grid, map) = (drag.clone(), hover.clone(), grid.clone(), props.map.clone());
+        let (view, set_view, on_describe) = (view.clone(), set_view.clone(), props.on_describe.clone());
+        Callback::from(move |e: PointerEvent| {
+            let (cx, cy) = (e.client_x() as f64, e.client_y() as f64);
+            let last = *drag.borrow();
+            if let Some((lx, ly)) = last {
+                *drag.borrow_mut() = Some((cx, cy));
+                set_view(&|v| v.panned((cx - lx) * ratio, (cy - ly) * ratio));
+                return;
+            }
+            let Some(v) = *view else { return };
+            let (x, y) = (e.offset_x() as f64, e.offset_y() as f64);
+            let (mx, my) = v.to_map(x * ratio, y * ratio);
+            let found = grid.nearest(&map.positions, mx, my, HOVER_RADIUS * ratio / v.scale);
+            match found {
+                Some(row) => {
+                    if hover.as_ref().map(|h| h.0) != Some(row) {
+                        on_describe.emit(row);
+                    }
+                    hover.set(Some((row, x, y)));
+                }
+                None if hover.is_some() => hover.set(None),
+                None => {}
+            }
+        })
+    };
+    let onpointerup = {
+        let drag = drag.clone();
+        Callback::from(move |_: PointerEvent| *drag.borrow_mut() = None)
+    };
+    let onpointerleave = {
+        let hover = hover.clone();
+        Callback::from(move |_: PointerEvent| hover.set(None))
+    };
+    let onkeydown = {
+        let (set_view, view, canvas, map) =
+            (set_view.clone(), view.clone(), canvas.clone(), props.map.clone());
+        Callback::from(move |e: KeyboardEvent| {
+            let pan = KEY_PAN * ratio;
+            let centre = |v: &View| (v.width / 2.0, v.height / 2.0);
+            match e.key().as_str() {
+                "+" | "=" => set_view(&|v| v.zoomed(1.25, centre(v).0, centre(v).1)),
+                "-" | "_" => set_view(&|v| v.zoomed(0.8, centre(v).0, centre(v).1)),
+                "ArrowLeft" => set_view(&|v| v.panned(pan, 0.0)),
+                "ArrowRight" => set_view(&|v| v.panned(-pan, 0.0)),
+                "ArrowUp" => set_view(&|v| v.panned(0.0, pan)),
+                "ArrowDown" => set_view(&|v| v.panned(0.0, -pan)),
+                "0" => {
+                    if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
+                        view.set(Some(fitted(&c, &map.positions)));
+                    }
+                }
+                _ => return,
+            }
+            e.prevent_default();
+        })
+    };
+    let on_count = {
+        let count = count.clone();
+        Callback::from(move |e: InputEvent| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            count.set(input.value().parse().unwrap_or(0));
+        })
+    };
+
+    let eligible = (plan.pool - plan.labeled).max(1);
+    let percent = 100.0 * *count as f64 / eligible as f64;
+    let zoom = view.map_or(1.0, |v| v.zoom());
+    let tooltip = hover.as_ref().map(|&(row, x, y)| {
+        let item = props.described.as_ref().filter(|d| d.row == row);
+        let id = item.and_then(|d| d.id.clone()).unwrap_or_else(|| format!("row {row}"));
+        let cluster = plan.cluster.get(row as usize).copied().unwrap_or(0);
+        let pick = match rank.get(row as usize).copied().flatten() {
+            Some(r) if (r as usize) < *count => format!("pick #{} of {}", r + 1, *count),
+            Some(r) => format!("pick #{} (past the highlighted {})", r + 1, *count),
+            None => "not picked at any budget planned".to_owned(),
+        };
+        let fields = item.map(|d| d.fields.iter().take(4).cloned().collect::<Vec<_>>()).unwrap_or_default();
+        let style = format!("left: {}px; top: {}px", x + 12.0, y + 12.0);
+        html! {
+            <div class="map-tooltip" data-testid="map-tooltip" {style}>
+                <strong>{ id }</strong>
+                <span>{ format!("cluster {cluster} · {pick}") }</span>
+                { for fields.into_iter().map(|(k, v)| html! { <span>{ format!("{k}: {v}") }</span> }) }
+            </div>
+        }
+    });
+    let k = plan.clustering.k;
+    html! {
+        <section class="plan-map" data-testid="plan-map">
+            <h3>{ "Map of the pool" }</h3>
+            <p class="meta">
+                { "Items that sit close are similar. Coloured by pseudo-label cluster; the highlighted items are the picks. Scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit." }
+            </p>
+            <div class="map-frame">
+                <canvas ref={canvas} tabindex="0" data-testid="map-canvas"
+                    role="img"
+                    aria-label={format!("Map of {} items in {k} clusters, {} highlighted", plan.pool, *count)}
+                    data-zoom={format!("{zoom:.3}")}
+                    {onwheel} {onpointerdown} {onpointermove} {onpointerup} {onpointerleave} {onkeydown} />
+                { tooltip.unwrap_or_default() }
+            </div>
+            if let Some(why) = &*failed {
+                <p class="field-error" role="alert">{ format!("The map could not be drawn: {why}") }</p>
+            }
+            <label class="map-budget">
+                <span>{ "Highlight the first picks" }</span>
+                <input type="range" min="0" max={largest.to_string()} value={count.to_string()}
+                    data-testid="map-budget" oninput={on_count} />
+                <output data-testid="map-count">{ format!("{} items ({percent:.1}% of the pool)", *count) }</output>
+            </label>
+            <ul class="map-legend" aria-label="clusters">
+                { for (0..k as u32).map(|c| {
+                    let [r, g, b] = colour(c);
+                    let size = plan.clustering.sizes.get(c as usize).copied().unwrap_or(0);
+                    html! {
+                        <li>
+                            <span class="swatch" style={format!("background: rgb({r}, {g}, {b})")}></span>
+                            { format!("{c} ({size})") }
+                        </li>
+                    }
+                }) }
+            </ul>
+        </section>
+    }
+}
