@@ -8,7 +8,8 @@
 // `cargo xtask bench scale` runs it), written here. Each run also reports the page's
 // longest main-thread task from loading the file to the finished plan (Long Tasks API:
 // only tasks over 50 ms are reported, so 0 means none was; the page's start-up before
-// the file is not counted).
+// the file is not counted). After each plan, the map is zoomed and panned and its
+// frames' paint times reported.
 // Usage: LABELPLAN_DIST=... [BENCH_BACKENDS=cpu|webgpu] node bench_plan.mjs [small|large]
 // (prints JSON lines; default both sets, both backends)
 import { rmSync } from 'node:fs';
@@ -25,7 +26,34 @@ async function planSeconds(page, method) {
   const seconds = Number(await page.getByTestId('plan-meta').getAttribute('data-seconds'));
   const backend = await page.getByTestId('plan-backend').textContent();
   const longest_task_ms = await page.evaluate(() => Math.max(0, ...window.longTasks));
-  return { seconds, backend, longest_task_ms };
+  return { seconds, backend, longest_task_ms, map: await mapFrames(page) };
+}
+
+/**
+ * The map's frames while zooming (20 wheel steps at the centre) and panning (20 drag
+ * steps): each step waits for its frame; the canvas reports each frame's paint time
+ * (raster + putImageData, main thread). Median and largest, in ms.
+ */
+async function mapFrames(page) {
+  const canvas = page.getByTestId('map-canvas');
+  await canvas.scrollIntoViewIfNeeded();
+  const box = await canvas.boundingBox();
+  const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+  const frames = () => canvas.evaluate((c) => Number(c.dataset.frames));
+  const times = [];
+  const step = async (act) => {
+    const before = await frames();
+    await act();
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid=map-canvas]').dataset.frames) > n, before);
+    times.push(Number(await canvas.getAttribute('data-frame-ms')));
+  };
+  await page.mouse.move(cx, cy);
+  for (let i = 0; i < 20; i++) await step(() => page.mouse.wheel(0, -120));
+  await page.mouse.down();
+  for (let i = 0; i < 20; i++) await step(() => page.mouse.move(cx + 8 * (i + 1), cy + 4 * (i + 1)));
+  await page.mouse.up();
+  times.sort((a, b) => a - b);
+  return { frames: times.length, median_ms: times[times.length >> 1], max_ms: times[times.length - 1] };
 }
 
 const which = process.argv[2] ?? 'all';

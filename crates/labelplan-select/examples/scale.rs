@@ -6,9 +6,10 @@
 //! method: the least-squares slope of log(seconds) against log(rows).
 //!
 //! Usage: `scale [--rows 12500,25000,50000,100000] [--dim 384] [--methods coverage,elfs]
-//! [--write-npy]` (`--write-npy` also writes the largest set to
-//! `target/bench/synthetic_<ROWS>x<DIM>.npy` for the CLI and browser runs;
-//! `--methods none` runs only the baseline).
+//! [--write-npy] [--map]` (`--write-npy` also writes the largest set to
+//! `target/bench/synthetic_<ROWS>x<DIM>.npy` for the CLI and browser runs; `--map` adds
+//! the page's map to each plan, as the worker runs it; `--methods none` runs only the
+//! baseline).
 
 #![allow(clippy::print_stdout)]
 
@@ -75,7 +76,9 @@ fn main() {
         Some(list) => list.split(',').map(|m| m.parse().expect("a method name")).collect(),
         None => Method::ALL.to_vec(),
     };
-    println!("f32 x {dim}, 50 blobs, CPU backend, budgets 1% and 5% plus the default curve (1-50%)\n");
+    let with_map = args.iter().any(|a| a == "--map");
+    let map_note = if with_map { ", then the page's map" } else { "" };
+    println!("f32 x {dim}, 50 blobs, CPU backend, budgets 1% and 5% plus the default curve (1-50%){map_note}\n");
     println!("| rows | method | plan s | ratio to baseline | stages over 5% (s) |\n|---|---|---|---|---|");
     let mut times: Vec<(Method, Vec<(f64, f64)>)> = methods.iter().map(|&m| (m, Vec::new())).collect();
     for &rows in &sizes {
@@ -103,14 +106,15 @@ fn main() {
                 add(&mut stages, &last.0, last.1.elapsed().as_secs_f64());
                 last = (p.stage.clone(), Instant::now());
             };
-            let plan = block_on(Engine::new(&CpuBackend).run(
-                &data,
-                input.clone(),
-                &settings,
-                &mut on_progress,
-                &AtomicBool::new(false),
-            ))
-            .expect("plan");
+            let engine = Engine::new(&CpuBackend);
+            let cancel = AtomicBool::new(false);
+            let plan = if with_map {
+                block_on(engine.run_with_map(&data, input.clone(), &settings, &mut on_progress, &cancel))
+                    .expect("plan")
+                    .0
+            } else {
+                block_on(engine.run(&data, input.clone(), &settings, &mut on_progress, &cancel)).expect("plan")
+            };
             add(&mut stages, &last.0, last.1.elapsed().as_secs_f64());
             let secs = started.elapsed().as_secs_f64();
             assert_eq!(plan.budgets[1].count, (rows as f64 * 0.05).round() as usize);
