@@ -290,8 +290,46 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     await screenshot(page, 'plan-curve-log');
     await checkMap(page, plan);
     await screenshot(page, 'plan-map-cpu');
+    await checkPicks(page, plan);
+    await screenshot(page, 'plan-picks-cpu');
   });
 });
+
+/**
+ * The picks table of a shown plan: only the rows in view are in the page; the first row
+ * is the first pick; scrolling to the end reaches the pool's last rows; a search by row
+ * number selects the row in the table and on the map; a click on a row selects it.
+ */
+async function checkPicks(page, plan) {
+  const table = page.getByTestId('picks');
+  const rows = table.getByTestId('pick-row');
+  await table.scrollIntoViewIfNeeded();
+  assert.ok((await rows.count()) < 40, `virtualised: ${await rows.count()} rows in the page for ${plan.pool}`);
+  const first = rows.first();
+  assert.equal(await first.getAttribute('data-row'), String(plan.ranked[0]));
+  await first.filter({ hasText: `row ${plan.ranked[0]}` }).waitFor();
+  assert.match(await first.textContent(), new RegExp(`^1row ${plan.ranked[0]}\\d+`));
+  // Scrolled to the end: the pool's last rows, ids fetched from the worker.
+  await table.getByTestId('picks-scroll').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  await rows.last().filter({ hasText: /^—row \d+/ }).waitFor();
+  // Search by row number: the row is selected, in view, and ringed on the map.
+  const frames = Number(await page.getByTestId('map-canvas').getAttribute('data-frames'));
+  await table.getByTestId('find-input').fill('row 17');
+  await table.getByTestId('find').click();
+  await table.getByTestId('found').filter({ hasText: /^row 17 is row 17, / }).waitFor();
+  const found = table.locator('[data-testid=pick-row][data-row="17"]');
+  assert.equal(await found.getAttribute('aria-selected'), 'true');
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=map-canvas]').dataset.frames) > n, frames);
+  // A search for nothing names what was not found.
+  await table.getByTestId('find-input').fill('no-such-item');
+  await table.getByTestId('find').click();
+  await table.getByTestId('found').filter({ hasText: 'No item has the id or row number "no-such-item".' }).waitFor();
+  // A click selects a row.
+  const other = rows.nth(3);
+  const row = await other.getAttribute('data-row');
+  await other.click();
+  assert.equal(await table.locator(`[data-testid=pick-row][data-row="${row}"]`).getAttribute('aria-selected'), 'true');
+}
 
 /**
  * The map of a shown plan: every item drawn, the picks on top; hovering a drawn point

@@ -78,7 +78,9 @@ fn main() {
     };
     let with_map = args.iter().any(|a| a == "--map");
     let map_note = if with_map { ", then the page's map" } else { "" };
-    println!("f32 x {dim}, 50 blobs, CPU backend, budgets 1% and 5% plus the default curve (1-50%){map_note}\n");
+    println!(
+        "f32 x {dim}, 50 blobs, CPU backend, budgets 1% and 5% plus the default curve (1-50%){map_note}\n"
+    );
     println!("| rows | method | plan s | ratio to baseline | stages over 5% (s) |\n|---|---|---|---|---|");
     let mut times: Vec<(Method, Vec<(f64, f64)>)> = methods.iter().map(|&m| (m, Vec::new())).collect();
     for &rows in &sizes {
@@ -113,7 +115,8 @@ fn main() {
                     .expect("plan")
                     .0
             } else {
-                block_on(engine.run(&data, input.clone(), &settings, &mut on_progress, &cancel)).expect("plan")
+                block_on(engine.run(&data, input.clone(), &settings, &mut on_progress, &cancel))
+                    .expect("plan")
             };
             add(&mut stages, &last.0, last.1.elapsed().as_secs_f64());
             let secs = started.elapsed().as_secs_f64();

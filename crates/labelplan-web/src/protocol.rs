@@ -46,11 +46,18 @@ pub enum Request {
     /// The text of one export of the last plan (answered by [`Response::Exported`]). A
     /// query: it runs beside a load or plan and never cancels it.
     Export(Export),
-    /// The id and metadata of one row of the last plan's dataset (answered by
-    /// [`Response::Described`]): what hovering a point shows. A query, like `Export`.
+    /// The ids and metadata of rows of the last plan's dataset (answered by
+    /// [`Response::Described`]): what hovering a point or a page of the ranked table
+    /// shows. A query, like `Export`.
     Describe {
-        /// The row.
-        row: u32,
+        /// The rows.
+        rows: Vec<u32>,
+    },
+    /// The row whose id is this text, or the row with this number (answered by
+    /// [`Response::Found`]). A query.
+    Find {
+        /// What the user typed.
+        text: String,
     },
     /// Stop the running load or plan; the dataset loaded before it stays.
     Cancel,
@@ -129,8 +136,15 @@ pub enum Response {
         /// The file's text, as the CLI writes it.
         text: String,
     },
-    /// One row of the last plan's dataset.
-    Described(Item),
+    /// Rows of the last plan's dataset.
+    Described(Vec<Item>),
+    /// The answer to a [`Request::Find`].
+    Found {
+        /// What was looked for.
+        text: String,
+        /// The row, if any matched.
+        row: Option<u32>,
+    },
     /// The request failed; any dataset loaded before is still there.
     Failed(Failure),
     /// The load or plan was cancelled; any dataset loaded before is still there.

@@ -102,8 +102,11 @@ pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
                 Some(Request::Export(export)) => {
                     let _ = tx.unbounded_send(exported(export, &state.borrow()));
                 }
-                Some(Request::Describe { row }) => {
-                    let _ = tx.unbounded_send(described(row, &state.borrow()));
+                Some(Request::Describe { rows }) => {
+                    let _ = tx.unbounded_send(described(&rows, &state.borrow()));
+                }
+                Some(Request::Find { text }) => {
+                    let _ = tx.unbounded_send(found(text, &state.borrow()));
                 }
                 Some(request) => {
                     running.store(true, Ordering::Relaxed);
@@ -133,7 +136,7 @@ async fn handle(
         },
         Request::AttachSidecar { file, join } => attach(file, join, &state, &tx, cancel).await,
         Request::Plan { settings } => plan(settings, &state, &tx, cancel).await,
-        Request::Export(_) | Request::Describe { .. } | Request::Cancel => return,
+        Request::Export(_) | Request::Describe { .. } | Request::Find { .. } | Request::Cancel => return,
     };
     let _ = tx.unbounded_send(outcome.unwrap_or_else(|answer| answer));
 }
@@ -150,20 +153,38 @@ fn exported(export: Export, state: &State) -> Response {
     }
 }
 
-/// Row `row` of the last plan's dataset: its id and metadata.
-fn described(row: u32, state: &State) -> Response {
+/// Rows of the last plan's dataset: their ids and metadata (rows past the end are left
+/// out: the UI asks only for rows of the plan it shows, and a newer dataset may be
+/// smaller).
+fn described(rows: &[u32], state: &State) -> Response {
     let Some((data, _)) = &state.planned else {
-        return failure("plan first: the map describes the rows of a plan".into());
+        return Response::Described(Vec::new());
     };
-    let r = row as usize;
-    if r >= data.rows {
-        return failure(format!("row {row} is past the dataset's {} rows", data.rows));
-    }
-    Response::Described(Item {
-        row,
-        id: data.ids.as_ref().map(|ids| ids[r].clone()),
-        fields: data.columns.iter().map(|c| (c.name.clone(), c.values[r].clone())).collect(),
-    })
+    let items = rows
+        .iter()
+        .filter(|&&row| (row as usize) < data.rows)
+        .map(|&row| Item {
+            row,
+            id: data.ids.as_ref().map(|ids| ids[row as usize].clone()),
+            fields: data.columns.iter().map(|c| (c.name.clone(), c.values[row as usize].clone())).collect(),
+        })
+        .collect();
+    Response::Described(items)
+}
+
+/// The row of the last plan's dataset with id `text` (trimmed), else the row numbered
+/// `text` ("123" or "row 123").
+fn found(text: String, state: &State) -> Response {
+    let row = state.planned.as_ref().and_then(|(data, _)| {
+        let wanted = text.trim();
+        let by_id = data.ids.as_ref().and_then(|ids| ids.iter().position(|id| id == wanted));
+        let by_number = || {
+            let number = wanted.strip_prefix("row").unwrap_or(wanted).trim();
+            number.parse::<usize>().ok().filter(|&r| r < data.rows)
+        };
+        by_id.or_else(by_number).map(|r| r as u32)
+    });
+    Response::Found { text, row }
 }
 
 fn failure(message: String) -> Response {

@@ -7,8 +7,10 @@ mod download;
 mod drop_zone;
 mod error_panel;
 pub mod form;
+mod items;
 mod link;
 pub mod map;
+pub mod picks;
 mod plan_form;
 mod plan_result;
 mod progress;
@@ -174,7 +176,11 @@ fn Main() -> Html {
     };
     let on_describe = {
         let bridge = bridge.clone();
-        Callback::from(move |row| bridge.send(Request::Describe { row }))
+        Callback::from(move |rows| bridge.send(Request::Describe { rows }))
+    };
+    let on_find = {
+        let bridge = bridge.clone();
+        Callback::from(move |text| bridge.send(Request::Find { text }))
     };
     let dispatch = state.dispatcher();
     let busy = state.busy.is_some();
@@ -213,7 +219,8 @@ fn Main() -> Html {
                 }
                 if let Some(planned) = &state.planned {
                     <plan_result::PlanResult planned={planned.clone()} {on_download}
-                        described={state.described.clone()} {on_describe} />
+                        described={state.described.clone()} {on_describe}
+                        found={state.found.clone()} {on_find} />
                 }
                 if let Some(loaded) = &state.summary {
                     <summary::SummaryPanel loaded={loaded.clone()} />

@@ -7,8 +7,10 @@ use labelplan_core::write::{self, Export};
 use yew::prelude::*;
 
 use super::curve::BudgetCurve;
+use super::items::use_items;
 use super::map::PlanMap;
-use super::state::Planned;
+use super::picks::PicksTable;
+use super::state::{Found, Planned};
 use crate::protocol::Item;
 
 /// Props of [`PlanResult`].
@@ -18,10 +20,14 @@ pub struct PlanResultProps {
     pub planned: Planned,
     /// "Download plan.json" clicked.
     pub on_download: Callback<Export>,
-    /// The last row the worker described (the map's hover).
-    pub described: Option<Rc<Item>>,
-    /// Asks the worker to describe a row.
-    pub on_describe: Callback<u32>,
+    /// The worker's last answer describing rows (ids, metadata).
+    pub described: Option<Rc<Vec<Item>>>,
+    /// Asks the worker to describe rows.
+    pub on_describe: Callback<Vec<u32>>,
+    /// The worker's last answer to a search.
+    pub found: Option<Found>,
+    /// Search by id or row number.
+    pub on_find: Callback<String>,
 }
 
 fn budget_row(b: &BudgetPlan) -> Html {
@@ -83,6 +89,22 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
             wasm_bindgen_futures::spawn_local(async move { copied.set(Some(copy_text(&text).await)) });
         })
     };
+    let items = use_items(props.described.clone());
+    let items_len = items.borrow().len();
+    // The item selected on the map or in the table (or found by a search).
+    let selected = use_state(|| None::<u32>);
+    {
+        let selected = selected.clone();
+        use_effect_with(props.found.clone(), move |found| {
+            if let Some(row) = found.as_ref().and_then(|f| f.row) {
+                selected.set(Some(row));
+            }
+        });
+    }
+    let on_select = {
+        let selected = selected.clone();
+        Callback::from(move |row: u32| selected.set(Some(row)))
+    };
     let m = &plan.manifest;
     let eligible = plan.pool - plan.labeled;
     html! {
@@ -117,8 +139,12 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                 </p>
             }
             <BudgetCurve plan={plan.clone()} />
-            <PlanMap key={format!("{:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
-                described={props.described.clone()} on_describe={props.on_describe.clone()} />
+            <PlanMap key={format!("map {:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
+                items={items.clone()} {items_len} on_describe={props.on_describe.clone()}
+                selected={*selected} on_select={on_select.clone()} />
+            <PicksTable key={format!("picks {:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
+                {items} {items_len} selected={*selected} {on_select}
+                on_need={props.on_describe.clone()} on_find={props.on_find.clone()} found={props.found.clone()} />
             <div class="actions">
                 { for Export::ALL.into_iter().map(|export| {
                     let (label, testid, title) = export_button(export);

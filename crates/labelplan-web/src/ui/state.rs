@@ -100,8 +100,21 @@ pub struct AppState {
     /// A dropped plan.json being reproduced: its settings are in the form, and a plan of
     /// another input says so.
     pub replay: Option<Rc<Manifest>>,
-    /// The last row the worker described (the map's hover).
-    pub described: Option<Rc<Item>>,
+    /// The worker's last answer describing rows (ids, metadata) of the shown plan.
+    pub described: Option<Rc<Vec<Item>>>,
+    /// The worker's last answer to a search by id.
+    pub found: Option<Found>,
+}
+
+/// The answer to a search by id or row number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// What was looked for.
+    pub text: String,
+    /// The row, if any matched.
+    pub row: Option<u32>,
+    /// Counts answers, so the same search twice still moves to the row.
+    pub seq: u64,
 }
 
 impl AppState {
@@ -219,6 +232,7 @@ impl Reducible for AppState {
                     // A plan of the data before would describe other rows.
                     s.planned = None;
                     s.described = None;
+                    s.found = None;
                 }
                 Response::Planned { plan, map, order, seconds, mut note } => {
                     s.busy = None;
@@ -234,13 +248,18 @@ impl Reducible for AppState {
                         note,
                     });
                     s.described = None;
+                    s.found = None;
                 }
                 Response::Failed(failure) => {
                     s.busy = None;
                     s.error = Some(failure);
                 }
                 Response::Cancelled => s.busy = None,
-                Response::Described(item) => s.described = Some(Rc::new(item)),
+                Response::Described(items) => s.described = Some(Rc::new(items)),
+                Response::Found { text, row } => {
+                    let seq = s.found.as_ref().map_or(0, |f| f.seq + 1);
+                    s.found = Some(Found { text, row, seq });
+                }
                 // Saved by the bridge as it arrives (see `ui::Main`).
                 Response::Exported { .. } => {}
             },

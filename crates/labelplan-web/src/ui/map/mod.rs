@@ -7,6 +7,7 @@ pub mod hit;
 pub mod raster;
 pub mod view;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use labelplan_core::plan::Plan;
@@ -14,13 +15,15 @@ use labelplan_select::map::PoolMap;
 use wasm_bindgen::{Clamped, JsCast};
 use yew::prelude::*;
 
-use crate::protocol::Item;
+use super::items::Items;
 use hit::Grid;
 use raster::{colour, paint, Style};
 use view::View;
 
 /// CSS pixels within which hovering finds a point.
 const HOVER_RADIUS: f64 = 6.0;
+/// CSS pixels a press may move and still be a click (not a drag).
+const CLICK_SLOP: f64 = 4.0;
 /// Zoom per wheel pixel (a notch of 100 zooms by about 1.16).
 const WHEEL_ZOOM: f64 = 0.0015;
 /// CSS pixels an arrow key pans.
@@ -33,10 +36,16 @@ pub struct PlanMapProps {
     pub plan: Rc<Plan>,
     /// Its map: positions and the slider's order.
     pub map: Rc<PoolMap>,
-    /// The last row the worker described.
-    pub described: Option<Rc<Item>>,
-    /// Asks the worker to describe a row (its id and metadata).
-    pub on_describe: Callback<u32>,
+    /// Ids and metadata described so far.
+    pub items: Rc<RefCell<Items>>,
+    /// How many rows `items` holds (a change re-renders the tooltip).
+    pub items_len: usize,
+    /// Asks the worker to describe rows (their ids and metadata).
+    pub on_describe: Callback<Vec<u32>>,
+    /// The selected row (ringed; brought into view when selected elsewhere).
+    pub selected: Option<u32>,
+    /// A point was clicked.
+    pub on_select: Callback<u32>,
 }
 
 /// The first `count` rows of `order`, as a mask over `rows` rows.
@@ -75,6 +84,7 @@ fn draw(
     map: &[f32],
     plan: &Plan,
     mask: &[bool],
+    selected: Option<u32>,
 ) -> Result<f64, String> {
     let started = now_ms();
     let (w, h) = (view.width as u32, view.height as u32);
@@ -83,7 +93,7 @@ fn draw(
         canvas.set_height(h);
     }
     buffer.resize(w as usize * h as usize * 4, 0);
-    paint(buffer, view, map, &plan.cluster, mask, &Style::new(pixel_ratio(), prefers_dark()));
+    paint(buffer, view, map, &plan.cluster, mask, selected, &Style::new(pixel_ratio(), prefers_dark()));
     let context: web_sys::CanvasRenderingContext2d =
         canvas.get_context("2d").ok().flatten().ok_or("this browser gives no 2-D canvas")?.unchecked_into();
     let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(buffer.as_slice()), w, h)
@@ -111,7 +121,8 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
     let count = use_state(|| plan.budgets.first().map_or(largest, |b| b.count).min(largest));
     // The hovered row and where the pointer is (CSS pixels in the canvas).
     let hover = use_state(|| None::<(u32, f64, f64)>);
-    let drag = use_mut_ref(|| None::<(f64, f64)>);
+    // While the pointer is down: where it was last, and whether it moved past a click.
+    let drag = use_mut_ref(|| None::<(f64, f64, bool)>);
     let buffer = use_mut_ref(Vec::<u8>::new);
     // Frames drawn: the canvas carries the count and the last frame's paint time as
     // data attributes (tests and benchmarks read them), set without a re-render.
@@ -125,24 +136,40 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
     {
         let (canvas, view, map, plan, mask) =
             (canvas.clone(), view.clone(), props.map.clone(), plan.clone(), mask.clone());
-        let (buffer, failed, frames) = (buffer.clone(), failed.clone(), frames.clone());
-        use_effect_with((*view, mask.clone(), map.clone()), move |_| {
+        let (buffer, failed, frames, selected) =
+            (buffer.clone(), failed.clone(), frames.clone(), props.selected);
+        use_effect_with((*view, mask.clone(), map.clone(), selected), move |_| {
             if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
                 match *view {
                     None => view.set(Some(fitted(&c, &map.positions))),
-                    Some(v) => match draw(&c, &mut buffer.borrow_mut(), &v, &map.positions, &plan, &mask) {
-                        Ok(ms) => {
-                            *frames.borrow_mut() += 1;
-                            let _ = c.set_attribute("data-frames", &frames.borrow().to_string());
-                            let _ = c.set_attribute("data-frame-ms", &format!("{ms:.2}"));
+                    Some(v) => {
+                        match draw(&c, &mut buffer.borrow_mut(), &v, &map.positions, &plan, &mask, selected) {
+                            Ok(ms) => {
+                                *frames.borrow_mut() += 1;
+                                let _ = c.set_attribute("data-frames", &frames.borrow().to_string());
+                                let _ = c.set_attribute("data-frame-ms", &format!("{ms:.2}"));
+                            }
+                            Err(why) => failed.set(Some(why)),
                         }
-                        Err(why) => failed.set(Some(why)),
-                    },
+                    }
                 }
             }
         });
     }
 
+    // A row selected elsewhere (the table, a search) is brought into view.
+    {
+        let (view, map) = (view.clone(), props.map.clone());
+        use_effect_with(props.selected, move |selected| {
+            if let (Some(row), Some(v)) = (*selected, *view) {
+                let (x, y) = (map.positions[2 * row as usize], map.positions[2 * row as usize + 1]);
+                let (sx, sy) = v.to_screen(x, y);
+                if sx < 0.0 || sy < 0.0 || sx > v.width || sy > v.height {
+                    view.set(Some(View { centre: (x as f64, y as f64), ..v }));
+                }
+            }
+        });
+    }
     let ratio = pixel_ratio();
     let set_view = {
         let view = view.clone();
@@ -167,18 +194,22 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
             if let Some(target) = e.target_dyn_into::<web_sys::Element>() {
                 let _ = target.set_pointer_capture(e.pointer_id());
             }
-            *drag.borrow_mut() = Some((e.client_x() as f64, e.client_y() as f64));
+            *drag.borrow_mut() = Some((e.client_x() as f64, e.client_y() as f64, false));
         })
     };
     let onpointermove = {
         let (drag, hover, grid, map) = (drag.clone(), hover.clone(), grid.clone(), props.map.clone());
+        let items = props.items.clone();
         let (view, set_view, on_describe) = (view.clone(), set_view.clone(), props.on_describe.clone());
         Callback::from(move |e: PointerEvent| {
             let (cx, cy) = (e.client_x() as f64, e.client_y() as f64);
             let last = *drag.borrow();
-            if let Some((lx, ly)) = last {
-                *drag.borrow_mut() = Some((cx, cy));
-                set_view(&|v| v.panned((cx - lx) * ratio, (cy - ly) * ratio));
+            if let Some((lx, ly, moved)) = last {
+                let moved = moved || (cx - lx).hypot(cy - ly) > CLICK_SLOP;
+                if moved {
+                    *drag.borrow_mut() = Some((cx, cy, true));
+                    set_view(&|v| v.panned((cx - lx) * ratio, (cy - ly) * ratio));
+                }
                 return;
             }
             let Some(v) = *view else { return };
@@ -187,8 +218,8 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
             let found = grid.nearest(&map.positions, mx, my, HOVER_RADIUS * ratio / v.scale);
             match found {
                 Some(row) => {
-                    if hover.as_ref().map(|h| h.0) != Some(row) {
-                        on_describe.emit(row);
+                    if hover.as_ref().map(|h| h.0) != Some(row) && items.borrow().get(row).is_none() {
+                        on_describe.emit(vec![row]);
                     }
                     hover.set(Some((row, x, y)));
                 }
@@ -197,9 +228,15 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
             }
         })
     };
+    // A press that did not move is a click: it selects the point under the pointer.
     let onpointerup = {
-        let drag = drag.clone();
-        Callback::from(move |_: PointerEvent| *drag.borrow_mut() = None)
+        let (drag, hover, on_select) = (drag.clone(), hover.clone(), props.on_select.clone());
+        Callback::from(move |_: PointerEvent| {
+            let was = drag.borrow_mut().take();
+            if let (Some((_, _, false)), Some((row, _, _))) = (was, *hover) {
+                on_select.emit(row);
+            }
+        })
     };
     let onpointerleave = {
         let hover = hover.clone();
@@ -240,7 +277,8 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
     let percent = 100.0 * *count as f64 / eligible as f64;
     let zoom = view.map_or(1.0, |v| v.zoom());
     let tooltip = hover.as_ref().map(|&(row, x, y)| {
-        let item = props.described.as_ref().filter(|d| d.row == row);
+        let items = props.items.borrow();
+        let item = items.get(row);
         let id = item.and_then(|d| d.id.clone()).unwrap_or_else(|| format!("row {row}"));
         let cluster = plan.cluster.get(row as usize).copied().unwrap_or(0);
         let pick = match rank.get(row as usize).copied().flatten() {
@@ -263,7 +301,7 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
         <section class="plan-map" data-testid="plan-map">
             <h3>{ "Map of the pool" }</h3>
             <p class="meta">
-                { "Items that sit close are similar. Coloured by pseudo-label cluster; the highlighted items are the picks. Scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit." }
+                { "Items that sit close are similar. Coloured by pseudo-label cluster; the highlighted items are the picks. Scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit; click an item to find it in the table." }
             </p>
             <div class="map-frame">
                 <canvas ref={canvas} tabindex="0" data-testid="map-canvas"

@@ -39,6 +39,8 @@ pub struct Style {
     /// The outline around a highlighted point: the panel's colour, so picks that touch
     /// stay apart instead of merging into a blot.
     pub outline: [u8; 4],
+    /// The ring around the selected point: the page's ink.
+    pub ring: [u8; 4],
 }
 
 impl Style {
@@ -46,20 +48,25 @@ impl Style {
     pub fn new(pixel_ratio: f64, dark: bool) -> Style {
         let px = |css: f64| (css * pixel_ratio).round().max(1.0) as usize;
         // The panel colours of web/style.css.
-        let outline = if dark { [27, 31, 39, 255] } else { [255, 255, 255, 255] };
-        Style { dot: px(2.0), dot_alpha: 130, pick: px(5.0), outline }
+        let (outline, ring) = if dark {
+            ([27, 31, 39, 255], [228, 231, 238, 255])
+        } else {
+            ([255, 255, 255, 255], [29, 35, 48, 255])
+        };
+        Style { dot: px(2.0), dot_alpha: 130, pick: px(5.0), outline, ring }
     }
 }
 
 /// Paints the map into `rgba` (`view.width × view.height × 4`, cleared to transparent
-/// first): rows with `highlighted[i]` unset as dots, then the highlighted rows on top.
-/// `category[i]` picks each row's colour.
+/// first): rows with `highlighted[i]` unset as dots, then the highlighted rows on top,
+/// then a ring around the `selected` row. `category[i]` picks each row's colour.
 pub fn paint(
     rgba: &mut [u8],
     view: &View,
     positions: &[f32],
     category: &[u32],
     highlighted: &[bool],
+    selected: Option<u32>,
     style: &Style,
 ) {
     rgba.fill(0);
@@ -90,6 +97,14 @@ pub fn paint(
         square(x, y, style.pick + 2, style.outline);
         square(x, y, style.pick, [r, g, b, 255]);
     }
+    if let Some(i) = selected.map(|s| s as usize).filter(|&i| i < rows) {
+        let (x, y) = view.to_screen(positions[2 * i], positions[2 * i + 1]);
+        let [r, g, b] = colour(category.get(i).copied().unwrap_or(0));
+        let ring = style.pick * 3;
+        square(x, y, ring + 2, style.ring);
+        square(x, y, ring - 2, style.outline);
+        square(x, y, style.pick, [r, g, b, 255]);
+    }
 }
 
 #[cfg(test)]
@@ -106,23 +121,31 @@ mod tests {
         // Two rows at the same spot; row 1 is highlighted; row 2 is far off the canvas.
         let positions = [0.0, 0.0, 0.0, 0.0, 1e6, 1e6];
         let view = View { width: 20.0, height: 10.0, centre: (0.0, 0.0), scale: 1.0, fitted: 1.0 };
-        let style = Style { dot: 2, dot_alpha: 100, pick: 4, outline: [9, 9, 9, 255] };
+        let style = Style { dot: 2, dot_alpha: 100, pick: 4, outline: [9, 9, 9, 255], ring: [1, 1, 1, 255] };
         let mut rgba = vec![7u8; 20 * 10 * 4];
-        paint(&mut rgba, &view, &positions, &[0, 1, 2], &[false, true, false], &style);
+        paint(&mut rgba, &view, &positions, &[0, 1, 2], &[false, true, false], None, &style);
         assert_eq!(pixel(&rgba, 20, 10, 5), [PALETTE[1][0], PALETTE[1][1], PALETTE[1][2], 255]);
         assert_eq!(pixel(&rgba, 20, 7, 5), [9, 9, 9, 255], "the outline");
         assert_eq!(pixel(&rgba, 20, 0, 0), [0, 0, 0, 0], "cleared elsewhere");
         let drawn = rgba.chunks(4).filter(|p| p[3] > 0).count();
         assert_eq!(drawn, 6 * 6, "only the pick's square and its outline");
+        // Selecting row 1 rings it in the ring colour, 12 + 2 pixels across.
+        paint(&mut rgba, &view, &positions, &[0, 1, 2], &[false, true, false], Some(1), &style);
+        assert_eq!(pixel(&rgba, 20, 3, 5), [1, 1, 1, 255], "the ring's left edge");
+        assert_eq!(
+            pixel(&rgba, 20, 10, 5),
+            [PALETTE[1][0], PALETTE[1][1], PALETTE[1][2], 255],
+            "the point inside"
+        );
     }
 
     #[test]
     fn a_dot_on_the_edge_is_clipped_not_wrapped() {
         let view = View { width: 10.0, height: 10.0, centre: (5.0, 5.0), scale: 1.0, fitted: 1.0 };
-        let style = Style { dot: 4, dot_alpha: 255, pick: 4, outline: [0; 4] };
+        let style = Style { dot: 4, dot_alpha: 255, pick: 4, outline: [0; 4], ring: [0; 4] };
         let mut rgba = vec![0u8; 10 * 10 * 4];
         // Map (0, 5) is canvas (0, 5): half of the dot hangs off the left edge.
-        paint(&mut rgba, &view, &[0.0, 5.0], &[0], &[false], &style);
+        paint(&mut rgba, &view, &[0.0, 5.0], &[0], &[false], None, &style);
         assert_eq!(rgba.chunks(4).filter(|p| p[3] > 0).count(), 2 * 4);
         assert_eq!(pixel(&rgba, 10, 9, 5)[3], 0, "nothing wrapped to the row's other end");
     }
