@@ -82,6 +82,26 @@ test('a sidecar adds ids and metadata to the loaded vectors', async () => {
     assert.match(await page.getByTestId('error').textContent(), /bad_sidecar_short\.tsv: has 90 rows but the embeddings have 100/);
     assert.equal((await summary(page)).columns, 'digit', 'the joined dataset stays as it was');
     await screenshot(page, 'sidecar-error');
+    // A plan balanced by the joined column: bars per value, the quota it cannot meet
+    // called out; the table shows ids and metadata and finds an item by id.
+    await page.getByTestId('budgets').fill('40');
+    await page.getByTestId('all-settings').locator('summary').click();
+    await page.getByTestId('setting-balance').fill('digit=0:10,1:1');
+    await page.getByTestId('plan').click();
+    await page.getByTestId('plan-result').or(page.getByTestId('error')).waitFor({ timeout: PLAN_TIMEOUT });
+    assert.equal(await page.getByTestId('error').count(), 0);
+    const coverage = page.getByTestId('coverage');
+    assert.match(await coverage.textContent(), /By digit \(balanced\)/);
+    assert.match(await coverage.getByTestId('shortfall-note').textContent(), /quota\(s\) could not be met/);
+    assert.match(await coverage.locator('li.short').first().textContent(), /short by \d+/);
+    const table = page.getByTestId('picks');
+    await table.getByTestId('pick-row').first().filter({ hasText: /^1d00\d\d/ }).waitFor();
+    await table.getByTestId('find-input').fill('d0042');
+    await table.getByTestId('find').click();
+    await table.getByTestId('found').filter({ hasText: /^d0042 is row 42, / }).waitFor();
+    assert.equal(await table.locator('[data-testid=pick-row][data-row="42"]').getAttribute('aria-selected'), 'true');
+    await table.locator('[data-testid=pick-row][data-row="42"]').filter({ hasText: 'd0042' }).waitFor();
+    await screenshot(page, 'sidecar-balanced-plan');
   });
 });
 

@@ -2,6 +2,7 @@
 //! reactor bridge. Nothing here computes on the data.
 
 mod badge;
+pub mod coverage;
 pub mod curve;
 mod download;
 mod drop_zone;

@@ -6,6 +6,7 @@ use labelplan_core::plan::BudgetPlan;
 use labelplan_core::write::{self, Export};
 use yew::prelude::*;
 
+use super::coverage::CoverageBars;
 use super::curve::BudgetCurve;
 use super::items::use_items;
 use super::map::PlanMap;
@@ -142,6 +143,7 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
             <PlanMap key={format!("map {:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
                 items={items.clone()} {items_len} on_describe={props.on_describe.clone()}
                 selected={*selected} on_select={on_select.clone()} />
+            <CoverageBars key={format!("coverage {:p}", Rc::as_ptr(plan))} plan={plan.clone()} />
             <PicksTable key={format!("picks {:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
                 {items} {items_len} selected={*selected} {on_select}
                 on_need={props.on_describe.clone()} on_find={props.on_find.clone()} found={props.found.clone()} />
