@@ -269,11 +269,11 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     await openApp(page, server.url);
     await page.getByTestId('load-sample').click();
     await waitForSummaryOf(page, 'digits.npy');
-    // ELFS trains proxy heads for a long while in a debug build: catch it mid-run.
+    // ELFS trains proxy heads, then searches β over them for seconds: catch it mid-run.
     await page.getByTestId('method').selectOption('elfs');
     await page.getByTestId('plan').click();
     const progress = page.getByTestId('progress');
-    await progress.filter({ hasText: /training dynamics \d+ of \d+/ }).waitFor({ timeout: 120_000 });
+    await progress.filter({ hasText: /(training dynamics|β search) \d+ of \d+/ }).waitFor({ timeout: 120_000 });
     await screenshot(page, 'plan-progress-cpu');
     await page.getByTestId('cancel').click();
     await progress.waitFor({ state: 'detached', timeout: 30_000 });
@@ -312,8 +312,43 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     await screenshot(page, 'plan-map-cpu');
     await checkPicks(page, plan);
     await screenshot(page, 'plan-picks-cpu');
+    await checkCompare(page, plan);
+    await screenshot(page, 'plan-compare-cpu');
   });
 });
+
+/**
+ * Compare methods: ELFS planned beside the shown plan joins the chart and the
+ * differences table; a query made while it runs (a search) is answered and does not
+ * cancel it; the shown plan's exports stay the shown plan's.
+ */
+async function checkCompare(page, plan) {
+  const compare = page.getByTestId('compare');
+  await compare.getByTestId('compare-method').selectOption('elfs');
+  const started = Date.now();
+  await compare.getByTestId('compare-run').click();
+  await page.getByTestId('progress').waitFor();
+  const table = page.getByTestId('picks');
+  await table.getByTestId('find-input').fill('5');
+  await table.getByTestId('find').click();
+  await table.getByTestId('found').filter({ hasText: /^5 is row 5, / }).waitFor();
+  assert.equal(await page.getByTestId('progress').count(), 1, 'the comparison still runs after the query');
+  await compare.getByTestId('differences').waitFor({ timeout: PLAN_TIMEOUT });
+  console.log(`compare: elfs planned in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.equal(await page.getByTestId('error').count(), 0);
+  const rows = compare.getByTestId('difference-row');
+  assert.equal(await rows.count(), 2);
+  assert.match(await rows.nth(0).textContent(), /^coverage/);
+  assert.match(await rows.nth(1).textContent(), /^elfs\d+ items/);
+  assert.equal(await page.getByTestId('curve-overlay').count(), 1);
+  assert.equal(await page.getByTestId('curve-overlay').getAttribute('data-method'), 'elfs');
+  assert.equal(await page.getByTestId('plan-result').locator('h2').textContent(), `Plan: coverage on digits.npy`, 'the shown plan stays');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-plan').click()]);
+  const path = join(tmpdir(), `labelplan-e2e-${process.pid}-compare-plan.json`);
+  await download.saveAs(path);
+  assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')).ranked, plan.ranked, 'exports are still the shown plan');
+  rmSync(path, { force: true });
+}
 
 /**
  * The picks table of a shown plan: only the rows in view are in the page; the first row

@@ -42,6 +42,9 @@ pub enum Request {
     Plan {
         /// Method, budgets and the rest, as on the command line.
         settings: Box<Settings>,
+        /// A plan to compare with the shown one: it gets no map and does not become the
+        /// plan that exports, hovers and searches read.
+        compare: bool,
     },
     /// The text of one export of the last plan (answered by [`Response::Exported`]). A
     /// query: it runs beside a load or plan and never cancels it.
@@ -126,6 +129,8 @@ pub enum Response {
         seconds: f64,
         /// Anything the user should know about how it ran (a GPU failure and CPU rerun).
         note: Option<String>,
+        /// Whether it was asked for as a comparison.
+        compare: bool,
     },
     /// An export of the last plan, to save as a file.
     Exported {

@@ -135,7 +135,7 @@ async fn handle(
             Err(message) => Err(failure(message)),
         },
         Request::AttachSidecar { file, join } => attach(file, join, &state, &tx, cancel).await,
-        Request::Plan { settings } => plan(settings, &state, &tx, cancel).await,
+        Request::Plan { settings, compare } => plan(settings, compare, &state, &tx, cancel).await,
         Request::Export(_) | Request::Describe { .. } | Request::Find { .. } | Request::Cancel => return,
     };
     let _ = tx.unbounded_send(outcome.unwrap_or_else(|answer| answer));
@@ -263,6 +263,7 @@ async fn attach(
 /// when the GPU fails), pausing for the worker's event loop between steps.
 async fn plan(
     settings: Box<Settings>,
+    compare: bool,
     state: &Rc<RefCell<State>>,
     tx: &mpsc::UnboundedSender<Response>,
     cancel: Rc<AtomicBool>,
@@ -283,7 +284,8 @@ async fn plan(
         let _ =
             tx.unbounded_send(Response::Progress { stage: p.stage.clone(), done: p.done, total: p.total });
     };
-    let run = Run { dataset: &dataset, settings: &settings, cancel: &job.cancel, pause: &pause };
+    let run =
+        Run { dataset: &dataset, settings: &settings, cancel: &job.cancel, pause: &pause, map: !compare };
     let mut note = None;
     let planned = match gpu {
         Some(ctx) => match run.on(&GpuBackend::new(ctx), info.clone(), &mut on_progress).await {
@@ -297,15 +299,12 @@ async fn plan(
     };
     match planned {
         Ok((plan, map)) => {
-            state.borrow_mut().planned = Some((dataset, Rc::new(plan.clone())));
+            if !compare {
+                state.borrow_mut().planned = Some((dataset, Rc::new(plan.clone())));
+            }
             let seconds = started.elapsed().as_secs_f64();
-            Ok(Response::Planned {
-                plan: Box::new(plan),
-                map: map.positions,
-                order: map.order,
-                seconds,
-                note,
-            })
+            let (map, order) = (map.positions, map.order);
+            Ok(Response::Planned { plan: Box::new(plan), map, order, seconds, note, compare })
         }
         Err(SelectError::Cancelled) => Err(Response::Cancelled),
         Err(e) => Err(failure(e.to_string())),
@@ -318,6 +317,8 @@ struct Run<'a> {
     settings: &'a Settings,
     cancel: &'a AtomicBool,
     pause: labelplan_select::context::Pause<'a>,
+    /// Whether to make the map too (an empty one otherwise).
+    map: bool,
 }
 
 impl Run<'_> {
@@ -328,7 +329,12 @@ impl Run<'_> {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<(labelplan_core::plan::Plan, PoolMap), SelectError> {
         let engine = labelplan_select::Engine::new(backend).pausing(self.pause);
-        engine.run_with_map(self.dataset, info, self.settings, progress, self.cancel).await
+        if self.map {
+            engine.run_with_map(self.dataset, info, self.settings, progress, self.cancel).await
+        } else {
+            let plan = engine.run(self.dataset, info, self.settings, progress, self.cancel).await?;
+            Ok((plan, PoolMap::default()))
+        }
     }
 }
 

@@ -33,8 +33,14 @@ async fn a_plan_crosses_the_worker_boundary_unchanged() {
         .expect("a plan");
     assert!(!plan.ranked.is_empty() && plan.cluster.len() == rows && map.positions.len() == 2 * rows);
     let (map, order) = (map.positions, map.order);
-    let sent =
-        Response::Planned { plan: Box::new(plan), map, order, seconds: 1.5, note: Some("a note".into()) };
+    let sent = Response::Planned {
+        plan: Box::new(plan),
+        map,
+        order,
+        seconds: 1.5,
+        note: Some("a note".into()),
+        compare: false,
+    };
     let encoded = JsCodec::encode(&sent);
     let planned = js_sys::Reflect::get(&encoded, &"Planned".into()).expect("variant");
     for field in ["plan", "map", "order"] {

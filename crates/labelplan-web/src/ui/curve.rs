@@ -110,6 +110,10 @@ pub fn cost_at(curve: &[CurvePoint], count: f64) -> f64 {
 pub struct BudgetCurveProps {
     /// The plan whose curve is drawn.
     pub plan: std::rc::Rc<Plan>,
+    /// Plans of other methods to overlay (their quality curves and recommendations),
+    /// each with its colour.
+    #[prop_or_default]
+    pub others: Vec<(std::rc::Rc<Plan>, &'static str)>,
 }
 
 /// The chart, its log-x switch and the read-out of the hovered or focused point.
@@ -138,6 +142,22 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
             };
             (layout.x(p), layout.y(f.at(p)))
         }))
+    });
+    // Other methods' quality curves and recommendations, in their colours.
+    let overlays = props.others.iter().map(|(other, colour)| {
+        let line = polyline(other.curve.iter().map(|p| (layout.x(p.percent), layout.y(p.quality))));
+        let method = other.manifest.settings.method.name();
+        html! {
+            <g class="overlay" data-testid="curve-overlay" data-method={method}>
+                <polyline points={line} style={format!("stroke: {colour}")} />
+                if let Some(r) = &other.recommended {
+                    <line class="overlay-mark" x1={layout.x(r.percent).to_string()} x2={layout.x(r.percent).to_string()}
+                        y1={TOP.to_string()} y2={(HEIGHT - BOTTOM).to_string()} style={format!("stroke: {colour}")}>
+                        <title>{ format!("{method}: recommended {} items", r.count) }</title>
+                    </line>
+                }
+            </g>
+        }
     });
     let on_log = {
         let log_x = log_x.clone();
@@ -168,6 +188,11 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
                 <span class="key quality">{ "quality estimate" }</span>{ ", " }
                 <span class="key coverage">{ format!("share within distance {} of a pick", settings.coverage_delta) }</span>
                 if fit.is_some() { { ", " }<span class="key fit">{ "fitted curve" }</span> }
+                { for props.others.iter().map(|(other, colour)| html! {
+                    <>{ ", " }<span class="key other" style={format!("--key: {colour}")}>
+                        { format!("{} (quality; dotted: its recommendation)", other.manifest.settings.method.name()) }
+                    </span></>
+                }) }
                 <label class="log-x"><input type="checkbox" checked={*log_x} onchange={on_log} data-testid="log-x" />{ " log scale" }</label>
             </figcaption>
             <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="group" aria-label="budget curve">
@@ -202,6 +227,7 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
                     </g>
                 }
                 if let Some(fit) = fit { <polyline class="fit" points={fit} /> }
+                { for overlays }
                 <polyline class="coverage" points={coverage} />
                 <polyline class="quality" points={quality} />
                 { for (0..plan.curve.len()).map(point) }

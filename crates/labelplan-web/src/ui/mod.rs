@@ -2,6 +2,7 @@
 //! reactor bridge. Nothing here computes on the data.
 
 mod badge;
+pub mod compare;
 pub mod coverage;
 pub mod curve;
 mod download;
@@ -159,7 +160,7 @@ fn Main() -> Html {
         Callback::from(move |_| match form.settings() {
             Ok(settings) => send.emit((
                 format!("Planning ({})", settings.method),
-                Request::Plan { settings: Box::new(settings) },
+                Request::Plan { settings: Box::new(settings), compare: false },
             )),
             Err(errors) => dispatch.dispatch(Action::Refused(form::refusal(&errors))),
         })
@@ -178,6 +179,19 @@ fn Main() -> Html {
     let on_describe = {
         let bridge = bridge.clone();
         Callback::from(move |rows| bridge.send(Request::Describe { rows }))
+    };
+    let on_compare = {
+        let send = send.clone();
+        let shown = state.planned.as_ref().map(|p| p.plan.manifest.settings.clone());
+        Callback::from(move |method: labelplan_core::plan::Method| {
+            if let Some(settings) = &shown {
+                let settings = Box::new(labelplan_core::plan::Settings { method, ..settings.clone() });
+                send.emit((
+                    format!("Planning {method} to compare"),
+                    Request::Plan { settings, compare: true },
+                ));
+            }
+        })
     };
     let on_find = {
         let bridge = bridge.clone();
@@ -221,7 +235,8 @@ fn Main() -> Html {
                 if let Some(planned) = &state.planned {
                     <plan_result::PlanResult planned={planned.clone()} {on_download}
                         described={state.described.clone()} {on_describe}
-                        found={state.found.clone()} {on_find} />
+                        found={state.found.clone()} {on_find}
+                        compared={state.compared.clone()} {on_compare} {busy} />
                 }
                 if let Some(loaded) = &state.summary {
                     <summary::SummaryPanel loaded={loaded.clone()} />

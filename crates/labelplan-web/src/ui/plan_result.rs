@@ -6,6 +6,7 @@ use labelplan_core::plan::BudgetPlan;
 use labelplan_core::write::{self, Export};
 use yew::prelude::*;
 
+use super::compare::{self, Compare};
 use super::coverage::CoverageBars;
 use super::curve::BudgetCurve;
 use super::items::use_items;
@@ -29,6 +30,12 @@ pub struct PlanResultProps {
     pub found: Option<Found>,
     /// Search by id or row number.
     pub on_find: Callback<String>,
+    /// Plans of other methods to compare with this one.
+    pub compared: Vec<Planned>,
+    /// Plan another method to compare.
+    pub on_compare: Callback<labelplan_core::plan::Method>,
+    /// Whether a request is running.
+    pub busy: bool,
 }
 
 fn budget_row(b: &BudgetPlan) -> Html {
@@ -139,7 +146,9 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                     ) }
                 </p>
             }
-            <BudgetCurve plan={plan.clone()} />
+            <BudgetCurve plan={plan.clone()} others={compare::overlays(&props.compared)} />
+            <Compare planned={props.planned.clone()} compared={props.compared.clone()}
+                on_compare={props.on_compare.clone()} busy={props.busy} />
             <PlanMap key={format!("map {:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
                 items={items.clone()} {items_len} on_describe={props.on_describe.clone()}
                 selected={*selected} on_select={on_select.clone()} />

@@ -104,6 +104,8 @@ pub struct AppState {
     pub described: Option<Rc<Vec<Item>>>,
     /// The worker's last answer to a search by id.
     pub found: Option<Found>,
+    /// Plans of other methods on the same data and settings, to compare with `planned`.
+    pub compared: Vec<Planned>,
 }
 
 /// The answer to a search by id or row number.
@@ -233,9 +235,19 @@ impl Reducible for AppState {
                     s.planned = None;
                     s.described = None;
                     s.found = None;
+                    s.compared.clear();
                 }
-                Response::Planned { plan, map, order, seconds, mut note } => {
+                Response::Planned { plan, seconds, note, compare: true, .. } => {
                     s.busy = None;
+                    let method = plan.manifest.settings.method;
+                    s.compared.retain(|c| c.plan.manifest.settings.method != method);
+                    let map = Rc::new(PoolMap::default());
+                    s.compared.push(Planned { plan: Rc::new(*plan), map, seconds, note });
+                }
+                Response::Planned { plan, map, order, seconds, mut note, compare: false } => {
+                    s.busy = None;
+                    // Comparisons were made beside the plan this one replaces.
+                    s.compared.clear();
                     if let Some(Err(why)) = s.replay.as_ref().map(|m| m.check_input(&plan.manifest.input)) {
                         let warning =
                             format!("this is not plan.json's input, so the picks are not its picks: {why}");
