@@ -101,6 +101,13 @@ test('a sidecar adds ids and metadata to the loaded vectors', async () => {
     await table.getByTestId('found').filter({ hasText: /^d0042 is row 42, / }).waitFor();
     assert.equal(await table.locator('[data-testid=pick-row][data-row="42"]').getAttribute('aria-selected'), 'true');
     await table.locator('[data-testid=pick-row][data-row="42"]').filter({ hasText: 'd0042' }).waitFor();
+    // The map coloured by the joined column: its values in the legend, the frame redrawn.
+    const canvas = page.getByTestId('map-canvas');
+    const frames = Number(await canvas.getAttribute('data-frames'));
+    await page.getByTestId('map-colour-by').selectOption('digit');
+    await page.locator('[data-testid=map-legend][data-by=digit]').waitFor();
+    assert.equal(await page.getByTestId('map-legend').locator('li').count(), 10, 'ten digits');
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid=map-canvas]').dataset.frames) > n, frames);
     await screenshot(page, 'sidecar-balanced-plan');
   });
 });

@@ -56,6 +56,12 @@ pub enum Request {
         /// The rows.
         rows: Vec<u32>,
     },
+    /// A metadata column of the last plan's dataset as categories, to colour the map by
+    /// (answered by [`Response::Column`]). A query.
+    Column {
+        /// The column's name.
+        name: String,
+    },
     /// The row whose id is this text, or the row with this number (answered by
     /// [`Response::Found`]). A query.
     Find {
@@ -143,6 +149,8 @@ pub enum Response {
     },
     /// Rows of the last plan's dataset.
     Described(Vec<Item>),
+    /// A metadata column as categories.
+    Column(ColumnCodes),
     /// The answer to a [`Request::Find`].
     Found {
         /// What was looked for.
@@ -165,4 +173,72 @@ pub struct Item {
     pub id: Option<String>,
     /// Its metadata: (column, value), in the columns' order.
     pub fields: Vec<(String, String)>,
+}
+
+/// A metadata column as at most [`ColumnCodes::MOST`] categories: the most frequent
+/// values, the rest gathered as "other".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnCodes {
+    /// The column's name.
+    pub name: String,
+    /// Category names with their row counts, most frequent first ("other" last).
+    pub categories: Vec<(String, usize)>,
+    /// Each row's category (an index into `categories`), as one byte string.
+    #[serde(with = "crate::codec::as_bytes")]
+    pub codes: Vec<u32>,
+}
+
+impl ColumnCodes {
+    /// Categories with a colour of their own (the map's palette holds 12; the 12th is
+    /// "other").
+    pub const MOST: usize = 11;
+
+    /// The categories of `values`: the [`Self::MOST`] most frequent (ties by first
+    /// appearance), then "other" for the rest.
+    pub fn of(name: &str, values: &[String]) -> ColumnCodes {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for v in values {
+            let at = *index.entry(v.as_str()).or_insert_with(|| {
+                counts.push((v.clone(), 0));
+                counts.len() - 1
+            });
+            counts[at].1 += 1;
+        }
+        let mut order: Vec<usize> = (0..counts.len()).collect();
+        order.sort_by(|&a, &b| counts[b].1.cmp(&counts[a].1).then(a.cmp(&b)));
+        let mut code_of = vec![Self::MOST as u32; counts.len()];
+        let mut categories: Vec<(String, usize)> = Vec::new();
+        for (rank, &c) in order.iter().enumerate() {
+            if rank < Self::MOST || order.len() == Self::MOST + 1 {
+                code_of[c] = categories.len() as u32;
+                categories.push(counts[c].clone());
+            }
+        }
+        let other: usize = order.iter().skip(categories.len()).map(|&c| counts[c].1).sum();
+        if other > 0 {
+            categories.push(("other".into(), other));
+        }
+        let codes = values.iter().map(|v| code_of[index[v.as_str()]]).collect();
+        ColumnCodes { name: name.to_owned(), categories, codes }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_frequent_values_get_their_own_colour_and_the_rest_are_other() {
+        let values: Vec<String> = ["b", "a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let c = ColumnCodes::of("site", &values);
+        assert_eq!(c.categories, vec![("b".into(), 2), ("a".into(), 1), ("c".into(), 1)]);
+        assert_eq!(c.codes, vec![0, 1, 0, 2]);
+        let many: Vec<String> = (0..20).map(|i| format!("v{}", i % 14)).collect();
+        let c = ColumnCodes::of("x", &many);
+        assert_eq!(c.categories.len(), ColumnCodes::MOST + 1);
+        assert_eq!(c.categories.last(), Some(&("other".to_string(), 3)), "v11, v12, v13 once each");
+        assert!(c.codes.iter().all(|&k| (k as usize) < c.categories.len()));
+        assert_eq!(c.codes[13], ColumnCodes::MOST as u32);
+    }
 }

@@ -24,7 +24,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use yew_agent::prelude::*;
 
 use crate::blob_reader::BlobReader;
-use crate::protocol::{Backend, Failure, FileHandle, Item, Request, Response};
+use crate::protocol::{Backend, ColumnCodes, Failure, FileHandle, Item, Request, Response};
 
 /// Everything the worker keeps between requests.
 struct State {
@@ -105,6 +105,9 @@ pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
                 Some(Request::Describe { rows }) => {
                     let _ = tx.unbounded_send(described(&rows, &state.borrow()));
                 }
+                Some(Request::Column { name }) => {
+                    let _ = tx.unbounded_send(column(&name, &state.borrow()));
+                }
                 Some(Request::Find { text }) => {
                     let _ = tx.unbounded_send(found(text, &state.borrow()));
                 }
@@ -136,7 +139,11 @@ async fn handle(
         },
         Request::AttachSidecar { file, join } => attach(file, join, &state, &tx, cancel).await,
         Request::Plan { settings, compare } => plan(settings, compare, &state, &tx, cancel).await,
-        Request::Export(_) | Request::Describe { .. } | Request::Find { .. } | Request::Cancel => return,
+        Request::Export(_)
+        | Request::Describe { .. }
+        | Request::Column { .. }
+        | Request::Find { .. }
+        | Request::Cancel => return,
     };
     let _ = tx.unbounded_send(outcome.unwrap_or_else(|answer| answer));
 }
@@ -170,6 +177,15 @@ fn described(rows: &[u32], state: &State) -> Response {
         })
         .collect();
     Response::Described(items)
+}
+
+/// Metadata column `name` of the last plan's dataset as categories.
+fn column(name: &str, state: &State) -> Response {
+    let values = state.planned.as_ref().and_then(|(data, _)| data.columns.iter().find(|c| c.name == name));
+    match values {
+        Some(c) => Response::Column(ColumnCodes::of(name, &c.values)),
+        None => failure(format!("the plan's dataset has no column {name:?}")),
+    }
 }
 
 /// The row of the last plan's dataset with id `text` (trimmed), else the row numbered

@@ -193,6 +193,10 @@ fn Main() -> Html {
             }
         })
     };
+    let on_column = {
+        let bridge = bridge.clone();
+        Callback::from(move |name| bridge.send(Request::Column { name }))
+    };
     let on_find = {
         let bridge = bridge.clone();
         Callback::from(move |text| bridge.send(Request::Find { text }))
@@ -236,7 +240,9 @@ fn Main() -> Html {
                     <plan_result::PlanResult planned={planned.clone()} {on_download}
                         described={state.described.clone()} {on_describe}
                         found={state.found.clone()} {on_find}
-                        compared={state.compared.clone()} {on_compare} {busy} />
+                        compared={state.compared.clone()} {on_compare} {busy}
+                        columns={state.summary.as_ref().map(|s| s.summary.columns.clone()).unwrap_or_default()}
+                        column={state.column.clone()} {on_column} />
                 }
                 if let Some(loaded) = &state.summary {
                     <summary::SummaryPanel loaded={loaded.clone()} />

@@ -13,7 +13,7 @@ use super::items::use_items;
 use super::map::PlanMap;
 use super::picks::PicksTable;
 use super::state::{Found, Planned};
-use crate::protocol::Item;
+use crate::protocol::{ColumnCodes, Item};
 
 /// Props of [`PlanResult`].
 #[derive(Properties, PartialEq)]
@@ -36,6 +36,12 @@ pub struct PlanResultProps {
     pub on_compare: Callback<labelplan_core::plan::Method>,
     /// Whether a request is running.
     pub busy: bool,
+    /// The dataset's metadata columns.
+    pub columns: Vec<String>,
+    /// The last column the worker coded for the map.
+    pub column: Option<Rc<ColumnCodes>>,
+    /// Asks the worker to code a column.
+    pub on_column: Callback<String>,
 }
 
 fn budget_row(b: &BudgetPlan) -> Html {
@@ -151,7 +157,8 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                 on_compare={props.on_compare.clone()} busy={props.busy} />
             <PlanMap key={format!("map {:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
                 items={items.clone()} {items_len} on_describe={props.on_describe.clone()}
-                selected={*selected} on_select={on_select.clone()} />
+                selected={*selected} on_select={on_select.clone()} columns={props.columns.clone()}
+                column={props.column.clone()} on_column={props.on_column.clone()} />
             <CoverageBars key={format!("coverage {:p}", Rc::as_ptr(plan))} plan={plan.clone()} />
             <PicksTable key={format!("picks {:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
                 {items} {items_len} selected={*selected} {on_select}

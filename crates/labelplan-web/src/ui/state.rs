@@ -9,7 +9,7 @@ use labelplan_select::map::PoolMap;
 use yew::Reducible;
 
 use super::form::PlanForm;
-use crate::protocol::{Backend, Failure, FileHandle, Item, Response};
+use crate::protocol::{Backend, ColumnCodes, Failure, FileHandle, Item, Response};
 
 /// What the user set for loading.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -106,6 +106,8 @@ pub struct AppState {
     pub found: Option<Found>,
     /// Plans of other methods on the same data and settings, to compare with `planned`.
     pub compared: Vec<Planned>,
+    /// The last metadata column the worker coded for the map's colours.
+    pub column: Option<Rc<ColumnCodes>>,
 }
 
 /// The answer to a search by id or row number.
@@ -236,6 +238,7 @@ impl Reducible for AppState {
                     s.described = None;
                     s.found = None;
                     s.compared.clear();
+                    s.column = None;
                 }
                 Response::Planned { plan, seconds, note, compare: true, .. } => {
                     s.busy = None;
@@ -248,6 +251,7 @@ impl Reducible for AppState {
                     s.busy = None;
                     // Comparisons were made beside the plan this one replaces.
                     s.compared.clear();
+                    s.column = None;
                     if let Some(Err(why)) = s.replay.as_ref().map(|m| m.check_input(&plan.manifest.input)) {
                         let warning =
                             format!("this is not plan.json's input, so the picks are not its picks: {why}");
@@ -268,6 +272,7 @@ impl Reducible for AppState {
                 }
                 Response::Cancelled => s.busy = None,
                 Response::Described(items) => s.described = Some(Rc::new(items)),
+                Response::Column(codes) => s.column = Some(Rc::new(codes)),
                 Response::Found { text, row } => {
                     let seq = s.found.as_ref().map_or(0, |f| f.seq + 1);
                     s.found = Some(Found { text, row, seq });

@@ -16,6 +16,7 @@ use wasm_bindgen::{Clamped, JsCast};
 use yew::prelude::*;
 
 use super::items::Items;
+use crate::protocol::ColumnCodes;
 use hit::Grid;
 use raster::{colour, paint, Style};
 use view::View;
@@ -46,6 +47,12 @@ pub struct PlanMapProps {
     pub selected: Option<u32>,
     /// A point was clicked.
     pub on_select: Callback<u32>,
+    /// The dataset's metadata columns (the map can be coloured by one).
+    pub columns: Vec<String>,
+    /// The last column the worker coded as categories.
+    pub column: Option<Rc<ColumnCodes>>,
+    /// Asks the worker to code a column.
+    pub on_column: Callback<String>,
 }
 
 /// The first `count` rows of `order`, as a mask over `rows` rows.
@@ -82,7 +89,7 @@ fn draw(
     buffer: &mut Vec<u8>,
     view: &View,
     map: &[f32],
-    plan: &Plan,
+    category: &[u32],
     mask: &[bool],
     selected: Option<u32>,
 ) -> Result<f64, String> {
@@ -93,7 +100,7 @@ fn draw(
         canvas.set_height(h);
     }
     buffer.resize(w as usize * h as usize * 4, 0);
-    paint(buffer, view, map, &plan.cluster, mask, selected, &Style::new(pixel_ratio(), prefers_dark()));
+    paint(buffer, view, map, category, mask, selected, &Style::new(pixel_ratio(), prefers_dark()));
     let context: web_sys::CanvasRenderingContext2d =
         canvas.get_context("2d").ok().flatten().ok_or("this browser gives no 2-D canvas")?.unchecked_into();
     let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(buffer.as_slice()), w, h)
@@ -132,18 +139,31 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
         use_memo((props.map.clone(), *count), |(map, count)| highlighted(&map.order, plan.pool, *count));
     let rank = use_memo(props.map.clone(), |map| ranks(&map.order, plan.pool));
     let failed = use_state(|| None::<String>);
+    // The metadata column the map is coloured by (None: the pseudo-label clusters), and
+    // its codes once the worker sent them.
+    let colour_by = use_state(|| None::<String>);
+    let coded = props.column.clone().filter(|c| Some(&c.name) == colour_by.as_ref());
 
     {
         let (canvas, view, map, plan, mask) =
             (canvas.clone(), view.clone(), props.map.clone(), plan.clone(), mask.clone());
         let (buffer, failed, frames, selected) =
             (buffer.clone(), failed.clone(), frames.clone(), props.selected);
-        use_effect_with((*view, mask.clone(), map.clone(), selected), move |_| {
+        use_effect_with((*view, mask.clone(), map.clone(), selected, coded.clone()), move |(.., coded)| {
+            let category = coded.as_ref().map_or(plan.cluster.as_slice(), |c| c.codes.as_slice());
             if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
                 match *view {
                     None => view.set(Some(fitted(&c, &map.positions))),
                     Some(v) => {
-                        match draw(&c, &mut buffer.borrow_mut(), &v, &map.positions, &plan, &mask, selected) {
+                        match draw(
+                            &c,
+                            &mut buffer.borrow_mut(),
+                            &v,
+                            &map.positions,
+                            category,
+                            &mask,
+                            selected,
+                        ) {
                             Ok(ms) => {
                                 *frames.borrow_mut() += 1;
                                 let _ = c.set_attribute("data-frames", &frames.borrow().to_string());
@@ -273,6 +293,28 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
         })
     };
 
+    let on_colour = {
+        let (colour_by, on_column) = (colour_by.clone(), props.on_column.clone());
+        Callback::from(move |e: Event| {
+            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            let name = select.value();
+            if name.is_empty() {
+                colour_by.set(None);
+            } else {
+                on_column.emit(name.clone());
+                colour_by.set(Some(name));
+            }
+        })
+    };
+    // The legend: (colour index, label) per category.
+    let legend: Vec<(u32, String)> = match &coded {
+        Some(c) => {
+            c.categories.iter().enumerate().map(|(i, (v, n))| (i as u32, format!("{v} ({n})"))).collect()
+        }
+        None => (0..plan.clustering.k as u32)
+            .map(|c| (c, format!("{c} ({})", plan.clustering.sizes.get(c as usize).copied().unwrap_or(0))))
+            .collect(),
+    };
     let eligible = (plan.pool - plan.labeled).max(1);
     let percent = 100.0 * *count as f64 / eligible as f64;
     let zoom = view.map_or(1.0, |v| v.zoom());
@@ -281,12 +323,12 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
         let item = items.get(row);
         let id = item.and_then(|d| d.id.clone()).unwrap_or_else(|| format!("row {row}"));
         let cluster = plan.cluster.get(row as usize).copied().unwrap_or(0);
+        let fields = item.map(|d| d.fields.iter().take(4).cloned().collect::<Vec<_>>()).unwrap_or_default();
         let pick = match rank.get(row as usize).copied().flatten() {
             Some(r) if (r as usize) < *count => format!("pick #{} of {}", r + 1, *count),
             Some(r) => format!("pick #{} (past the highlighted {})", r + 1, *count),
             None => "not picked at any budget planned".to_owned(),
         };
-        let fields = item.map(|d| d.fields.iter().take(4).cloned().collect::<Vec<_>>()).unwrap_or_default();
         let style = format!("left: {}px; top: {}px", x + 12.0, y + 12.0);
         html! {
             <div class="map-tooltip" data-testid="map-tooltip" {style}>
@@ -297,11 +339,12 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
         }
     });
     let k = plan.clustering.k;
+    let by = colour_by.as_deref().unwrap_or("");
     html! {
         <section class="plan-map" data-testid="plan-map">
             <h3>{ "Map of the pool" }</h3>
             <p class="meta">
-                { "Items that sit close are similar. Coloured by pseudo-label cluster; the highlighted items are the picks. Scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit; click an item to find it in the table." }
+                { "Items that sit close are similar; the highlighted items are the picks, coloured by the grouping chosen below. Scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit; click an item to find it in the table." }
             </p>
             <div class="map-frame">
                 <canvas ref={canvas} tabindex="0" data-testid="map-canvas"
@@ -320,18 +363,25 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
                     data-testid="map-budget" oninput={on_count} />
                 <output data-testid="map-count">{ format!("{} items ({percent:.1}% of the pool)", *count) }</output>
             </label>
-            <ul class="map-legend" aria-label="clusters">
-                { for (0..k as u32).map(|c| {
-                    let [r, g, b] = colour(c);
-                    let size = plan.clustering.sizes.get(c as usize).copied().unwrap_or(0);
-                    html! {
-                        <li>
-                            <span class="swatch" style={format!("background: rgb({r}, {g}, {b})")}></span>
-                            { format!("{c} ({size})") }
-                        </li>
-                    }
-                }) }
-            </ul>
+            <div class="map-colours">
+                <label for="map-colour-by">{ "Colour by" }</label>
+                <select id="map-colour-by" data-testid="map-colour-by" onchange={on_colour}>
+                    <option value="" selected={by.is_empty()}>{ "pseudo-label cluster" }</option>
+                    { for props.columns.iter().map(|c| html! { <option value={c.clone()} selected={c == by}>{ c }</option> }) }
+                </select>
+                <ul class="map-legend" aria-label="colours" data-testid="map-legend"
+                    data-by={coded.as_ref().map_or_else(|| "cluster".to_owned(), |c| c.name.clone())}>
+                    { for legend.into_iter().map(|(c, label)| {
+                        let [r, g, b] = colour(c);
+                        html! {
+                            <li>
+                                <span class="swatch" style={format!("background: rgb({r}, {g}, {b})")}></span>
+                                { label }
+                            </li>
+                        }
+                    }) }
+                </ul>
+            </div>
         </section>
     }
 }
