@@ -237,7 +237,10 @@ fn Main() -> Html {
                     <plan_form::PlanFormPanel form={state.plan_form.clone()} on_change={on_plan_form} {on_plan} {busy} />
                 }
                 if let Some(planned) = &state.planned {
-                    <plan_result::PlanResult planned={planned.clone()} {on_download}
+                    // Keyed by the plan: a new plan mounts afresh (its sections, selection,
+                    // map view and table scroll start over).
+                    <plan_result::PlanResult key={format!("{:p}", Rc::as_ptr(&planned.plan))}
+                        planned={planned.clone()} {on_download}
                         described={state.described.clone()} {on_describe}
                         found={state.found.clone()} {on_find}
                         compared={state.compared.clone()} {on_compare} {busy}

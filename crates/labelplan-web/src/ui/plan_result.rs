@@ -2,6 +2,8 @@
 
 use std::rc::Rc;
 
+use wasm_bindgen::JsCast;
+
 use labelplan_core::plan::BudgetPlan;
 use labelplan_core::write::{self, Export};
 use yew::prelude::*;
@@ -61,6 +63,17 @@ fn budget_row(b: &BudgetPlan) -> Html {
     }
 }
 
+/// Sections that mount after the budgets table (see `revealed` in [`PlanResult`]).
+const SECTIONS: u8 = 4;
+
+/// Runs `f` in a later task (a zero timeout), after the browser has had its turn.
+fn after_a_task(f: impl FnOnce() + 'static) {
+    let callback = wasm_bindgen::closure::Closure::once_into_js(f);
+    if let Some(window) = web_sys::window() {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), 0);
+    }
+}
+
 /// Puts `text` on the clipboard (the browser allows it after a click, on https or
 /// localhost).
 async fn copy_text(text: &str) -> Result<(), String> {
@@ -103,6 +116,17 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
             wasm_bindgen_futures::spawn_local(async move { copied.set(Some(copy_text(&text).await)) });
         })
     };
+    // The sections mount one per task, a zero timeout apart: a large plan's page is a lot
+    // of rendering and layout, and at once it held the main thread for over 50 ms.
+    let revealed = use_state(|| 0u8);
+    {
+        let revealed = revealed.clone();
+        use_effect_with(*revealed, move |&now| {
+            if now < SECTIONS {
+                after_a_task(move || revealed.set(now + 1));
+            }
+        });
+    }
     let items = use_items(props.described.clone());
     let items_len = items.borrow().len();
     // The item selected on the map or in the table (or found by a search).
@@ -152,17 +176,6 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                     ) }
                 </p>
             }
-            <BudgetCurve plan={plan.clone()} others={compare::overlays(&props.compared)} />
-            <Compare planned={props.planned.clone()} compared={props.compared.clone()}
-                on_compare={props.on_compare.clone()} busy={props.busy} />
-            <PlanMap key={format!("map {:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
-                items={items.clone()} {items_len} on_describe={props.on_describe.clone()}
-                selected={*selected} on_select={on_select.clone()} columns={props.columns.clone()}
-                column={props.column.clone()} on_column={props.on_column.clone()} />
-            <CoverageBars key={format!("coverage {:p}", Rc::as_ptr(plan))} plan={plan.clone()} />
-            <PicksTable key={format!("picks {:p}", Rc::as_ptr(plan))} plan={plan.clone()} map={map.clone()}
-                {items} {items_len} selected={*selected} {on_select}
-                on_need={props.on_describe.clone()} on_find={props.on_find.clone()} found={props.found.clone()} />
             <div class="actions">
                 { for Export::ALL.into_iter().map(|export| {
                     let (label, testid, title) = export_button(export);
@@ -176,6 +189,25 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
             </div>
             if let Some(Err(why)) = &*copied {
                 <p class="field-error" role="alert">{ why }</p>
+            }
+            if *revealed >= 1 {
+                <BudgetCurve plan={plan.clone()} others={compare::overlays(&props.compared)} />
+                <Compare planned={props.planned.clone()} compared={props.compared.clone()}
+                    on_compare={props.on_compare.clone()} busy={props.busy} />
+            }
+            if *revealed >= 2 {
+                <PlanMap plan={plan.clone()} map={map.clone()}
+                    items={items.clone()} {items_len} on_describe={props.on_describe.clone()}
+                    selected={*selected} on_select={on_select.clone()} columns={props.columns.clone()}
+                    column={props.column.clone()} on_column={props.on_column.clone()} />
+            }
+            if *revealed >= 3 {
+                <CoverageBars plan={plan.clone()} />
+            }
+            if *revealed >= 4 {
+                <PicksTable plan={plan.clone()} map={map.clone()}
+                    {items} {items_len} selected={*selected} {on_select}
+                    on_need={props.on_describe.clone()} on_find={props.on_find.clone()} found={props.found.clone()} />
             }
         </section>
     }
