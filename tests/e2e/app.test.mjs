@@ -544,6 +544,10 @@ test('the built app works served under a sub-path of a static host', async () =>
       assertNativePicks(plan);
       const outside = requests.filter((u) => !u.startsWith(sub.url) && !/^(blob|data):/.test(u));
       assert.deepEqual(outside, [], `requests outside ${sub.url}\n${logs.join('\n')}`);
+      // A strict Content-Security-Policy is in force (and, by the harness, refused nothing).
+      const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+      assert.match(csp, /^default-src 'none'; script-src 'self' 'wasm-unsafe-eval' 'sha256-[A-Za-z0-9+/=]+';/);
+      assert.match(csp, /connect-src 'self';/);
     });
   } finally {
     await sub.close();

@@ -69,14 +69,22 @@ export async function launch({ webgpu = true } = {}) {
   return { context, page, logs, requests, userDataDir };
 }
 
-/** Runs `body({ page, logs, requests })` in a fresh Chromium, closing it afterwards. */
+/**
+ * Runs `body({ page, logs, requests })` in a fresh Chromium, closing it afterwards. The
+ * page's Content-Security-Policy must refuse nothing the app does: any violation (the
+ * browser logs "Content Security Policy" for each) fails the test.
+ */
 export async function withBrowser(options, body) {
   const { context, page, logs, requests } = await launch(options);
+  let out;
   try {
-    return await body({ page, logs, requests });
+    out = await body({ page, logs, requests });
   } finally {
     await context.close();
   }
+  const refused = logs.filter((l) => l.includes('Content Security Policy'));
+  if (refused.length) throw new Error(`the page's CSP refused something:\n${refused.join('\n')}`);
+  return out;
 }
 
 /** Opens the app and waits for the worker to report its backend. */

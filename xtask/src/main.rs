@@ -5,6 +5,7 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout)]
 
+mod csp;
 mod install;
 mod steps;
 
@@ -20,7 +21,8 @@ const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|scale|gpu] 
           the default plan of 100k x 384 in Chromium (CPU path and WebGPU);
           gpu: every GPU kernel and a whole plan against the CPU at 100k x 384,
           1M x 128 k-means + k-center on the GPU, plans in Chromium (WebGPU vs CPU)
-  quality every method on the digits fixture, probe accuracy -> docs/quality.md";
+  quality every method on the digits fixture, probe accuracy -> docs/quality.md
+  csp     (Trunk's post-build hook) the page's Content-Security-Policy";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Some("test") => steps::test(),
         Some("bench") => steps::bench(args.get(1).map(String::as_str)),
         Some("quality") => steps::quality(),
+        Some("csp") => csp::run(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
