@@ -100,7 +100,15 @@ fn draw(
         canvas.set_height(h);
     }
     buffer.resize(w as usize * h as usize * 4, 0);
-    paint(buffer, view, map, category, mask, selected, &Style::new(pixel_ratio(), prefers_dark()));
+    paint(
+        buffer,
+        view,
+        map,
+        category,
+        mask,
+        selected,
+        &Style::new(map.len() / 2, pixel_ratio(), prefers_dark()),
+    );
     let context: web_sys::CanvasRenderingContext2d =
         canvas.get_context("2d").ok().flatten().ok_or("this browser gives no 2-D canvas")?.unchecked_into();
     let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(buffer.as_slice()), w, h)

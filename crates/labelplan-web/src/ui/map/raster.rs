@@ -27,6 +27,9 @@ pub fn colour(c: u32) -> [u8; 3] {
     PALETTE[c as usize % PALETTE.len()]
 }
 
+/// Maps of up to this many points draw larger dots.
+const SMALL_MAP: usize = 10_000;
+
 /// How points are drawn, in device pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Style {
@@ -44,8 +47,9 @@ pub struct Style {
 }
 
 impl Style {
-    /// The style at a device-pixel ratio, on a light or dark panel.
-    pub fn new(pixel_ratio: f64, dark: bool) -> Style {
+    /// The style for a map of `rows` points at a device-pixel ratio, on a light or dark
+    /// panel: larger dots while there are few enough to stay apart.
+    pub fn new(rows: usize, pixel_ratio: f64, dark: bool) -> Style {
         let px = |css: f64| (css * pixel_ratio).round().max(1.0) as usize;
         // The panel colours of web/style.css.
         let (outline, ring) = if dark {
@@ -53,7 +57,11 @@ impl Style {
         } else {
             ([255, 255, 255, 255], [29, 35, 48, 255])
         };
-        Style { dot: px(2.0), dot_alpha: 130, pick: px(5.0), outline, ring }
+        // Unpicked dots are faded; on a dark panel the palette's darker colours need
+        // more opacity to be seen at all.
+        let dot_alpha = if dark { 210 } else { 130 };
+        let dot = if rows <= SMALL_MAP { px(3.0) } else { px(2.0) };
+        Style { dot, dot_alpha, pick: px(5.0), outline, ring }
     }
 }
 
