@@ -108,6 +108,12 @@ test('a sidecar adds ids and metadata to the loaded vectors', async () => {
     await page.locator('[data-testid=map-legend][data-by=digit]').waitFor();
     assert.equal(await page.getByTestId('map-legend').locator('li').count(), 10, 'ten digits');
     await page.waitForFunction((n) => Number(document.querySelector('[data-testid=map-canvas]').dataset.frames) > n, frames);
+    // Coverage by any metadata column: its values' bars beside the balanced ones; the
+    // map keeps its colours.
+    await coverage.getByTestId('coverage-column').selectOption('digit');
+    await coverage.locator('h4', { hasText: /^By digit$/ }).waitFor();
+    assert.equal(await coverage.locator('h4', { hasText: /^By digit$/ }).locator('xpath=..').getByTestId('coverage-bar').count(), 10);
+    assert.equal(await page.locator('[data-testid=map-legend][data-by=digit]').count(), 1);
     await screenshot(page, 'sidecar-balanced-plan');
   });
 });

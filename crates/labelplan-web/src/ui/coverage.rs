@@ -1,11 +1,14 @@
 //! Coverage bars: for one requested budget, each pseudo-label cluster's (and, when the
 //! plan balances by a column, each value's) share of the pool beside its share of the
-//! picks, with quotas that could not be met called out as shortfalls.
+//! picks, with quotas that could not be met called out as shortfalls; and the same for
+//! any metadata column the user picks (its values coded by the worker).
 
 use std::rc::Rc;
 
 use labelplan_core::plan::{GroupCount, Plan};
 use yew::prelude::*;
+
+use crate::protocol::ColumnCodes;
 
 /// One bar pair.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,11 +47,30 @@ pub fn bars(groups: &[GroupCount]) -> Vec<Bar> {
     out
 }
 
+/// The groups of a coded column for one budget's picks: each category's pool count and
+/// how many of `picks` fall in it.
+pub fn column_groups(codes: &ColumnCodes, picks: &[u32]) -> Vec<GroupCount> {
+    let mut picked = vec![0usize; codes.categories.len()];
+    picks.iter().for_each(|&r| picked[codes.codes[r as usize] as usize] += 1);
+    codes
+        .categories
+        .iter()
+        .zip(picked)
+        .map(|((value, pool), picked)| GroupCount { value: value.clone(), pool: *pool, picked, target: None })
+        .collect()
+}
+
 /// Props of [`CoverageBars`].
 #[derive(Properties, PartialEq)]
 pub struct CoverageBarsProps {
     /// The plan.
     pub plan: Rc<Plan>,
+    /// The dataset's metadata columns.
+    pub columns: Vec<String>,
+    /// Metadata columns the worker coded as categories.
+    pub coded: Vec<Rc<ColumnCodes>>,
+    /// Asks the worker to code a column.
+    pub on_column: Callback<String>,
 }
 
 fn group_html(title: String, bars: Vec<Bar>) -> Html {
@@ -102,6 +124,20 @@ pub fn CoverageBars(props: &CoverageBarsProps) -> Html {
         })
     };
     let balance = plan.manifest.settings.balance.as_ref().map(|b| b.column.clone());
+    // A metadata column to break the picks down by, and its codes once they came.
+    let by = use_state(String::new);
+    let coded = props.coded.iter().find(|c| c.name == *by && c.codes.len() == plan.pool).cloned();
+    let on_by = {
+        let (by, on_column) = (by.clone(), props.on_column.clone());
+        Callback::from(move |e: Event| {
+            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            let name = select.value();
+            if !name.is_empty() {
+                on_column.emit(name.clone());
+            }
+            by.set(name);
+        })
+    };
     html! {
         <section class="coverage" data-testid="coverage">
             <h3>{ "Coverage of the picks" }</h3>
@@ -119,6 +155,18 @@ pub fn CoverageBars(props: &CoverageBarsProps) -> Html {
             { group_html("By pseudo-label cluster".into(), bars(&budget.per_cluster)) }
             if let Some(column) = balance {
                 { group_html(format!("By {column} (balanced)"), bars(&budget.per_value)) }
+            }
+            if !props.columns.is_empty() {
+                <label class="coverage-budget">
+                    { "Also by column " }
+                    <select onchange={on_by} data-testid="coverage-column">
+                        <option value="" selected={by.is_empty()}>{ "none" }</option>
+                        { for props.columns.iter().map(|c| html! { <option value={c.clone()} selected={*c == *by}>{ c }</option> }) }
+                    </select>
+                </label>
+                if let Some(codes) = &coded {
+                    { group_html(format!("By {}", codes.name), bars(&column_groups(codes, &budget.rows))) }
+                }
             }
         </section>
     }
@@ -145,5 +193,15 @@ mod tests {
         assert_eq!(b[1].short_by, Some(2));
         assert_eq!(b[0].short_by, None, "met its quota");
         assert_eq!(bars(&[group("x", 0, 0, None)])[0].pick_share, 0.0, "no picks: no division by zero");
+    }
+
+    #[test]
+    fn a_coded_column_counts_the_picks_per_value() {
+        let values: Vec<String> = ["a", "b", "a", "c", "a"].iter().map(|s| s.to_string()).collect();
+        let codes = ColumnCodes::of("site", &values);
+        let groups = column_groups(&codes, &[0, 1, 3]);
+        let by_value: Vec<(&str, usize, usize)> =
+            groups.iter().map(|g| (g.value.as_str(), g.pool, g.picked)).collect();
+        assert_eq!(by_value, [("a", 3, 1), ("b", 1, 1), ("c", 1, 1)]);
     }
 }

@@ -245,7 +245,7 @@ fn Main() -> Html {
                         found={state.found.clone()} {on_find}
                         compared={state.compared.clone()} {on_compare} {busy}
                         columns={state.summary.as_ref().map(|s| s.summary.columns.clone()).unwrap_or_default()}
-                        column={state.column.clone()} {on_column} />
+                        coded={state.coded.clone()} {on_column} />
                 }
                 if let Some(loaded) = &state.summary {
                     <summary::SummaryPanel loaded={loaded.clone()} />

@@ -40,8 +40,8 @@ pub struct PlanResultProps {
     pub busy: bool,
     /// The dataset's metadata columns.
     pub columns: Vec<String>,
-    /// The last column the worker coded for the map.
-    pub column: Option<Rc<ColumnCodes>>,
+    /// Metadata columns the worker coded as categories.
+    pub coded: Vec<Rc<ColumnCodes>>,
     /// Asks the worker to code a column.
     pub on_column: Callback<String>,
 }
@@ -199,10 +199,11 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                 <PlanMap plan={plan.clone()} map={map.clone()}
                     items={items.clone()} {items_len} on_describe={props.on_describe.clone()}
                     selected={*selected} on_select={on_select.clone()} columns={props.columns.clone()}
-                    column={props.column.clone()} on_column={props.on_column.clone()} />
+                    coded={props.coded.clone()} on_column={props.on_column.clone()} />
             }
             if *revealed >= 3 {
-                <CoverageBars plan={plan.clone()} />
+                <CoverageBars plan={plan.clone()} columns={props.columns.clone()}
+                    coded={props.coded.clone()} on_column={props.on_column.clone()} />
             }
             if *revealed >= 4 {
                 <PicksTable plan={plan.clone()} map={map.clone()}

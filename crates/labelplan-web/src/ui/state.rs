@@ -106,8 +106,8 @@ pub struct AppState {
     pub found: Option<Found>,
     /// Plans of other methods on the same data and settings, to compare with `planned`.
     pub compared: Vec<Planned>,
-    /// The last metadata column the worker coded for the map's colours.
-    pub column: Option<Rc<ColumnCodes>>,
+    /// Metadata columns the worker coded as categories (the map's colours, coverage bars).
+    pub coded: Vec<Rc<ColumnCodes>>,
 }
 
 /// The answer to a search by id or row number.
@@ -238,7 +238,7 @@ impl Reducible for AppState {
                     s.described = None;
                     s.found = None;
                     s.compared.clear();
-                    s.column = None;
+                    s.coded.clear();
                 }
                 Response::Planned { plan, seconds, note, compare: true, .. } => {
                     s.busy = None;
@@ -251,7 +251,7 @@ impl Reducible for AppState {
                     s.busy = None;
                     // Comparisons were made beside the plan this one replaces.
                     s.compared.clear();
-                    s.column = None;
+                    s.coded.clear();
                     if let Some(Err(why)) = s.replay.as_ref().map(|m| m.check_input(&plan.manifest.input)) {
                         let warning =
                             format!("this is not plan.json's input, so the picks are not its picks: {why}");
@@ -272,7 +272,10 @@ impl Reducible for AppState {
                 }
                 Response::Cancelled => s.busy = None,
                 Response::Described(items) => s.described = Some(Rc::new(items)),
-                Response::Column(codes) => s.column = Some(Rc::new(codes)),
+                Response::Column(codes) => {
+                    s.coded.retain(|c| c.name != codes.name);
+                    s.coded.push(Rc::new(codes));
+                }
                 Response::Found { text, row } => {
                     let seq = s.found.as_ref().map_or(0, |f| f.seq + 1);
                     s.found = Some(Found { text, row, seq });

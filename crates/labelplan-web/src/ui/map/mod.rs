@@ -1,5 +1,5 @@
 //! The map of the pool: every item at its place in the neighbour layout, coloured by
-//! pseudo-label cluster, the picks highlighted on top of the rest. Wheel or +/− zooms,
+//! pseudo-label cluster or a metadata column, the picks highlighted on top of the rest. Wheel or +/− zooms,
 //! dragging or the arrow keys pan, 0 fits; hovering names the item (the worker looks
 //! up its id and metadata); the slider grows the highlighted set along the ranked order.
 
@@ -49,8 +49,8 @@ pub struct PlanMapProps {
     pub on_select: Callback<u32>,
     /// The dataset's metadata columns (the map can be coloured by one).
     pub columns: Vec<String>,
-    /// The last column the worker coded as categories.
-    pub column: Option<Rc<ColumnCodes>>,
+    /// Metadata columns the worker coded as categories.
+    pub coded: Vec<Rc<ColumnCodes>>,
     /// Asks the worker to code a column.
     pub on_column: Callback<String>,
 }
@@ -150,7 +150,7 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
     // The metadata column the map is coloured by (None: the pseudo-label clusters), and
     // its codes once the worker sent them.
     let colour_by = use_state(|| None::<String>);
-    let coded = props.column.clone().filter(|c| Some(&c.name) == colour_by.as_ref());
+    let coded = props.coded.iter().find(|c| Some(&c.name) == colour_by.as_ref()).cloned();
 
     {
         let (canvas, view, map, plan, mask) =
