@@ -26,10 +26,10 @@ pub fn membership_graph(knn: &Knn, rows: usize) -> Graph {
     let k = knn.k;
     let directed = directed_weights(knn, rows);
     let lists = |i: usize, j: u32| knn.index[i * k..(i + 1) * k].iter().position(|&x| x == j);
-    // Each directed edge i→j with its symmetric weight; i also goes into j's list when
-    // j does not list i (otherwise j's own entry covers the pair).
+    // Each directed edge i→j with its symmetric weight and whether i also goes into j's
+    // list: when j does not list i (otherwise j's own entry covers the pair).
     let mut degree = vec![0u32; rows];
-    let mut edges: Vec<(u32, u32, f32)> = Vec::with_capacity(rows * k);
+    let mut edges: Vec<(u32, u32, f32, bool)> = Vec::with_capacity(rows * k);
     for i in 0..rows {
         for slot in 0..k {
             let j = knn.index[i * k + slot];
@@ -43,7 +43,7 @@ pub fn membership_graph(knn: &Knn, rows: usize) -> Graph {
             if w <= 0.0 {
                 continue;
             }
-            edges.push((i as u32, j, w));
+            edges.push((i as u32, j, w, back.is_none()));
             degree[i] += 1;
             if back.is_none() {
                 degree[j as usize] += 1;
@@ -65,11 +65,11 @@ pub fn membership_graph(knn: &Knn, rows: usize) -> Graph {
         fill[row as usize] += 1;
     };
     // A row's own neighbours first (edges are in row order), then the reverse entries.
-    for &(i, j, w) in &edges {
+    for &(i, j, w, _) in &edges {
         put(i, j, w);
     }
-    for &(i, j, w) in &edges {
-        if lists(j as usize, i).is_none() {
+    for &(i, j, w, reverse) in &edges {
+        if reverse {
             put(j, i, w);
         }
     }
