@@ -42,7 +42,7 @@ function rssByType(userDataDir) {
 const server = await serveDist();
 const { context, page, userDataDir } = await launch({ webgpu: true });
 try {
-  const backend = await openApp(page, server.url);
+  const backend = await openApp(page, `${server.url}#backend=gpu`);
   const before = rssByType(userDataDir);
   const peak = { ...before };
   const timer = setInterval(() => {

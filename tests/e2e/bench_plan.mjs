@@ -79,7 +79,8 @@ try {
           const { context, page } = await launch({ webgpu });
           try {
             await watchLongTasks(page);
-            await openApp(page, server.url);
+            // WebGPU forced: the probe would pick the CPU on a software adapter.
+            await openApp(page, webgpu ? `${server.url}#backend=gpu` : server.url);
             await page.evaluate(() => { window.longTasks = []; });
             if (file) {
               await page.getByTestId('file-input').setInputFiles(file);

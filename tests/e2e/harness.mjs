@@ -116,6 +116,34 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 }
 
+/** The two viewports the page must hold its layout at: a laptop and a phone. */
+export const VIEWPORTS = [{ width: 1280, height: 800 }, { width: 390, height: 844 }];
+
+/**
+ * Screenshots of the page's current state at both viewports in both colour schemes
+ * (`<name>-<width>-<scheme>.png`), failing when the page scrolls sideways at either
+ * width. The viewport and scheme are put back afterwards.
+ */
+export async function screenshots(page, name) {
+  const before = page.viewportSize();
+  try {
+    for (const viewport of VIEWPORTS) {
+      await page.setViewportSize(viewport);
+      // A frame for the layout (and the map's canvas) to follow the new width.
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (width > viewport.width) throw new Error(`${name}: the page scrolls sideways at ${viewport.width} px (${width} px wide)`);
+      for (const colorScheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme });
+        await screenshot(page, `${name}-${viewport.width}-${colorScheme}`);
+      }
+    }
+  } finally {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize(before);
+  }
+}
+
 /** A float32 C-order .npy of `rows` × `dim`: row i near blob i % centers. */
 export function blobsNpy(path, rows, dim, centers) {
   let seed = 7;

@@ -91,6 +91,8 @@ pub fn test() -> Result<(), String> {
         "labelplan-select",
         "-p",
         "labelplan-cpu",
+        "-p",
+        "labelplan-run",
         "--lib",
         "--",
         "-D",

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use labelplan_core::plan::{Balance, Budget, HeadKind, Method, ScoreKind, Settings, Storage};
+use labelplan_run::BackendPolicy;
 
 /// Which items of an unlabeled dataset to label, and what each budget buys.
 #[derive(Debug, Parser)]
@@ -26,17 +27,6 @@ pub enum Command {
     Plan(Box<PlanArgs>),
     /// List the selection methods and what each optimises.
     Methods,
-}
-
-/// Which backend `labelplan plan` runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BackendChoice {
-    /// A hardware GPU when one is found, else the CPU.
-    Auto,
-    /// The GPU (WebGPU through Vulkan); an error when no adapter is found.
-    Gpu,
-    /// The CPU.
-    Cpu,
 }
 
 /// `labelplan plan`.
@@ -63,11 +53,11 @@ pub struct PlanArgs {
     /// Drop rows holding NaN or Inf instead of refusing the file.
     #[arg(long)]
     pub drop_non_finite: bool,
-    /// Where the engine runs: a hardware GPU when there is one (auto), the GPU
-    /// (gpu: any adapter, software ones such as lavapipe included), or the CPU. The
-    /// manifest records which ran.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
+    /// Where the engine runs: auto (the faster of the GPU and the CPU on a short timed
+    /// probe; the CPU without a GPU), gpu (any adapter, software ones such as lavapipe
+    /// included) or cpu. The manifest records which ran.
+    #[arg(long, value_name = "auto|gpu|cpu", default_value_t = BackendPolicy::Auto)]
+    pub backend: BackendPolicy,
     /// Settings (all optional; defaults shown by --help).
     #[command(flatten)]
     pub settings: SettingArgs,

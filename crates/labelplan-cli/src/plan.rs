@@ -4,27 +4,25 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use labelplan_core::plan::{InputInfo, Manifest, Plan, Settings, SidecarInfo};
+use labelplan_core::plan::{InputInfo, Manifest, Plan, Settings};
 use labelplan_core::read::source::Unwatched;
 use labelplan_core::read::{join_sidecar, open_path, read_path, read_sidecar, LoadOptions, SidecarJoin};
-use labelplan_core::Backend;
 use labelplan_core::{write, Dataset};
-use labelplan_cpu::CpuBackend;
-use labelplan_gpu::{GpuBackend, GpuContext, GpuOptions};
-use labelplan_select::{Engine, Progress};
+use labelplan_gpu::{GpuContext, GpuOptions};
+use labelplan_run::runner::Watch;
+use labelplan_run::{choose, input_info, BackendPolicy, Source, Work};
+use labelplan_select::Progress;
 
-use crate::args::{BackendChoice, PlanArgs};
-
-/// Hex SHA-256 and size of a file, streamed.
-fn digest(path: &Path) -> Result<(String, u64), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let reader = futures::io::AllowStdIo::new(std::io::BufReader::new(file));
-    futures::executor::block_on(labelplan_core::digest::sha256(&file_name(path), reader, &Unwatched))
-        .map_err(|e| e.to_string())
-}
+use crate::args::PlanArgs;
 
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// A file for the run layer to hash.
+fn source(path: &Path) -> Result<Source<impl futures::io::AsyncRead + Unpin>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Source { name: file_name(path), reader: futures::io::AllowStdIo::new(std::io::BufReader::new(file)) })
 }
 
 fn load(args: &PlanArgs) -> Result<(Dataset, InputInfo), String> {
@@ -34,29 +32,19 @@ fn load(args: &PlanArgs) -> Result<(Dataset, InputInfo), String> {
         ..LoadOptions::default()
     };
     let mut data = read_path(&args.input, &options).map_err(|e| e.to_string())?;
-    let (sha256, bytes) = digest(&args.input)?;
+    let join = args.join_by.clone().map_or(SidecarJoin::RowOrder, SidecarJoin::ById);
     let sidecar = match &args.sidecar {
         None => None,
         Some(path) => {
             let input = open_path(path).map_err(|e| e.to_string())?;
             let table =
                 futures::executor::block_on(read_sidecar(input, &Unwatched)).map_err(|e| e.to_string())?;
-            let join = args.join_by.clone().map_or(SidecarJoin::RowOrder, SidecarJoin::ById);
             join_sidecar(&mut data, table, &join).map_err(|e| e.to_string())?;
-            let (sha256, bytes) = digest(path)?;
-            Some(SidecarInfo { name: file_name(path), bytes, sha256, join_by: args.join_by.clone() })
+            Some((source(path)?, &join))
         }
     };
-    let info = InputInfo {
-        name: file_name(&args.input),
-        bytes,
-        sha256,
-        rows: data.rows,
-        dim: data.dim,
-        array: args.array.clone(),
-        drop_non_finite: args.drop_non_finite,
-        sidecar,
-    };
+    let info = input_info(&data, source(&args.input)?, &options, sidecar, &Unwatched);
+    let info = futures::executor::block_on(info).map_err(|e| e.to_string())?;
     Ok((data, info))
 }
 
@@ -84,7 +72,7 @@ fn write_outputs(dir: &Path, plan: &Plan, data: &Dataset) -> Result<(), String> 
     Ok(())
 }
 
-fn summary(plan: &Plan, dir: &Path) {
+fn summary(plan: &Plan, backend_why: &str, dir: &Path) {
     let c = &plan.clustering;
     println!(
         "{}: {} rows × {} dims, {} already labeled; {} pseudo-label clusters ({})",
@@ -94,7 +82,7 @@ fn summary(plan: &Plan, dir: &Path) {
     if c.chosen_by == "silhouette" && c.k == hi {
         println!("note: K = {hi} is the top of --cluster-range; the data may have more clusters (try a wider range)");
     }
-    println!("method {}, backend {}", plan.manifest.settings.method, plan.manifest.backend);
+    println!("method {}, backend {} ({backend_why})", plan.manifest.settings.method, plan.manifest.backend);
     println!(
         "{:>10} {:>7} {:>10} {:>8} {:>12} {:>9}",
         "budget", "items", "cost", "hours", "mean dist", "quality"
@@ -128,30 +116,25 @@ fn summary(plan: &Plan, dir: &Path) {
     println!("wrote {}/{{plan.json, ranked.csv, selected_ids.txt, labelstudio.json}}", dir.display());
 }
 
-/// The GPU backend to run on, or `None` for the CPU.
-fn backend(choice: BackendChoice) -> Result<Option<GpuBackend>, String> {
-    if choice == BackendChoice::Cpu {
-        return Ok(None);
+/// The GPU to run on (`None`: the CPU) as `policy` chooses, and why.
+fn backend(policy: BackendPolicy) -> Result<(Option<GpuContext>, String), String> {
+    if policy == BackendPolicy::Cpu {
+        return Ok((None, "the CPU was chosen with --backend cpu".into()));
     }
     // Mesa's device-select Vulkan layer prints a Wayland error on a headless machine
     // (no XDG_RUNTIME_DIR); it only orders adapters, which wgpu does itself.
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::env::var_os("NODEVICE_SELECT").is_none() {
         std::env::set_var("NODEVICE_SELECT", "1");
     }
-    match futures::executor::block_on(GpuContext::new(GpuOptions::default())) {
-        Ok(ctx) if choice == BackendChoice::Gpu || !ctx.is_software() => Ok(Some(GpuBackend::new(ctx))),
-        // A software rasteriser (lavapipe) is slower than the CPU backend.
-        Ok(_) => Ok(None),
-        Err(e) if choice == BackendChoice::Gpu => {
-            Err(format!("--backend gpu: {e}; use --backend cpu or auto"))
-        }
-        Err(_) => Ok(None),
-    }
+    let gpu = futures::executor::block_on(GpuContext::new(GpuOptions::default())).map_err(|e| e.to_string());
+    let choice = futures::executor::block_on(choose(policy, gpu.as_ref().map_err(String::as_str), &mut None))
+        .map_err(|e| format!("--backend {policy}: {e}; use --backend cpu or auto"))?;
+    Ok((gpu.ok().filter(|_| choice.on_gpu), choice.why))
 }
 
-/// Runs the engine on `backend` with a progress bar.
-fn plan_on<B: Backend>(
-    backend: &B,
+/// Plans on `gpu` (the CPU when `None`) with a progress bar.
+fn plan_on(
+    gpu: Option<&GpuContext>,
     data: &mut Dataset,
     info: InputInfo,
     settings: &Settings,
@@ -162,17 +145,17 @@ fn plan_on<B: Backend>(
         bar.set_length(p.total.max(1));
         bar.set_position(p.done);
     };
+    let cancel = AtomicBool::new(false);
+    let watch = Watch { progress: &mut on_progress, cancel: &cancel, pause: None };
     // The engine takes a large pool's vectors (held once); the outputs need only ids.
-    let plan = futures::executor::block_on(Engine::new(backend).run_taking(
-        data,
-        info,
-        settings,
-        &mut on_progress,
-        &AtomicBool::new(false),
-    ))
-    .map_err(|e| e.to_string());
+    let planned =
+        futures::executor::block_on(labelplan_run::plan(gpu, Work::Taking(data), info, settings, watch));
     bar.finish_and_clear();
-    plan
+    let planned = planned.map_err(|e| e.to_string())?;
+    if let Some(note) = planned.note {
+        eprintln!("note: {note}");
+    }
+    Ok(planned.plan)
 }
 
 /// Runs `labelplan plan`.
@@ -193,11 +176,9 @@ pub fn run(args: PlanArgs) -> Result<(), String> {
         }
         None => args.settings.settings(),
     };
-    let plan = match backend(args.backend)? {
-        Some(gpu) => plan_on(&gpu, &mut data, info, &settings)?,
-        None => plan_on(&CpuBackend, &mut data, info, &settings)?,
-    };
+    let (gpu, why) = backend(args.backend)?;
+    let plan = plan_on(gpu.as_ref(), &mut data, info, &settings)?;
     write_outputs(&args.out, &plan, &data)?;
-    summary(&plan, &args.out);
+    summary(&plan, &why, &args.out);
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod layout;
 pub mod parallel;
 pub mod plan;
+pub mod progress;
 pub mod read;
 pub mod settings;
 pub mod summary;

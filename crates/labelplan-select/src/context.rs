@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use labelplan_core::backend::{row_norm, Backend, ItemStats, Knn};
 use labelplan_core::plan::Settings;
+use labelplan_core::progress::Unit;
 use labelplan_core::Dataset;
 
 use crate::error::{Result, SelectError};
@@ -22,6 +23,8 @@ use crate::probe::Standardizer;
 pub struct Progress {
     /// What runs ("clustering", "training dynamics", "selecting 5%", …).
     pub stage: String,
+    /// What `done` and `total` count.
+    pub unit: Unit,
     /// Units done.
     pub done: u64,
     /// Units in the stage.
@@ -220,14 +223,14 @@ impl<'a, B: Backend> Context<'a, B> {
 
     /// Pauses (when the host asked for it), then reports progress; fails with
     /// [`SelectError::Cancelled`] once cancel is set.
-    pub async fn tick(&mut self, stage: &str, done: u64, total: u64) -> Result<()> {
+    pub async fn tick(&mut self, stage: &str, unit: Unit, done: u64, total: u64) -> Result<()> {
         if let Some(pause) = self.pause {
             pause().await;
         }
         if self.cancel.load(Ordering::Relaxed) {
             return Err(SelectError::Cancelled);
         }
-        (self.progress)(&Progress { stage: stage.to_string(), done, total });
+        (self.progress)(&Progress { stage: stage.to_string(), unit, done, total });
         Ok(())
     }
 
@@ -258,7 +261,7 @@ impl<'a, B: Backend> Context<'a, B> {
     /// The inverted-file index of the pool (built on first use, then shared).
     pub async fn ivf(&mut self) -> Result<Rc<Ivf>> {
         if self.ivf.is_none() {
-            self.tick("index", 0, 1).await?;
+            self.tick("index", Unit::Steps, 0, 1).await?;
             let ivf = Ivf::build(self.backend, &self.points, self.settings.seed).await?;
             self.ivf = Some(Rc::new(ivf));
         }
@@ -273,10 +276,10 @@ impl<'a, B: Backend> Context<'a, B> {
             let k = GRAPH_K.min(self.n.saturating_sub(1));
             let knn = if self.approximate() {
                 let ivf = self.ivf().await?;
-                self.tick("kNN graph", 0, 1).await?;
+                self.tick("kNN graph", Unit::Steps, 0, 1).await?;
                 ivf.knn(self.backend, &self.points, &self.group, k).await?
             } else {
-                self.tick("kNN graph", 0, 1).await?;
+                self.tick("kNN graph", Unit::Steps, 0, 1).await?;
                 self.backend.top_k(&self.points, k, &self.group).await?
             };
             self.knn = Some(Rc::new(knn));

@@ -9,6 +9,7 @@
 
 use labelplan_core::backend::{Backend, Dense, Head, HeadStep, ItemStats, Record};
 use labelplan_core::plan::{HeadKind, ScoreKind};
+use labelplan_core::progress::Unit;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -82,7 +83,7 @@ pub async fn train<B: Backend>(ctx: &mut Context<'_, B>) -> Result<ItemStats> {
         let mut train: Vec<u32> =
             (0..n as u32).filter(|&i| folds == 1 || fold_of[i as usize] != fold).collect();
         for epoch in 0..s.epochs {
-            ctx.tick("training dynamics", (fold * s.epochs + epoch) as u64, total).await?;
+            ctx.tick("training dynamics", Unit::Epochs, (fold * s.epochs + epoch) as u64, total).await?;
             train.shuffle(&mut rng);
             let step = HeadStep {
                 learning_rate,

@@ -4,6 +4,7 @@ use std::sync::atomic::AtomicBool;
 
 use labelplan_core::backend::Backend;
 use labelplan_core::plan::{BudgetPlan, Clustering, CurvePoint, InputInfo, Manifest, Plan, Settings};
+use labelplan_core::progress::Unit;
 use labelplan_core::Dataset;
 
 use crate::constraints::{walk, Picked};
@@ -157,12 +158,12 @@ impl<'b, B: Backend> Engine<'b, B> {
         let mut selector = Selector::new(settings.method, want);
         let mut runs = Vec::new();
         for (i, &limit) in limits.iter().enumerate() {
-            ctx.tick("selecting", i as u64, limits.len() as u64).await?;
+            ctx.tick("selecting", Unit::Budgets, i as u64, limits.len() as u64).await?;
             // Items the budget buys (budgets are in cost units with a cost column).
             let items = ((limit / (total_units / eligible as f64)).round() as usize).clamp(1, eligible);
             let candidates = selector.candidates(&mut ctx, items, &estimator).await?;
             let picked = walk(&mut ctx, &candidates.order, limit).await?;
-            ctx.tick("estimating", i as u64, limits.len() as u64).await?;
+            ctx.tick("estimating", Unit::Budgets, i as u64, limits.len() as u64).await?;
             let coverage = planner::coverage(&mut ctx, &picked.rows, &cluster, k).await?;
             let quality = estimator.quality(&ctx, &picked.rows).await?;
             runs.push((limit, candidates.beta, picked, coverage, quality));

@@ -3,6 +3,7 @@
 
 use labelplan_core::backend::Backend;
 use labelplan_core::det;
+use labelplan_core::progress::Unit;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -229,7 +230,7 @@ pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clust
         if k == 0 || k > n {
             return Err(SelectError::setting("--clusters", format!("must be between 1 and the {n} rows")));
         }
-        ctx.tick("clustering", 0, 1).await?;
+        ctx.tick("clustering", Unit::Steps, 0, 1).await?;
         let kmeans = fit_pool(ctx.backend, &ctx.points, k, settings.seed, restarts, SEARCH_SAMPLE).await?;
         return Ok(Clusters { kmeans, k, chosen_by: "setting".into(), tried: Vec::new() });
     }
@@ -251,7 +252,7 @@ pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clust
     let mut tried = Vec::new();
     let mut best: Option<(f64, usize, KMeans)> = None;
     for (done, k) in (lo.max(2)..=hi).enumerate() {
-        ctx.tick("clustering", done as u64, (hi + 2 - lo.max(2)) as u64).await?;
+        ctx.tick("clustering", Unit::ClusterCounts, done as u64, (hi + 2 - lo.max(2)) as u64).await?;
         let kmeans = spherical_kmeans(ctx.backend, &search, k, settings.seed, restarts).await?;
         let score = silhouette(ctx.backend, &search, &kmeans.assign, k, &scored).await?;
         tried.push((k, score));
@@ -261,7 +262,7 @@ pub async fn pseudo_labels<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Clust
     }
     let (_, k, mut kmeans) = best.expect("at least one K tried");
     if sample.len() < n {
-        ctx.tick("clustering", tried.len() as u64, tried.len() as u64 + 1).await?;
+        ctx.tick("clustering", Unit::ClusterCounts, tried.len() as u64, tried.len() as u64 + 1).await?;
         kmeans = lloyd(ctx.backend, &ctx.points, kmeans.centroids, &[], FULL_STEPS).await?;
     }
     Ok(Clusters { kmeans, k, chosen_by: "silhouette".into(), tried })

@@ -1,9 +1,11 @@
 //! The typed messages between the UI and the compute worker.
 
 use labelplan_core::plan::{Plan, Settings};
+use labelplan_core::progress::Unit;
 use labelplan_core::read::SidecarJoin;
 use labelplan_core::write::Export;
 use labelplan_core::{LoadOptions, Summary};
+use labelplan_run::BackendPolicy;
 use serde::{Deserialize, Serialize};
 
 /// A file handed to the worker: the browser's `Blob` (a `File` is one) and its name.
@@ -14,6 +16,17 @@ pub struct FileHandle {
     /// The bytes, read by the worker in chunks.
     #[serde(with = "serde_wasm_bindgen::preserve")]
     pub blob: web_sys::Blob,
+}
+
+/// A message with the number the page gave its request: every answer carries its
+/// request's number back, so the page tells a running job's progress and outcome from a
+/// query's answer, and ignores what a replaced job still says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tagged<T> {
+    /// The request's number (the page counts from 1).
+    pub id: u64,
+    /// The request or answer.
+    pub body: T,
 }
 
 /// What the UI asks of the worker.
@@ -68,17 +81,24 @@ pub enum Request {
         /// What the user typed.
         text: String,
     },
+    /// Run plans on this backend from now on (answered by [`Response::Backend`]; `Auto`
+    /// times the probe on both once). The page sends it first, with the link's choice.
+    Backend(BackendPolicy),
     /// Stop the running load or plan; the dataset loaded before it stays.
     Cancel,
 }
 
-/// The compute backend the worker runs on.
+/// Where the worker computes, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Backend {
-    /// A WebGPU adapter, by its description.
-    Gpu(String),
-    /// No WebGPU: the CPU path, with the reason.
-    Cpu(String),
+pub struct BackendStatus {
+    /// The WebGPU adapter's name, or why there is none.
+    pub gpu: Result<String, String>,
+    /// The user's choice.
+    pub policy: BackendPolicy,
+    /// Whether plans run on the GPU (else the CPU).
+    pub on_gpu: bool,
+    /// Why, in words ("the probe took 640 ms on the GPU and 15 ms on the CPU").
+    pub why: String,
 }
 
 /// Why a request failed.
@@ -88,27 +108,31 @@ pub struct Failure {
     pub message: String,
     /// Rows holding NaN/Inf, when dropping them would let the file load.
     pub non_finite_rows: Option<u64>,
+    /// The plan setting refused (its key), for the form to show at the field.
+    pub setting: Option<String>,
 }
 
 impl Failure {
     /// A failure that is only a message (no retry to offer).
     pub fn message(message: String) -> Self {
-        Failure { message, non_finite_rows: None }
+        Failure { message, non_finite_rows: None, setting: None }
     }
 }
 
 /// What the worker tells the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Response {
-    /// The backend chosen at start-up.
-    Backend(Backend),
+    /// Where plans run now (after a [`Request::Backend`]).
+    Backend(BackendStatus),
     /// Work in progress.
     Progress {
         /// What is being done.
         stage: String,
-        /// Bytes (or items) done.
+        /// What `done` and `total` count.
+        unit: Unit,
+        /// Units done.
         done: u64,
-        /// Bytes (or items) in all; 0 when the stage has no count.
+        /// Units in all; 0 when the stage has no count.
         total: u64,
     },
     /// A dataset is loaded (or changed by a sidecar); its summary.

@@ -10,29 +10,63 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::channel::mpsc;
 use futures::{FutureExt, SinkExt, StreamExt};
-use labelplan_core::plan::{InputInfo, Plan, Settings, SidecarInfo};
+use labelplan_core::plan::{InputInfo, Plan, Settings};
+use labelplan_core::progress::Unit;
 use labelplan_core::read::source::Watch;
 use labelplan_core::read::{join_sidecar, read_sidecar, SidecarJoin};
+use labelplan_core::settings::{field, SettingError};
 use labelplan_core::write::Export;
 use labelplan_core::{read_embeddings, Dataset, Error, Input, LoadOptions, Summary};
-use labelplan_cpu::CpuBackend;
-use labelplan_gpu::{GpuBackend, GpuContext, GpuOptions};
-use labelplan_select::map::PoolMap;
+use labelplan_gpu::{GpuContext, GpuError, GpuOptions};
+use labelplan_run::policy::ProbeTimes;
+use labelplan_run::{BackendPolicy, Choice, Source as RunSource, Work};
 use labelplan_select::{Progress, SelectError};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use yew_agent::prelude::*;
 
 use crate::blob_reader::BlobReader;
-use crate::protocol::{Backend, ColumnCodes, Failure, FileHandle, Item, Request, Response};
+use crate::protocol::{BackendStatus, ColumnCodes, Failure, FileHandle, Item, Request, Response, Tagged};
 
 /// Everything the worker keeps between requests.
 struct State {
     loaded: Option<Loaded>,
     /// The last plan and the dataset it picked from, for its exports.
     planned: Option<(Rc<Dataset>, Rc<Plan>)>,
-    gpu: Option<GpuContext>,
-    backend_name: String,
+    backend: Backends,
+}
+
+/// The GPU (or why there is none) and the user's choice between it and the CPU.
+struct Backends {
+    gpu: Result<GpuContext, String>,
+    policy: BackendPolicy,
+    /// The probe's times, measured once, the first time `Auto` needs them.
+    probe: Option<Result<ProbeTimes, String>>,
+    choice: Choice,
+}
+
+impl Backends {
+    /// The GPU plans run on now, if they run on one.
+    fn active(&self) -> Option<GpuContext> {
+        self.gpu.as_ref().ok().filter(|_| self.choice.on_gpu).cloned()
+    }
+
+    /// The backend's name as the summary shows where norms ran.
+    fn name(&self) -> String {
+        match self.active() {
+            Some(ctx) => format!("WebGPU: {}", ctx.adapter_description()),
+            None => "CPU".to_owned(),
+        }
+    }
+
+    fn status(&self) -> BackendStatus {
+        BackendStatus {
+            gpu: self.gpu.as_ref().map(GpuContext::adapter_description).map_err(Clone::clone),
+            policy: self.policy,
+            on_gpu: self.choice.on_gpu,
+            why: self.choice.why.clone(),
+        }
+    }
 }
 
 /// The loaded dataset with its row norms (computed once per load), where they ran, and
@@ -54,16 +88,33 @@ struct Source {
     info: Option<InputInfo>,
 }
 
-/// Progress and cancel for one request, reported through the reactor's channel.
+/// The way answers go out: to the reactor, tagged with their request's id.
+#[derive(Clone)]
+struct Answers {
+    id: u64,
+    tx: mpsc::UnboundedSender<Tagged<Response>>,
+}
+
+impl Answers {
+    fn send(&self, body: Response) {
+        let _ = self.tx.unbounded_send(Tagged { id: self.id, body });
+    }
+
+    fn progress(&self, stage: &str, unit: Unit, done: u64, total: u64) {
+        self.send(Response::Progress { stage: stage.to_owned(), unit, done, total });
+    }
+}
+
+/// Progress (in bytes) and cancel for one file read or hash.
 struct Job {
     stage: &'static str,
-    tx: mpsc::UnboundedSender<Response>,
+    answers: Answers,
     cancel: Rc<AtomicBool>,
 }
 
 impl Watch for Job {
     fn progress(&self, done: u64, total: u64) {
-        let _ = self.tx.unbounded_send(Response::Progress { stage: self.stage.into(), done, total });
+        self.answers.progress(self.stage, Unit::Bytes, done, total);
     }
 
     fn is_cancelled(&self) -> bool {
@@ -71,50 +122,43 @@ impl Watch for Job {
     }
 }
 
-/// The compute worker's reactor.
+/// The compute worker's reactor. Loads and plans are jobs: one at a time, a new one
+/// cancels the one before. Everything else is a query, answered at once beside a job.
 #[reactor]
-pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
-    let gpu = GpuContext::new(GpuOptions::default()).await;
-    let (backend, gpu) = match gpu {
-        Ok(ctx) => match browser_adapter_label().await {
-            Some(label) => (Backend::Gpu(label.clone()), Some(ctx.named(label))),
-            None => (Backend::Gpu(ctx.adapter_description()), Some(ctx)),
-        },
-        Err(e) => (Backend::Cpu(e.to_string()), None),
+pub async fn Engine(mut scope: ReactorScope<Tagged<Request>, Tagged<Response>>) {
+    let gpu = match GpuContext::new(GpuOptions::default()).await {
+        Ok(ctx) => Ok(match browser_adapter_label().await {
+            Some(label) => ctx.named(label),
+            None => ctx,
+        }),
+        // wgpu's own words list every backend it was not built with: not for the page.
+        Err(GpuError::NoAdapter(_)) => Err("the browser offers no WebGPU adapter".to_owned()),
+        Err(e) => Err(e.to_string()),
     };
-    let backend_name = match &backend {
-        Backend::Gpu(name) => format!("WebGPU: {name}"),
-        Backend::Cpu(_) => "CPU (no WebGPU)".to_owned(),
-    };
-    if scope.send(Response::Backend(backend)).await.is_err() {
-        return;
-    }
-    let state = Rc::new(RefCell::new(State { loaded: None, planned: None, gpu, backend_name }));
-    let (tx, mut rx) = mpsc::unbounded::<Response>();
-    // The running job's cancel flag; a new request cancels the one before it.
+    // The CPU until the page says what the user chose (its first request).
+    let choice = Choice { on_gpu: false, why: "the page has not chosen yet".into() };
+    let backend = Backends { gpu, policy: BackendPolicy::Auto, probe: None, choice };
+    let state = Rc::new(RefCell::new(State { loaded: None, planned: None, backend }));
+    let (tx, mut rx) = mpsc::unbounded::<Tagged<Response>>();
+    // The running job's cancel flag; a new job cancels the one before it.
     let mut running = Rc::new(AtomicBool::new(false));
     loop {
         futures::select! {
-            request = scope.next().fuse() => match request {
-                None => break,
-                Some(Request::Cancel) => running.store(true, Ordering::Relaxed),
-                // A query leaves the running job alone.
-                Some(Request::Export(export)) => {
-                    let _ = tx.unbounded_send(exported(export, &state.borrow()));
-                }
-                Some(Request::Describe { rows }) => {
-                    let _ = tx.unbounded_send(described(&rows, &state.borrow()));
-                }
-                Some(Request::Column { name }) => {
-                    let _ = tx.unbounded_send(column(&name, &state.borrow()));
-                }
-                Some(Request::Find { text }) => {
-                    let _ = tx.unbounded_send(found(text, &state.borrow()));
-                }
-                Some(request) => {
-                    running.store(true, Ordering::Relaxed);
-                    running = Rc::new(AtomicBool::new(false));
-                    spawn_local(handle(request, state.clone(), tx.clone(), running.clone()));
+            request = scope.next().fuse() => {
+                let Some(Tagged { id, body }) = request else { break };
+                let answers = Answers { id, tx: tx.clone() };
+                match body {
+                    Request::Cancel => running.store(true, Ordering::Relaxed),
+                    Request::Backend(policy) => answers.send(use_backend(policy, &state).await),
+                    Request::Export(export) => answers.send(exported(export, &state.borrow())),
+                    Request::Describe { rows } => answers.send(described(&rows, &state.borrow())),
+                    Request::Column { name } => answers.send(column(&name, &state.borrow())),
+                    Request::Find { text } => answers.send(found(text, &state.borrow())),
+                    job => {
+                        running.store(true, Ordering::Relaxed);
+                        running = Rc::new(AtomicBool::new(false));
+                        spawn_local(handle(job, state.clone(), answers, running.clone()));
+                    }
                 }
             },
             response = rx.next() => match response {
@@ -125,27 +169,41 @@ pub async fn Engine(mut scope: ReactorScope<Request, Response>) {
     }
 }
 
-async fn handle(
-    request: Request,
-    state: Rc<RefCell<State>>,
-    tx: mpsc::UnboundedSender<Response>,
-    cancel: Rc<AtomicBool>,
-) {
+/// Plans run where `policy` says from now on; the probe runs the first time `Auto`
+/// needs it. A GPU asked for where there is none leaves plans on the CPU, saying so.
+async fn use_backend(policy: BackendPolicy, state: &Rc<RefCell<State>>) -> Response {
+    // Out of the cell: no borrow may live across the probe's awaits.
+    let (gpu, mut probe) = {
+        let s = state.borrow();
+        (s.backend.gpu.clone(), s.backend.probe.clone())
+    };
+    let choice = labelplan_run::choose(policy, gpu.as_ref().map_err(String::as_str), &mut probe).await;
+    let choice = choice
+        .unwrap_or_else(|refused| Choice { on_gpu: false, why: format!("{refused}; plans run on the CPU") });
+    let mut s = state.borrow_mut();
+    s.backend.policy = policy;
+    s.backend.probe = probe;
+    s.backend.choice = choice;
+    Response::Backend(s.backend.status())
+}
+
+async fn handle(request: Request, state: Rc<RefCell<State>>, answers: Answers, cancel: Rc<AtomicBool>) {
     let outcome = match request {
-        Request::Load { file, options } => load(file, options, &state, &tx, cancel).await,
+        Request::Load { file, options } => load(file, options, &state, &answers, cancel).await,
         Request::LoadSample { url } => match fetch_blob(&url).await {
-            Ok(file) => load(file, LoadOptions::browser(), &state, &tx, cancel).await,
+            Ok(file) => load(file, LoadOptions::browser(), &state, &answers, cancel).await,
             Err(message) => Err(failure(message)),
         },
-        Request::AttachSidecar { file, join } => attach(file, join, &state, &tx, cancel).await,
-        Request::Plan { settings, compare } => plan(settings, compare, &state, &tx, cancel).await,
+        Request::AttachSidecar { file, join } => attach(file, join, &state, &answers, cancel).await,
+        Request::Plan { settings, compare } => plan(settings, compare, &state, &answers, cancel).await,
         Request::Export(_)
         | Request::Describe { .. }
         | Request::Column { .. }
         | Request::Find { .. }
+        | Request::Backend(_)
         | Request::Cancel => return,
     };
-    let _ = tx.unbounded_send(outcome.unwrap_or_else(|answer| answer));
+    answers.send(outcome.unwrap_or_else(|answer| answer));
 }
 
 /// One export of the last plan, written as the CLI writes it.
@@ -214,7 +272,30 @@ fn failed(err: Error) -> Response {
         Error::NonFinite { count, .. } => Some(count),
         _ => None,
     };
-    Response::Failed(Failure { message: err.to_string(), non_finite_rows })
+    Response::Failed(Failure { message: err.to_string(), non_finite_rows, setting: None })
+}
+
+/// The answer to a failed plan: a setting the engine refused is named as the page names
+/// it (not as a CLI flag), with its key so the form can show it at the field.
+fn plan_failed(err: SelectError) -> Response {
+    let (flag, message) = match err {
+        SelectError::Cancelled => return Response::Cancelled,
+        SelectError::Setting { setting, message } => (setting, message),
+        SelectError::UnknownColumn { setting, column, available } => {
+            let has = if available.is_empty() {
+                "the data has no metadata columns".to_owned()
+            } else {
+                format!("the data has {}", available.join(", "))
+            };
+            (setting, format!("no column {column:?}; {has}"))
+        }
+        other => return failure(other.to_string()),
+    };
+    let Some(f) = flag.strip_prefix("--").and_then(field) else {
+        return failure(format!("{flag}: {message}"));
+    };
+    let message = SettingError { key: f.key, message }.to_string();
+    Response::Failed(Failure { message, non_finite_rows: None, setting: Some(f.key.to_owned()) })
 }
 
 /// A file as the readers' input, read in Blob slices.
@@ -227,15 +308,14 @@ async fn load(
     file: FileHandle,
     options: LoadOptions,
     state: &Rc<RefCell<State>>,
-    tx: &mpsc::UnboundedSender<Response>,
+    answers: &Answers,
     cancel: Rc<AtomicBool>,
 ) -> Result<Response, Response> {
-    let job = Job { stage: "reading", tx: tx.clone(), cancel };
+    let job = Job { stage: "reading", answers: answers.clone(), cancel };
     let started = web_time::Instant::now();
     let dataset = read_embeddings(input(file.clone()), &options, &job).await.map_err(failed)?;
     let parse_seconds = started.elapsed().as_secs_f64();
-    let stage = "computing norms".to_owned();
-    let _ = tx.unbounded_send(Response::Progress { stage, done: 0, total: 0 });
+    answers.progress("computing norms", Unit::Steps, 0, 0);
     let (norms, norms_on) = row_norms(&dataset, state).await;
     let summary = Summary::new(&dataset, &norms);
     let source = Source { file, options, sidecar: None, info: None };
@@ -251,10 +331,10 @@ async fn attach(
     file: FileHandle,
     join: SidecarJoin,
     state: &Rc<RefCell<State>>,
-    tx: &mpsc::UnboundedSender<Response>,
+    answers: &Answers,
     cancel: Rc<AtomicBool>,
 ) -> Result<Response, Response> {
-    let job = Job { stage: "reading sidecar", tx: tx.clone(), cancel };
+    let job = Job { stage: "reading sidecar", answers: answers.clone(), cancel };
     let table = read_sidecar(input(file.clone()), &job).await.map_err(failed)?;
     let mut guard = state.borrow_mut();
     let state = &mut *guard;
@@ -275,83 +355,39 @@ async fn attach(
     Ok(Response::Loaded { summary, norms_on: loaded.norms_on.clone(), parse_seconds: 0.0 })
 }
 
-/// Plans on the loaded dataset: on the GPU when there is one (on the CPU, saying why,
-/// when the GPU fails), pausing for the worker's event loop between steps.
+/// Plans on the loaded dataset where the user's backend choice says (the run layer
+/// reruns it on the CPU, saying why, when the GPU fails), pausing for the worker's event
+/// loop between steps.
 async fn plan(
     settings: Box<Settings>,
     compare: bool,
     state: &Rc<RefCell<State>>,
-    tx: &mpsc::UnboundedSender<Response>,
+    answers: &Answers,
     cancel: Rc<AtomicBool>,
 ) -> Result<Response, Response> {
-    let job = Job { stage: "hashing the input for the manifest", tx: tx.clone(), cancel };
+    let job = Job { stage: "hashing the input for the manifest", answers: answers.clone(), cancel };
     let info = input_info(state, &job).await?;
     let (dataset, gpu) = {
         let s = state.borrow();
         let Some(loaded) = s.loaded.as_ref() else {
             return Err(failure("load an embeddings file before planning".into()));
         };
-        (loaded.dataset.clone(), s.gpu.clone())
+        (loaded.dataset.clone(), s.backend.active())
     };
     let started = web_time::Instant::now();
     let breather = Breather::default();
     let pause = || breather.pause();
-    let mut on_progress = |p: &Progress| {
-        let _ =
-            tx.unbounded_send(Response::Progress { stage: p.stage.clone(), done: p.done, total: p.total });
-    };
-    let run =
-        Run { dataset: &dataset, settings: &settings, cancel: &job.cancel, pause: &pause, map: !compare };
-    let mut note = None;
-    let planned = match gpu {
-        Some(ctx) => match run.on(&GpuBackend::new(ctx), info.clone(), &mut on_progress).await {
-            Err(SelectError::Backend(e)) => {
-                note = Some(format!("the GPU failed ({e}); this plan ran on the CPU"));
-                run.on(&CpuBackend, info, &mut on_progress).await
-            }
-            other => other,
-        },
-        None => run.on(&CpuBackend, info, &mut on_progress).await,
-    };
-    match planned {
-        Ok((plan, map)) => {
-            if !compare {
-                state.borrow_mut().planned = Some((dataset, Rc::new(plan.clone())));
-            }
-            let seconds = started.elapsed().as_secs_f64();
-            let (map, order) = (map.positions, map.order);
-            Ok(Response::Planned { plan: Box::new(plan), map, order, seconds, note, compare })
-        }
-        Err(SelectError::Cancelled) => Err(Response::Cancelled),
-        Err(e) => Err(failure(e.to_string())),
+    let mut on_progress = |p: &Progress| answers.progress(&p.stage, p.unit, p.done, p.total);
+    let watch = labelplan_run::Watch { progress: &mut on_progress, cancel: &job.cancel, pause: Some(&pause) };
+    let work = if compare { Work::Plain(&dataset) } else { Work::Mapped(&dataset) };
+    let planned =
+        labelplan_run::plan(gpu.as_ref(), work, info, &settings, watch).await.map_err(plan_failed)?;
+    if !compare {
+        state.borrow_mut().planned = Some((dataset, Rc::new(planned.plan.clone())));
     }
-}
-
-/// One plan request, to run on whichever backend.
-struct Run<'a> {
-    dataset: &'a Dataset,
-    settings: &'a Settings,
-    cancel: &'a AtomicBool,
-    pause: labelplan_select::context::Pause<'a>,
-    /// Whether to make the map too (an empty one otherwise).
-    map: bool,
-}
-
-impl Run<'_> {
-    async fn on<B: labelplan_core::Backend>(
-        &self,
-        backend: &B,
-        info: InputInfo,
-        progress: &mut dyn FnMut(&Progress),
-    ) -> Result<(labelplan_core::plan::Plan, PoolMap), SelectError> {
-        let engine = labelplan_select::Engine::new(backend).pausing(self.pause);
-        if self.map {
-            engine.run_with_map(self.dataset, info, self.settings, progress, self.cancel).await
-        } else {
-            let plan = engine.run(self.dataset, info, self.settings, progress, self.cancel).await?;
-            Ok((plan, PoolMap::default()))
-        }
-    }
+    let seconds = started.elapsed().as_secs_f64();
+    let (map, order) = (planned.map.positions, planned.map.order);
+    Ok(Response::Planned { plan: Box::new(planned.plan), map, order, seconds, note: planned.note, compare })
 }
 
 /// The manifest's record of the loaded files, hashed once per dataset.
@@ -367,31 +403,14 @@ async fn input_info(state: &Rc<RefCell<State>>, job: &Job) -> Result<InputInfo, 
         let source = &loaded.source;
         (loaded.dataset.clone(), source.file.clone(), source.options.clone(), source.sidecar.clone())
     };
-    let hash = |file: FileHandle| async move {
-        labelplan_core::digest::sha256(&file.name, BlobReader::new(file.blob), job).await.map_err(failed)
+    let source = |file: FileHandle| RunSource { name: file.name, reader: BlobReader::new(file.blob) };
+    let (side, join) = match sidecar {
+        Some((side, join)) => (Some(source(side)), join),
+        None => (None, SidecarJoin::RowOrder),
     };
-    let (sha256, bytes) = hash(file.clone()).await?;
-    let sidecar = match sidecar {
-        None => None,
-        Some((side, join)) => {
-            let (sha256, bytes) = hash(side.clone()).await?;
-            let join_by = match join {
-                SidecarJoin::RowOrder => None,
-                SidecarJoin::ById(column) => Some(column),
-            };
-            Some(SidecarInfo { name: side.name, bytes, sha256, join_by })
-        }
-    };
-    let info = InputInfo {
-        name: file.name,
-        bytes,
-        sha256,
-        rows: dataset.rows,
-        dim: dataset.dim,
-        array: options.array_name,
-        drop_non_finite: options.drop_non_finite,
-        sidecar,
-    };
+    let sidecar = side.map(|side| (side, &join));
+    let info =
+        labelplan_run::input_info(&dataset, source(file), &options, sidecar, job).await.map_err(failed)?;
     // Cache it unless a newer request (a load or join) replaced the dataset meanwhile.
     if !job.is_cancelled() {
         if let Some(loaded) = state.borrow_mut().loaded.as_mut().filter(|l| Rc::ptr_eq(&l.dataset, &dataset))
@@ -440,7 +459,7 @@ async fn row_norms(data: &Dataset, state: &Rc<RefCell<State>>) -> (Vec<f32>, Str
     // Clone out of the cell: no borrow may live across an await.
     let (gpu, backend_name) = {
         let s = state.borrow();
-        (s.gpu.clone(), s.backend_name.clone())
+        (s.backend.active(), s.backend.name())
     };
     let cpu = || labelplan_cpu::row_norms(&data.values, data.rows, data.dim);
     let Some(ctx) = gpu else {

@@ -10,6 +10,7 @@ mod pca;
 
 use labelplan_core::backend::Backend;
 use labelplan_core::layout::{self, Epochs, Graph};
+use labelplan_core::progress::Unit;
 
 pub use graph::membership_graph;
 pub use measure::{neighbour_recall, trustworthiness};
@@ -54,7 +55,7 @@ pub fn epochs_for(rows: usize) -> u32 {
 pub async fn neighbour_map<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Vec<f32>> {
     let knn = ctx.knn().await?;
     let total = epochs_for(ctx.n);
-    ctx.tick("map", 0, total as u64).await?;
+    ctx.tick("map", Unit::Epochs, 0, total as u64).await?;
     let graph = membership_graph(&knn, ctx.n);
     let mut positions = pca_map(ctx.backend, &ctx.points, ctx.settings.seed).await?;
     spread_to(&mut positions, START_SPREAD);
@@ -65,7 +66,7 @@ pub async fn neighbour_map<B: Backend>(ctx: &mut Context<'_, B>) -> Result<Vec<f
             Epochs { first, count: EPOCHS_PER_CALL.min(total - first), total, negatives: NEGATIVES, seed };
         positions = run_epochs(ctx.backend, &graph, &positions, &epochs).await;
         first += epochs.count;
-        ctx.tick("map", first as u64, total as u64).await?;
+        ctx.tick("map", Unit::Epochs, first as u64, total as u64).await?;
     }
     Ok(positions)
 }

@@ -4,6 +4,7 @@
 //! graph (sparse).
 
 use labelplan_core::backend::Backend;
+use labelplan_core::progress::Unit;
 
 use crate::context::Context;
 use crate::error::Result;
@@ -91,7 +92,7 @@ pub async fn order<B: Backend>(ctx: &mut Context<'_, B>, want: usize, power: i32
     let mut order = Vec::with_capacity(want);
     while order.len() < want {
         if order.len() % 256 == 0 {
-            ctx.tick("facility location", order.len() as u64, want as u64).await?;
+            ctx.tick("facility location", Unit::Picks, order.len() as u64, want as u64).await?;
         }
         let Some((j, _)) = heap.pop(|j| gain(&cover, j)) else { break };
         raise(&mut cover, j);

@@ -10,6 +10,7 @@
 //! rounding), so the order equals a full scan's, pick for pick.
 
 use labelplan_core::backend::Backend;
+use labelplan_core::progress::Unit;
 use rand::Rng;
 
 use crate::context::Context;
@@ -76,7 +77,7 @@ pub async fn order<B: Backend>(ctx: &mut Context<'_, B>, want: usize) -> Result<
     let mut first = true;
     while order.len() < want {
         if order.len() % 256 == 0 {
-            ctx.tick("k-center", order.len() as u64, want as u64).await?;
+            ctx.tick("k-center", Unit::Picks, order.len() as u64, want as u64).await?;
         }
         order.push(pick);
         let lists = if first {

@@ -14,6 +14,7 @@ pub mod typiclust;
 
 use labelplan_core::backend::Backend;
 use labelplan_core::plan::{Method, ScoreKind};
+use labelplan_core::progress::Unit;
 
 use crate::context::Context;
 use crate::error::Result;
@@ -139,7 +140,7 @@ impl Selector {
                         let grid = pruning::beta_grid(m, sorted.len());
                         let mut best = (f64::NEG_INFINITY, 0.0);
                         for (i, &beta) in grid.iter().enumerate() {
-                            ctx.tick("β search", i as u64, grid.len() as u64).await?;
+                            ctx.tick("β search", Unit::Betas, i as u64, grid.len() as u64).await?;
                             let q = est.held_out_quality(ctx, &pick(beta)).await?;
                             if q > best.0 {
                                 best = (q, beta);

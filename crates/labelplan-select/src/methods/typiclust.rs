@@ -3,6 +3,7 @@
 //! (largest first). Typicality = 1 / mean cosine distance to the kNN.
 
 use labelplan_core::backend::{Backend, Knn};
+use labelplan_core::progress::Unit;
 
 use crate::context::Context;
 use crate::error::Result;
@@ -31,7 +32,7 @@ pub fn clusters_for<B: Backend>(ctx: &Context<'_, B>, m: usize) -> usize {
 /// rows per cluster (at least 10,000) when the pool is larger.
 pub async fn cluster<B: Backend>(ctx: &mut Context<'_, B>, m: usize) -> Result<KMeans> {
     let k = clusters_for(ctx, m);
-    ctx.tick("typiclust clusters", 0, 1).await?;
+    ctx.tick("typiclust clusters", Unit::Steps, 0, 1).await?;
     fit_pool(ctx.backend, &ctx.points, k, ctx.settings.seed, 1, (40 * k).max(10_000)).await
 }
 

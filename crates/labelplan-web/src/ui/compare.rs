@@ -109,7 +109,7 @@ pub fn Compare(props: &CompareProps) -> Html {
                 <button data-testid="compare-run" {onclick} disabled={props.busy || chosen.is_none()}>{ "Plan and compare" }</button>
             </div>
             if plans.len() > 1 {
-                <table class="differences" data-testid="differences">
+                <div class="table-scroll"><table class="differences" data-testid="differences">
                     <thead>
                         <tr>
                             <th>{ "Method" }</th>
@@ -135,7 +135,7 @@ pub fn Compare(props: &CompareProps) -> Html {
                             }
                         }) }
                     </tbody>
-                </table>
+                </table></div>
             }
         </section>
     }

@@ -184,14 +184,14 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
     html! {
         <figure class="budget-curve" data-testid="budget-curve">
             <figcaption>
-                { "What each budget buys: " }
-                <span class="key quality">{ "quality estimate" }</span>{ ", " }
+                <span>{ "What each budget buys:" }</span>
+                <span class="key quality">{ "quality estimate" }</span>
                 <span class="key coverage">{ format!("share within distance {} of a pick", settings.coverage_delta) }</span>
-                if fit.is_some() { { ", " }<span class="key fit">{ "fitted curve" }</span> }
+                if fit.is_some() { <span class="key fit">{ "fitted curve" }</span> }
                 { for props.others.iter().map(|(other, colour)| html! {
-                    <>{ ", " }<span class="key other" style={format!("--key: {colour}")}>
+                    <span class="key other" style={format!("--key: {colour}")}>
                         { format!("{} (quality; dotted: its recommendation)", other.manifest.settings.method.name()) }
-                    </span></>
+                    </span>
                 }) }
                 <label class="log-x"><input type="checkbox" checked={*log_x} onchange={on_log} data-testid="log-x" />{ " log scale" }</label>
             </figcaption>

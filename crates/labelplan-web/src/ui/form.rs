@@ -4,12 +4,18 @@
 
 use labelplan_core::plan::Settings;
 use labelplan_core::settings::{decode_query, encode_query, SettingError, FIELDS};
+use labelplan_run::BackendPolicy;
 
-/// Every setting's text, in [`FIELDS`] order.
+/// Every setting's text, in [`FIELDS`] order, and where plans run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanForm {
     texts: Vec<String>,
+    /// Where plans run: the CLI's `--backend`, the link's `backend=` (left out for auto).
+    pub backend: BackendPolicy,
 }
+
+/// The link's key for [`PlanForm::backend`], as the CLI's flag.
+const BACKEND_KEY: &str = "backend";
 
 impl Default for PlanForm {
     fn default() -> Self {
@@ -25,7 +31,12 @@ fn index(key: &str) -> usize {
 impl PlanForm {
     /// The form showing `settings`.
     pub fn from_settings(settings: &Settings) -> Self {
-        PlanForm { texts: FIELDS.iter().map(|f| (f.get)(settings)).collect() }
+        PlanForm { texts: FIELDS.iter().map(|f| (f.get)(settings)).collect(), backend: BackendPolicy::Auto }
+    }
+
+    /// The same form running plans on `backend`.
+    pub fn with_backend(&self, backend: BackendPolicy) -> Self {
+        PlanForm { backend, ..self.clone() }
     }
 
     /// The text of setting `key`.
@@ -63,26 +74,33 @@ impl PlanForm {
         }
     }
 
-    /// The link's hash: every setting whose text differs from its default's.
+    /// The link's hash: every setting whose text differs from its default's, and the
+    /// backend unless it is auto.
     pub fn to_hash(&self) -> String {
         let defaults = PlanForm::default();
+        let backend = (self.backend != BackendPolicy::Auto).then_some((BACKEND_KEY, self.backend.key()));
         encode_query(
             FIELDS
                 .iter()
                 .zip(self.texts.iter().zip(&defaults.texts))
                 .filter(|(_, (text, default))| text != default)
-                .map(|(f, (text, _))| (f.key, text.as_str())),
+                .map(|(f, (text, _))| (f.key, text.as_str()))
+                .chain(backend),
         )
     }
 
     /// The form a link's hash describes (defaults for the settings it leaves out), and
-    /// the keys it names that are no setting.
+    /// what in it was left out: keys that are no setting, a backend that is none.
     pub fn from_hash(hash: &str) -> (PlanForm, Vec<String>) {
         let mut form = PlanForm::default();
         let mut unknown = Vec::new();
         for (key, text) in decode_query(hash) {
             match FIELDS.iter().position(|f| f.key == key) {
                 Some(i) => form.texts[i] = text,
+                None if key == BACKEND_KEY => match text.parse() {
+                    Ok(backend) => form.backend = backend,
+                    Err(why) => unknown.push(format!("{BACKEND_KEY} ({why})")),
+                },
                 None => unknown.push(key),
             }
         }
@@ -140,5 +158,16 @@ mod tests {
         assert_eq!(back.text("budget"), "5%, five");
         assert!(unknown.is_empty());
         assert_eq!(PlanForm::from_hash("seed=4&colour=red").1, ["colour"]);
+    }
+
+    #[test]
+    fn the_backend_rides_in_the_link_unless_it_is_auto() {
+        let form = PlanForm::default().with("seed", "4".into()).with_backend(BackendPolicy::Gpu);
+        assert_eq!(form.to_hash(), "seed=4&backend=gpu");
+        assert_eq!(PlanForm::from_hash("seed=4&backend=gpu"), (form.clone(), Vec::new()));
+        assert_eq!(form.with_backend(BackendPolicy::Auto).to_hash(), "seed=4");
+        let (back, unknown) = PlanForm::from_hash("backend=tpu");
+        assert_eq!(back.backend, BackendPolicy::Auto, "an unknown backend leaves auto");
+        assert_eq!(unknown, ["backend (expected auto, gpu or cpu, got \"tpu\")"]);
     }
 }

@@ -19,16 +19,18 @@ mod progress;
 pub mod state;
 mod summary;
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use labelplan_core::plan::Manifest;
+use labelplan_run::BackendPolicy;
 use wasm_bindgen_futures::spawn_local;
 
 use yew::prelude::*;
-use yew_agent::reactor::{use_reactor_bridge, ReactorEvent, ReactorProvider};
+use yew_agent::reactor::{use_reactor_bridge, ReactorEvent, ReactorProvider, UseReactorBridgeHandle};
 
 use crate::codec::JsCodec;
-use crate::protocol::{FileHandle, Request, Response};
+use crate::protocol::{FileHandle, Request, Response, Tagged};
 use crate::worker::Engine;
 use state::{Action, AppState};
 
@@ -80,6 +82,35 @@ pub fn App() -> Html {
     }
 }
 
+/// The page's end of the worker bridge: numbers every request, and marks jobs (loads,
+/// plans) as the running one.
+#[derive(Clone)]
+struct WorkerLink {
+    bridge: UseReactorBridgeHandle<Engine>,
+    last_id: Rc<Cell<u64>>,
+    dispatch: UseReducerDispatcher<AppState>,
+}
+
+impl WorkerLink {
+    fn tagged(&self, body: Request) -> Tagged<Request> {
+        let id = self.last_id.get() + 1;
+        self.last_id.set(id);
+        Tagged { id, body }
+    }
+
+    /// Starts a load or plan (it replaces a running one), shown as `label`.
+    fn job(&self, label: String, request: Request) {
+        let tagged = self.tagged(request);
+        self.dispatch.dispatch(Action::Started(tagged.id, label));
+        self.bridge.send(tagged);
+    }
+
+    /// Asks a query, or cancels: the running job goes on.
+    fn ask(&self, request: Request) {
+        self.bridge.send(self.tagged(request));
+    }
+}
+
 #[function_component]
 fn Main() -> Html {
     let state = use_reducer(AppState::from_link);
@@ -87,7 +118,7 @@ fn Main() -> Html {
         let dispatch = state.dispatcher();
         use_reactor_bridge::<Engine, _>(move |event| match event {
             // An export is saved as it arrives; there is nothing to show.
-            ReactorEvent::Output(Response::Exported { name, mime, text }) => {
+            ReactorEvent::Output(Tagged { body: Response::Exported { name, mime, text }, .. }) => {
                 if let Err(message) = download::download(&name, &mime, &text) {
                     dispatch.dispatch(Action::Refused(message));
                 }
@@ -96,19 +127,16 @@ fn Main() -> Html {
             ReactorEvent::Finished => {}
         })
     };
-    let send = {
-        let bridge = bridge.clone();
-        let dispatch = state.dispatcher();
-        Callback::from(move |(label, request): (String, Request)| {
-            if !matches!(request, Request::Cancel) {
-                let counts_bytes = !matches!(request, Request::Plan { .. });
-                dispatch.dispatch(Action::Started(label, counts_bytes));
-            }
-            bridge.send(request);
-        })
-    };
+    let last_id = (*use_state(|| Rc::new(Cell::new(0u64)))).clone();
+    let link = WorkerLink { bridge, last_id, dispatch: state.dispatcher() };
+    {
+        // The first request: where plans run, as the link says.
+        let link = link.clone();
+        let policy = state.plan_form.backend;
+        use_effect_with((), move |_| link.ask(Request::Backend(policy)));
+    }
     let on_file = {
-        let send = send.clone();
+        let link = link.clone();
         let dispatch = state.dispatcher();
         let options = state.load_options();
         Callback::from(move |file: FileHandle| {
@@ -117,28 +145,28 @@ fn Main() -> Html {
                 return;
             }
             dispatch.dispatch(Action::Remember(file.clone()));
-            send.emit((format!("Loading {}", file.name), Request::Load { file, options: options.clone() }));
+            link.job(format!("Loading {}", file.name), Request::Load { file, options: options.clone() });
         })
     };
     let on_sample = {
-        let send = send.clone();
+        let link = link.clone();
         Callback::from(move |_| {
-            send.emit(("Loading the sample".into(), Request::LoadSample { url: absolute_url(SAMPLE_URL) }))
+            link.job("Loading the sample".into(), Request::LoadSample { url: absolute_url(SAMPLE_URL) })
         })
     };
     let on_sidecar = {
-        let send = send.clone();
+        let link = link.clone();
         let join = state.sidecar_join();
         Callback::from(move |file: FileHandle| {
-            send.emit((format!("Joining {}", file.name), Request::AttachSidecar { file, join: join.clone() }))
+            link.job(format!("Joining {}", file.name), Request::AttachSidecar { file, join: join.clone() })
         })
     };
     let on_cancel = {
-        let send = send.clone();
-        Callback::from(move |_| send.emit((String::new(), Request::Cancel)))
+        let link = link.clone();
+        Callback::from(move |_| link.ask(Request::Cancel))
     };
     let on_retry_dropping = {
-        let send = send.clone();
+        let link = link.clone();
         let dispatch = state.dispatcher();
         let last = state.last_file.clone();
         let mut options = state.load_options();
@@ -146,22 +174,19 @@ fn Main() -> Html {
         Callback::from(move |_| {
             if let Some(file) = last.clone() {
                 dispatch.dispatch(Action::SetDropNonFinite(true));
-                send.emit((
-                    format!("Loading {}", file.name),
-                    Request::Load { file, options: options.clone() },
-                ));
+                link.job(format!("Loading {}", file.name), Request::Load { file, options: options.clone() });
             }
         })
     };
     let on_plan = {
-        let send = send.clone();
+        let link = link.clone();
         let dispatch = state.dispatcher();
         let form = state.plan_form.clone();
         Callback::from(move |_| match form.settings() {
-            Ok(settings) => send.emit((
+            Ok(settings) => link.job(
                 format!("Planning ({})", settings.method),
                 Request::Plan { settings: Box::new(settings), compare: false },
-            )),
+            ),
             Err(errors) => dispatch.dispatch(Action::Refused(form::refusal(&errors))),
         })
     };
@@ -172,34 +197,42 @@ fn Main() -> Html {
             dispatch.dispatch(Action::PlanForm(form));
         })
     };
+    let on_backend = {
+        let link = link.clone();
+        let dispatch = state.dispatcher();
+        let form = state.plan_form.clone();
+        Callback::from(move |policy: BackendPolicy| {
+            let form = form.with_backend(policy);
+            link::show(&form.to_hash());
+            dispatch.dispatch(Action::PlanForm(form));
+            link.ask(Request::Backend(policy));
+        })
+    };
     let on_download = {
-        let bridge = bridge.clone();
-        Callback::from(move |export| bridge.send(Request::Export(export)))
+        let link = link.clone();
+        Callback::from(move |export| link.ask(Request::Export(export)))
     };
     let on_describe = {
-        let bridge = bridge.clone();
-        Callback::from(move |rows| bridge.send(Request::Describe { rows }))
+        let link = link.clone();
+        Callback::from(move |rows| link.ask(Request::Describe { rows }))
     };
     let on_compare = {
-        let send = send.clone();
+        let link = link.clone();
         let shown = state.planned.as_ref().map(|p| p.plan.manifest.settings.clone());
         Callback::from(move |method: labelplan_core::plan::Method| {
             if let Some(settings) = &shown {
                 let settings = Box::new(labelplan_core::plan::Settings { method, ..settings.clone() });
-                send.emit((
-                    format!("Planning {method} to compare"),
-                    Request::Plan { settings, compare: true },
-                ));
+                link.job(format!("Planning {method} to compare"), Request::Plan { settings, compare: true });
             }
         })
     };
     let on_column = {
-        let bridge = bridge.clone();
-        Callback::from(move |name| bridge.send(Request::Column { name }))
+        let link = link.clone();
+        Callback::from(move |name| link.ask(Request::Column { name }))
     };
     let on_find = {
-        let bridge = bridge.clone();
-        Callback::from(move |text| bridge.send(Request::Find { text }))
+        let link = link.clone();
+        Callback::from(move |text| link.ask(Request::Find { text }))
     };
     let dispatch = state.dispatcher();
     let busy = state.busy.is_some();
@@ -208,7 +241,7 @@ fn Main() -> Html {
             <header>
                 <h1>{ "labelplan" }</h1>
                 <span class="tagline">{ "which items to label, and what each budget buys — all in your browser" }</span>
-                <badge::Badge backend={state.backend.clone()} />
+                <badge::Badge backend={state.backend.clone()} policy={state.plan_form.backend} {on_backend} />
             </header>
             <main>
                 <drop_zone::DropZone
@@ -234,7 +267,8 @@ fn Main() -> Html {
                     <error_panel::ErrorPanel failure={failure.clone()} {on_retry_dropping} has_dataset={state.summary.is_some()} />
                 }
                 if state.summary.is_some() {
-                    <plan_form::PlanFormPanel form={state.plan_form.clone()} on_change={on_plan_form} {on_plan} {busy} />
+                    <plan_form::PlanFormPanel form={state.plan_form.clone()} on_change={on_plan_form} {on_plan} {busy}
+                        refused={state.error.as_ref().and_then(|f| Some((f.setting.clone()?, f.message.clone())))} />
                 }
                 if let Some(planned) = &state.planned {
                     // Keyed by the plan: a new plan mounts afresh (its sections, selection,

@@ -20,6 +20,10 @@ pub struct PlanFormProps {
     pub on_plan: Callback<()>,
     /// A request is running.
     pub busy: bool,
+    /// A setting the engine refused at the last plan (its key) and why: shown at the
+    /// field until the form changes.
+    #[prop_or_default]
+    pub refused: Option<(String, String)>,
 }
 
 /// The settings shown above the fold; the rest go under "All settings".
@@ -38,10 +42,12 @@ fn choices(key: &str) -> Option<Vec<&'static str>> {
 
 /// One setting: its label, a select or a text box, its help and default, and why its
 /// text is refused.
-fn setting(field: &'static Field, form: &PlanForm, on_change: &Callback<PlanForm>) -> Html {
+fn setting(field: &'static Field, props: &PlanFormProps) -> Html {
+    let (form, on_change) = (&props.form, &props.on_change);
     let key = field.key;
     let text = form.text(key).to_owned();
-    let error = form.error(key);
+    let refused = props.refused.as_ref().filter(|(k, _)| k == key).map(|(_, why)| why.clone());
+    let error = form.error(key).or(refused);
     let default = (field.get)(&Settings::default());
     let control = match choices(key) {
         Some(values) => {
@@ -100,17 +106,29 @@ pub fn PlanFormPanel(props: &PlanFormProps) -> Html {
     let on_plan = props.on_plan.reform(|_: MouseEvent| ());
     let method: Option<Method> = props.form.text("method").parse().ok();
     let field = |key: &str| settings::field(key).expect("a setting");
+    let refused_inside = props.refused.as_ref().is_some_and(|(key, _)| !UP_FRONT.contains(&key.as_str()));
+    // Opened when the engine refused a setting in it, so the message is seen; never
+    // closed from here (an `open` attribute would close what the user opened).
+    let details = use_node_ref();
+    {
+        let details = details.clone();
+        use_effect_with(refused_inside, move |&inside| {
+            if let Some(d) = details.cast::<web_sys::HtmlDetailsElement>().filter(|_| inside) {
+                d.set_open(true);
+            }
+        });
+    }
     html! {
         <section class="plan-form" data-testid="plan-form">
             <div class="plan-row">
-                { for UP_FRONT.iter().map(|key| setting(field(key), &props.form, &props.on_change)) }
+                { for UP_FRONT.iter().map(|key| setting(field(key), props)) }
                 <button onclick={on_plan} disabled={props.busy} data-testid="plan">{ "Plan" }</button>
             </div>
             <p class="hint">{ method.map_or("", Method::explain) }</p>
-            <details class="all-settings" data-testid="all-settings">
+            <details class="all-settings" data-testid="all-settings" ref={details}>
                 <summary>{ "All settings" }</summary>
                 <div class="settings-grid">
-                    { for FIELDS.iter().filter(|f| !UP_FRONT.contains(&f.key)).map(|f| setting(f, &props.form, &props.on_change)) }
+                    { for FIELDS.iter().filter(|f| !UP_FRONT.contains(&f.key)).map(|f| setting(f, props)) }
                 </div>
             </details>
         </section>

@@ -156,7 +156,8 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
             if let Some(note) = note {
                 <p class="note" data-testid="plan-note">{ note }</p>
             }
-            <table>
+            // Scrolls sideways on a phone rather than widening the page.
+            <div class="table-scroll"><table>
                 <thead>
                     <tr>
                         <th>{ "Budget" }</th><th>{ "Items" }</th><th>{ "Cost" }</th><th>{ "Hours" }</th>
@@ -167,7 +168,7 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                     </tr>
                 </thead>
                 <tbody>{ for plan.budgets.iter().map(budget_row) }</tbody>
-            </table>
+            </table></div>
             if let Some(r) = &plan.recommended {
                 <p class="recommended" data-testid="recommended">
                     { format!(

@@ -1,6 +1,7 @@
 //! Progress of the running request: stage, bytes or steps, elapsed time, the time the
 //! stage still needs at its pace so far, cancel.
 
+use labelplan_core::progress::Unit;
 use yew::prelude::*;
 
 use super::state::Busy;
@@ -44,10 +45,10 @@ pub fn ProgressPanel(props: &ProgressProps) -> Html {
             <div class="progress-head">
                 <strong>{ &b.label }</strong>
                 <span>{ format!(" — {} ", b.stage) }</span>
-                if b.total > 0 && b.counts_bytes {
+                if b.total > 0 && b.unit == Unit::Bytes {
                     <span>{ format!("{} of {} ({percent:.0}%)", human_bytes(b.done), human_bytes(b.total)) }</span>
                 } else if b.total > 0 {
-                    <span>{ format!("{} of {}", b.done, b.total) }</span>
+                    <span>{ format!("{} of {} {}", b.done, b.total, b.unit.word(b.total)) }</span>
                 }
                 <span class="elapsed">{ format!(" · {elapsed:.1} s") }</span>
                 if let Some(left) = left {

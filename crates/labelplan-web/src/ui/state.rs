@@ -3,13 +3,14 @@
 use std::rc::Rc;
 
 use labelplan_core::plan::{Manifest, Plan};
+use labelplan_core::progress::Unit;
 use labelplan_core::read::SidecarJoin;
 use labelplan_core::{LoadOptions, Summary};
 use labelplan_select::map::PoolMap;
 use yew::Reducible;
 
 use super::form::PlanForm;
-use crate::protocol::{Backend, ColumnCodes, Failure, FileHandle, Item, Response};
+use crate::protocol::{BackendStatus, ColumnCodes, Failure, FileHandle, Item, Response, Tagged};
 
 /// What the user set for loading.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -38,15 +39,17 @@ pub struct Planned {
 /// A request in progress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Busy {
+    /// The job's request number: only its answers move the progress or end it.
+    pub id: u64,
     /// What the user asked for.
     pub label: String,
-    /// Whether progress counts bytes (a load) rather than steps (a plan).
-    pub counts_bytes: bool,
     /// Current stage from the worker.
     pub stage: String,
-    /// Bytes done.
+    /// What `done` and `total` count.
+    pub unit: Unit,
+    /// Units done.
     pub done: u64,
-    /// Bytes in all.
+    /// Units in all.
     pub total: u64,
     /// When it started (ms since the page opened).
     pub started_ms: f64,
@@ -82,7 +85,7 @@ pub struct Loaded {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AppState {
     /// The worker's backend, once known.
-    pub backend: Option<Backend>,
+    pub backend: Option<BackendStatus>,
     /// The running request.
     pub busy: Option<Busy>,
     /// The loaded dataset.
@@ -156,10 +159,10 @@ impl AppState {
 /// What changes the state.
 #[derive(Debug, Clone)]
 pub enum Action {
-    /// A request was sent: its label, and whether its progress counts bytes.
-    Started(String, bool),
-    /// The worker answered.
-    Response(Response),
+    /// A job (a load or plan) was sent: its request's number and its label.
+    Started(u64, String),
+    /// The worker answered the request with this number.
+    Response(Tagged<Response>),
     /// Keep this file for a retry.
     Remember(FileHandle),
     /// New settings.
@@ -174,8 +177,10 @@ pub enum Action {
     SetDropNonFinite(bool),
 }
 
+/// Milliseconds since the Unix epoch (`Date.now()` in the browser; the reducer's unit
+/// tests run natively).
 fn now_ms() -> f64 {
-    js_sys::Date::now()
+    web_time::SystemTime::now().duration_since(web_time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 impl Reducible for AppState {
@@ -184,14 +189,15 @@ impl Reducible for AppState {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         match action {
-            Action::Started(label, counts_bytes) => {
+            Action::Started(id, label) => {
                 s.error = None;
                 let stage = "starting".into();
                 let now = now_ms();
                 s.busy = Some(Busy {
+                    id,
                     label,
-                    counts_bytes,
                     stage,
+                    unit: Unit::Steps,
                     done: 0,
                     total: 0,
                     started_ms: now,
@@ -201,6 +207,10 @@ impl Reducible for AppState {
             }
             Action::PlanForm(form) => {
                 s.plan_form = form;
+                // A setting the engine refused is shown at its field until the form changes.
+                if s.error.as_ref().is_some_and(|f| f.setting.is_some()) {
+                    s.error = None;
+                }
                 // Edited settings are no longer plan.json's.
                 s.replay = None;
             }
@@ -213,78 +223,96 @@ impl Reducible for AppState {
             Action::Remember(file) => s.last_file = Some(file),
             Action::Settings(settings) => s.settings = settings,
             Action::SetDropNonFinite(on) => s.settings.drop_non_finite = on,
-            Action::Response(response) => match response {
-                Response::Backend(b) => s.backend = Some(b),
-                Response::Progress { stage, done, total } => {
-                    if let Some(busy) = s.busy.as_mut() {
-                        if busy.stage != stage {
-                            busy.stage_started_ms = now_ms();
-                            busy.stage_counts = false;
-                        }
-                        busy.stage = stage;
-                        // A stage without a count keeps the bar where the last count left it.
-                        if total > 0 {
-                            busy.done = done;
-                            busy.total = total;
-                            busy.stage_counts = true;
-                        }
-                    }
-                }
-                Response::Loaded { summary, norms_on, parse_seconds } => {
+            Action::Response(Tagged { id, body }) => {
+                // Whether this answers the running job (it then ends it), not a query or
+                // a job it replaced.
+                let ends_job = s.busy.as_ref().is_some_and(|b| b.id == id)
+                    && matches!(
+                        body,
+                        Response::Loaded { .. }
+                            | Response::Planned { .. }
+                            | Response::Failed(_)
+                            | Response::Cancelled
+                    );
+                if ends_job {
                     s.busy = None;
-                    s.summary = Some(Loaded { summary, norms_on, parse_seconds });
-                    // A plan of the data before would describe other rows.
-                    s.planned = None;
-                    s.described = None;
-                    s.found = None;
-                    s.compared.clear();
-                    s.coded.clear();
                 }
-                Response::Planned { plan, seconds, note, compare: true, .. } => {
-                    s.busy = None;
-                    let method = plan.manifest.settings.method;
-                    s.compared.retain(|c| c.plan.manifest.settings.method != method);
-                    let map = Rc::new(PoolMap::default());
-                    s.compared.push(Planned { plan: Rc::new(*plan), map, seconds, note });
-                }
-                Response::Planned { plan, map, order, seconds, mut note, compare: false } => {
-                    s.busy = None;
-                    // Comparisons were made beside the plan this one replaces.
-                    s.compared.clear();
-                    s.coded.clear();
-                    if let Some(Err(why)) = s.replay.as_ref().map(|m| m.check_input(&plan.manifest.input)) {
-                        let warning =
-                            format!("this is not plan.json's input, so the picks are not its picks: {why}");
-                        note = Some(note.map_or(warning.clone(), |n| format!("{n}; {warning}")));
-                    }
-                    s.planned = Some(Planned {
-                        plan: Rc::new(*plan),
-                        map: Rc::new(PoolMap { positions: map, order }),
-                        seconds,
-                        note,
-                    });
-                    s.described = None;
-                    s.found = None;
-                }
-                Response::Failed(failure) => {
-                    s.busy = None;
-                    s.error = Some(failure);
-                }
-                Response::Cancelled => s.busy = None,
-                Response::Described(items) => s.described = Some(Rc::new(items)),
-                Response::Column(codes) => {
-                    s.coded.retain(|c| c.name != codes.name);
-                    s.coded.push(Rc::new(codes));
-                }
-                Response::Found { text, row } => {
-                    let seq = s.found.as_ref().map_or(0, |f| f.seq + 1);
-                    s.found = Some(Found { text, row, seq });
-                }
-                // Saved by the bridge as it arrives (see `ui::Main`).
-                Response::Exported { .. } => {}
-            },
+                s.answer(id, body);
+            }
         }
         Rc::new(s)
+    }
+}
+
+impl AppState {
+    /// Takes in the worker's answer to request `id`.
+    fn answer(&mut self, id: u64, response: Response) {
+        let s = self;
+        match response {
+            Response::Backend(b) => s.backend = Some(b),
+            Response::Progress { stage, unit, done, total } => {
+                if let Some(busy) = s.busy.as_mut().filter(|b| b.id == id) {
+                    if busy.stage != stage {
+                        busy.stage_started_ms = now_ms();
+                        busy.stage_counts = false;
+                    }
+                    busy.stage = stage;
+                    // A stage without a count keeps the bar where the last count left it.
+                    if total > 0 {
+                        busy.unit = unit;
+                        busy.done = done;
+                        busy.total = total;
+                        busy.stage_counts = true;
+                    }
+                }
+            }
+            Response::Loaded { summary, norms_on, parse_seconds } => {
+                s.summary = Some(Loaded { summary, norms_on, parse_seconds });
+                // A plan of the data before would describe other rows.
+                s.planned = None;
+                s.described = None;
+                s.found = None;
+                s.compared.clear();
+                s.coded.clear();
+            }
+            Response::Planned { plan, seconds, note, compare: true, .. } => {
+                let method = plan.manifest.settings.method;
+                s.compared.retain(|c| c.plan.manifest.settings.method != method);
+                let map = Rc::new(PoolMap::default());
+                s.compared.push(Planned { plan: Rc::new(*plan), map, seconds, note });
+            }
+            Response::Planned { plan, map, order, seconds, mut note, compare: false } => {
+                // Comparisons were made beside the plan this one replaces.
+                s.compared.clear();
+                s.coded.clear();
+                if let Some(Err(why)) = s.replay.as_ref().map(|m| m.check_input(&plan.manifest.input)) {
+                    let warning =
+                        format!("this is not plan.json's input, so the picks are not its picks: {why}");
+                    note = Some(note.map_or(warning.clone(), |n| format!("{n}; {warning}")));
+                }
+                s.planned = Some(Planned {
+                    plan: Rc::new(*plan),
+                    map: Rc::new(PoolMap { positions: map, order }),
+                    seconds,
+                    note,
+                });
+                s.described = None;
+                s.found = None;
+            }
+            Response::Failed(failure) => s.error = Some(failure),
+            Response::Cancelled => {}
+            Response::Described(items) => s.described = Some(Rc::new(items)),
+            Response::Column(codes) => {
+                s.coded.retain(|c| c.name != codes.name);
+                s.coded.push(Rc::new(codes));
+            }
+            Response::Found { text, row } => {
+                let seq = s.found.as_ref().map_or(0, |f| f.seq + 1);
+                s.found = Some(Found { text, row, seq });
+            }
+            // Saved by the bridge as it arrives (see `ui::Main`).
+            Response::Exported { .. } => {}
+        }
     }
 }
 
@@ -310,9 +338,10 @@ mod tests {
     #[test]
     fn the_time_left_follows_the_stages_pace() {
         let busy = |done, total| Busy {
+            id: 1,
             label: "Planning".into(),
-            counts_bytes: false,
             stage: "training".into(),
+            unit: Unit::Epochs,
             done,
             total,
             started_ms: 0.0,
@@ -336,5 +365,40 @@ mod tests {
         let edited = state.plan_form.with("epochs", "5".into());
         let state = state.reduce(Action::PlanForm(edited));
         assert!(state.replay.is_none(), "edited settings are no longer plan.json's");
+    }
+
+    #[test]
+    fn only_the_running_jobs_answers_move_or_end_its_progress() {
+        let answer = |id, body| Action::Response(Tagged { id, body });
+        let progress =
+            |done| Response::Progress { stage: "reading".into(), unit: Unit::Bytes, done, total: 10 };
+        let state = Rc::new(AppState::default()).reduce(Action::Started(1, "Loading a.npy".into()));
+        // Loading b.npy replaces it; a.npy's cancel and late progress arrive after.
+        let state = state.reduce(Action::Started(2, "Loading b.npy".into()));
+        let state = state.reduce(answer(1, progress(9))).reduce(answer(1, Response::Cancelled));
+        let busy = state.busy.as_ref().expect("b.npy still loads");
+        assert_eq!((busy.id, busy.done), (2, 0));
+        let state = state.reduce(answer(2, progress(4)));
+        assert_eq!(state.busy.as_ref().map(|b| (b.done, b.unit)), Some((4, Unit::Bytes)));
+        // A query failing meanwhile shows its message and leaves the job running.
+        let state = state.reduce(answer(3, Response::Failed(Failure::message("no column".into()))));
+        assert!(state.busy.is_some() && state.error.is_some());
+        let state = state.reduce(answer(2, Response::Cancelled));
+        assert!(state.busy.is_none());
+    }
+
+    #[test]
+    fn a_setting_the_engine_refused_stays_until_the_form_changes() {
+        let refused = Failure {
+            message: "Balance: no column \"site\"".into(),
+            non_finite_rows: None,
+            setting: Some("balance".into()),
+        };
+        let state = Rc::new(AppState::default()).reduce(Action::Started(1, "Planning".into()));
+        let state = state.reduce(Action::Response(Tagged { id: 1, body: Response::Failed(refused) }));
+        assert!(state.busy.is_none());
+        assert_eq!(state.error.as_ref().and_then(|f| f.setting.as_deref()), Some("balance"));
+        let edited = state.plan_form.with("balance", "region=a:1".into());
+        assert!(state.reduce(Action::PlanForm(edited)).error.is_none());
     }
 }
