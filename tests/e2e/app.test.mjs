@@ -285,7 +285,7 @@ test('a plan of the sample runs on WebGPU in the worker and matches the native C
     assert.equal(await shown.getByTestId('budget-row').count(), 1);
     assert.equal(await shown.getByTestId('count').first().textContent(), String(plan.budgets[0].count));
     assert.match(await shown.getByTestId('recommended').textContent(), /^Recommended: \d+ items/);
-    await checkMap(page, plan);
+    await checkMap(page, plan, 'gpu');
     await screenshot(page, 'plan-webgpu');
   });
 });
@@ -334,7 +334,7 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     await screenshots(page, 'plan-cpu');
     await page.getByTestId('log-x').check();
     await screenshot(page, 'plan-curve-log');
-    await checkMap(page, plan);
+    await checkMap(page, plan, 'page');
     await screenshot(page, 'plan-map-cpu');
     await checkPicks(page, plan);
     await screenshot(page, 'plan-picks-cpu');
@@ -417,11 +417,14 @@ async function checkPicks(page, plan) {
  * names it; the slider grows the highlighted set; the wheel zooms and the frame is
  * redrawn.
  */
-async function checkMap(page, plan) {
+async function checkMap(page, plan, drawnBy) {
   const map = page.getByTestId('plan-map');
   const canvas = map.getByTestId('map-canvas');
   await canvas.scrollIntoViewIfNeeded();
   await page.waitForFunction(() => document.querySelector('[data-testid=map-canvas]')?.dataset.frameMs);
+  // Drawn on the GPU when plans run there (the same device), else on the page.
+  assert.equal(await canvas.getAttribute('data-drawn-by'), drawnBy);
+  assert.equal(await map.getByTestId('map-gpu-note').count(), 0, 'the GPU drew every frame it was asked for');
   // Pixels drawn, and one drawn pixel's place in CSS pixels.
   const drawn = () => canvas.evaluate((c) => {
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -461,7 +464,8 @@ async function checkMap(page, plan) {
   await page.waitForFunction(() => Number(document.querySelector('[data-testid=map-canvas]').dataset.zoom) > 1.5);
   const frameMs = Number(await canvas.getAttribute('data-frame-ms'));
   assert.ok(frameMs >= 0, 'a frame time is recorded');
-  console.log(`map: ${plan.pool} items, last frame ${frameMs} ms`);
+  assert.equal(await canvas.getAttribute('data-drawn-by'), drawnBy);
+  console.log(`map: ${plan.pool} items, last frame ${frameMs} ms, drawn by ${drawnBy}`);
 }
 
 test('every setting is in the form, a link carries them, and refused values are named in place', async () => {

@@ -12,6 +12,7 @@ pub mod backend;
 pub mod dataset;
 pub mod det;
 pub mod digest;
+pub mod draw;
 pub mod error;
 pub mod layout;
 pub mod parallel;

@@ -298,6 +298,28 @@ fn large(b: &GpuBackend) {
     }
 }
 
+/// Seconds of one map frame on the GPU (points resident, pixels read back) and with
+/// the page's fallback painter on the CPU.
+fn map_frame_seconds(ctx: &GpuContext, rows: usize, cpu: bool) -> (f64, Option<f64>) {
+    use labelplan_core::draw::{paint, Frame, Style};
+    use labelplan_gpu::kernels::points::{self, MapPoints};
+    let positions: Vec<f32> = blobs(3, rows, 2, CLASSES, 0.5).iter().map(|v| v * 10.0).collect();
+    let categories: Vec<u32> = (0..rows as u32).map(|r| r % CLASSES as u32).collect();
+    let highlighted: Vec<u32> = (0..rows as u32).step_by(20).collect();
+    let mask: Vec<bool> = (0..rows).map(|r| r % 20 == 0).collect();
+    let frame = Frame { width: 1280, height: 800, centre: (0.0, 0.0), scale: 38.0 };
+    let style = Style::new(rows, 1.0, false);
+    let on_gpu = block_on(MapPoints::new(ctx, &positions, &categories)).expect("map points upload");
+    let gpu = time(|| {
+        block_on(points::paint(ctx, &on_gpu, &frame, &highlighted, Some(0), &style)).expect("map frame");
+    });
+    let cpu = cpu.then(|| {
+        let mut rgba = vec![0u8; 1280 * 800 * 4];
+        time(|| paint(&mut rgba, &frame, &positions, &categories, &mask, Some(0), &style))
+    });
+    (gpu, cpu)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
@@ -343,6 +365,13 @@ fn main() {
             cpu: cpu.map(|c| c.0),
         });
     }
+    let (gpu_frame, cpu_frame) = map_frame_seconds(gpu.context(), rows, !has("--no-cpu"));
+    table.push(Row {
+        name: format!("map frame: {rows} points, 5% highlighted, 1280 × 800 RGBA read back"),
+        work: Work { gflop: 0.0, gbytes: 0.0 },
+        gpu: gpu_frame,
+        cpu: cpu_frame,
+    });
     print_table(&table, &gpu.name());
     println!(
         "f16 storage (GPU): nearest of {REFS} refs {half:.3} s = {:.1} GFLOP/s, {:.2}× the f32 kernel's time",

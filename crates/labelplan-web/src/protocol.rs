@@ -1,5 +1,6 @@
 //! The typed messages between the UI and the compute worker.
 
+use labelplan_core::draw::{Frame, Style};
 use labelplan_core::plan::{Plan, Settings};
 use labelplan_core::progress::Unit;
 use labelplan_core::read::SidecarJoin;
@@ -81,11 +82,31 @@ pub enum Request {
         /// What the user typed.
         text: String,
     },
+    /// A frame of the last plan's map drawn on the GPU plans run on (answered by
+    /// [`Response::Drawn`]). A query.
+    Draw(MapDraw),
     /// Run plans on this backend from now on (answered by [`Response::Backend`]; `Auto`
     /// times the probe on both once). The page sends it first, with the link's choice.
     Backend(BackendPolicy),
     /// Stop the running load or plan; the dataset loaded before it stays.
     Cancel,
+}
+
+/// A frame of the map, as the page's view and slider set it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapDraw {
+    /// Counts the page's frames: the answer carries it back.
+    pub seq: u64,
+    /// Canvas size and where the map lands on it.
+    pub frame: Frame,
+    /// The first picks of the slider's order that are highlighted.
+    pub count: u32,
+    /// The metadata column the points are coloured by (`None`: the clusters).
+    pub colour_by: Option<String>,
+    /// The ringed row.
+    pub selected: Option<u32>,
+    /// Sizes and colours.
+    pub style: Style,
 }
 
 /// Where the worker computes, and why.
@@ -181,6 +202,17 @@ pub enum Response {
         text: String,
         /// The row, if any matched.
         row: Option<u32>,
+    },
+    /// A frame of the map: RGBA rows of `frame.width × 4` bytes, or why the GPU could
+    /// not draw it (the page then paints it itself).
+    Drawn {
+        /// The request's [`MapDraw::seq`].
+        seq: u64,
+        /// The frame drawn.
+        frame: Frame,
+        /// The pixels, as one byte string.
+        #[serde(with = "crate::codec::as_bytes")]
+        pixels: Result<Vec<u8>, String>,
     },
     /// The request failed; any dataset loaded before is still there.
     Failed(Failure),

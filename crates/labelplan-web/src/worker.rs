@@ -17,23 +17,37 @@ use labelplan_core::read::{join_sidecar, read_sidecar, SidecarJoin};
 use labelplan_core::settings::{field, SettingError};
 use labelplan_core::write::Export;
 use labelplan_core::{read_embeddings, Dataset, Error, Input, LoadOptions, Summary};
+use labelplan_gpu::kernels::points::{self, MapPoints};
 use labelplan_gpu::{GpuContext, GpuError, GpuOptions};
 use labelplan_run::policy::ProbeTimes;
 use labelplan_run::{BackendPolicy, Choice, Source as RunSource, Work};
+use labelplan_select::map::PoolMap;
 use labelplan_select::{Progress, SelectError};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use yew_agent::prelude::*;
 
 use crate::blob_reader::BlobReader;
-use crate::protocol::{BackendStatus, ColumnCodes, Failure, FileHandle, Item, Request, Response, Tagged};
+use crate::protocol::{
+    BackendStatus, ColumnCodes, Failure, FileHandle, Item, MapDraw, Request, Response, Tagged,
+};
 
 /// Everything the worker keeps between requests.
 struct State {
     loaded: Option<Loaded>,
     /// The last plan and the dataset it picked from, for its exports.
-    planned: Option<(Rc<Dataset>, Rc<Plan>)>,
+    planned: Option<Shown>,
+    /// The shown plan's map points on the GPU, and the column they are coloured by.
+    points: Option<(Option<String>, Rc<MapPoints>)>,
     backend: Backends,
+}
+
+/// The plan the page shows: exports, hovers, searches and map frames read it.
+#[derive(Clone)]
+struct Shown {
+    data: Rc<Dataset>,
+    plan: Rc<Plan>,
+    map: Rc<PoolMap>,
 }
 
 /// The GPU (or why there is none) and the user's choice between it and the CPU.
@@ -138,7 +152,7 @@ pub async fn Engine(mut scope: ReactorScope<Tagged<Request>, Tagged<Response>>) 
     // The CPU until the page says what the user chose (its first request).
     let choice = Choice { on_gpu: false, why: "the page has not chosen yet".into() };
     let backend = Backends { gpu, policy: BackendPolicy::Auto, probe: None, choice };
-    let state = Rc::new(RefCell::new(State { loaded: None, planned: None, backend }));
+    let state = Rc::new(RefCell::new(State { loaded: None, planned: None, points: None, backend }));
     let (tx, mut rx) = mpsc::unbounded::<Tagged<Response>>();
     // The running job's cancel flag; a new job cancels the one before it.
     let mut running = Rc::new(AtomicBool::new(false));
@@ -154,6 +168,8 @@ pub async fn Engine(mut scope: ReactorScope<Tagged<Request>, Tagged<Response>>) 
                     Request::Describe { rows } => answers.send(described(&rows, &state.borrow())),
                     Request::Column { name } => answers.send(column(&name, &state.borrow())),
                     Request::Find { text } => answers.send(found(text, &state.borrow())),
+                    // Waits on the GPU: answered from its own task, beside any job.
+                    Request::Draw(request) => spawn_local(draw(request, state.clone(), answers)),
                     job => {
                         running.store(true, Ordering::Relaxed);
                         running = Rc::new(AtomicBool::new(false));
@@ -200,6 +216,7 @@ async fn handle(request: Request, state: Rc<RefCell<State>>, answers: Answers, c
         | Request::Describe { .. }
         | Request::Column { .. }
         | Request::Find { .. }
+        | Request::Draw(_)
         | Request::Backend(_)
         | Request::Cancel => return,
     };
@@ -209,7 +226,7 @@ async fn handle(request: Request, state: Rc<RefCell<State>>, answers: Answers, c
 /// One export of the last plan, written as the CLI writes it.
 fn exported(export: Export, state: &State) -> Response {
     match &state.planned {
-        Some((data, plan)) => Response::Exported {
+        Some(Shown { data, plan, .. }) => Response::Exported {
             name: export.file_name().into(),
             mime: export.mime().into(),
             text: export.write(plan, data),
@@ -222,7 +239,7 @@ fn exported(export: Export, state: &State) -> Response {
 /// out: the UI asks only for rows of the plan it shows, and a newer dataset may be
 /// smaller).
 fn described(rows: &[u32], state: &State) -> Response {
-    let Some((data, _)) = &state.planned else {
+    let Some(Shown { data, .. }) = &state.planned else {
         return Response::Described(Vec::new());
     };
     let items = rows
@@ -239,7 +256,7 @@ fn described(rows: &[u32], state: &State) -> Response {
 
 /// Metadata column `name` of the last plan's dataset as categories.
 fn column(name: &str, state: &State) -> Response {
-    let values = state.planned.as_ref().and_then(|(data, _)| data.columns.iter().find(|c| c.name == name));
+    let values = state.planned.as_ref().and_then(|s| s.data.columns.iter().find(|c| c.name == name));
     match values {
         Some(c) => Response::Column(ColumnCodes::of(name, &c.values)),
         None => failure(format!("the plan's dataset has no column {name:?}")),
@@ -249,7 +266,7 @@ fn column(name: &str, state: &State) -> Response {
 /// The row of the last plan's dataset with id `text` (trimmed), else the row numbered
 /// `text` ("123" or "row 123").
 fn found(text: String, state: &State) -> Response {
-    let row = state.planned.as_ref().and_then(|(data, _)| {
+    let row = state.planned.as_ref().and_then(|Shown { data, .. }| {
         let wanted = text.trim();
         let by_id = data.ids.as_ref().and_then(|ids| ids.iter().position(|id| id == wanted));
         let by_number = || {
@@ -259,6 +276,50 @@ fn found(text: String, state: &State) -> Response {
         by_id.or_else(by_number).map(|r| r as u32)
     });
     Response::Found { text, row }
+}
+
+/// A frame of the shown plan's map drawn on the GPU plans run on.
+async fn draw(request: MapDraw, state: Rc<RefCell<State>>, answers: Answers) {
+    let pixels = draw_frame(&request, &state).await;
+    answers.send(Response::Drawn { seq: request.seq, frame: request.frame, pixels });
+}
+
+async fn draw_frame(request: &MapDraw, state: &Rc<RefCell<State>>) -> Result<Vec<u8>, String> {
+    // Out of the cell: no borrow may live across the GPU's awaits.
+    let (gpu, shown, points) = {
+        let s = state.borrow();
+        let gpu = s.backend.active().ok_or("plans run on the CPU")?;
+        let shown = s.planned.clone().ok_or("no plan to draw")?;
+        let points = s.points.as_ref().filter(|(by, _)| *by == request.colour_by).map(|(_, p)| p.clone());
+        (gpu, shown, points)
+    };
+    let points = match points {
+        Some(points) => points,
+        None => {
+            let categories = match &request.colour_by {
+                None => shown.plan.cluster.clone(),
+                Some(name) => {
+                    let column = shown.data.columns.iter().find(|c| &c.name == name);
+                    ColumnCodes::of(name, &column.ok_or_else(|| format!("no column {name:?}"))?.values).codes
+                }
+            };
+            let points =
+                MapPoints::new(&gpu, &shown.map.positions, &categories).await.map_err(|e| e.to_string())?;
+            let points = Rc::new(points);
+            let mut s = state.borrow_mut();
+            // Kept unless another plan replaced this one meanwhile.
+            if s.planned.as_ref().is_some_and(|now| Rc::ptr_eq(&now.plan, &shown.plan)) {
+                s.points = Some((request.colour_by.clone(), points.clone()));
+            }
+            points
+        }
+    };
+    let mut highlighted: Vec<u32> = shown.map.order.iter().take(request.count as usize).copied().collect();
+    highlighted.sort_unstable();
+    let (frame, style) = (&request.frame, &request.style);
+    points::paint(&gpu, &points, frame, &highlighted, request.selected, style)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn failure(message: String) -> Response {
@@ -324,6 +385,7 @@ async fn load(
     state.loaded = Some(Loaded { dataset, norms, norms_on: norms_on.clone(), source });
     // A plan of the data before would describe other rows.
     state.planned = None;
+    state.points = None;
     Ok(Response::Loaded { summary, norms_on, parse_seconds })
 }
 
@@ -383,7 +445,10 @@ async fn plan(
     let planned =
         labelplan_run::plan(gpu.as_ref(), work, info, &settings, watch).await.map_err(plan_failed)?;
     if !compare {
-        state.borrow_mut().planned = Some((dataset, Rc::new(planned.plan.clone())));
+        let mut s = state.borrow_mut();
+        let (plan, map) = (Rc::new(planned.plan.clone()), Rc::new(planned.map.clone()));
+        s.planned = Some(Shown { data: dataset, plan, map });
+        s.points = None;
     }
     let seconds = started.elapsed().as_secs_f64();
     let (map, order) = (planned.map.positions, planned.map.order);

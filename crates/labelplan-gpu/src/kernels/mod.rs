@@ -7,6 +7,7 @@ pub mod head;
 pub mod layout;
 pub mod nearest_among;
 pub mod normalize;
+pub mod points;
 pub mod raise_best;
 pub mod segment_sums;
 pub mod similarity;
@@ -175,6 +176,7 @@ pub(crate) struct Pipelines {
     pub segment_sums: PerStorage,
     pub head: head::Kernels,
     pub layout: Kernel,
+    pub points: points::Pipeline,
 }
 
 impl Pipelines {
@@ -188,6 +190,7 @@ impl Pipelines {
             segment_sums: segment_sums::kernels(device),
             head: head::Kernels::new(device),
             layout: Kernel::new(device, "layout", layout::SOURCE, "main"),
+            points: points::Pipeline::new(device),
         }
     }
 }
@@ -202,5 +205,6 @@ pub fn shaders() -> Vec<(String, String)> {
     all.extend(similarity::sources());
     all.extend(head::sources());
     all.push(("layout".to_string(), layout::SOURCE.to_string()));
+    all.push(("points".to_string(), points::SOURCE.to_string()));
     all
 }

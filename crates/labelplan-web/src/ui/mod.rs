@@ -234,6 +234,14 @@ fn Main() -> Html {
         let link = link.clone();
         Callback::from(move |text| link.ask(Request::Find { text }))
     };
+    // The map is drawn on the GPU when plans run there: the same device.
+    let gpu_drawing = state.backend.as_ref().filter(|b| b.on_gpu).map(|_| {
+        let link = link.clone();
+        map::GpuDrawing {
+            on_draw: Callback::from(move |request| link.ask(Request::Draw(request))),
+            drawn: state.drawn.clone(),
+        }
+    });
     let dispatch = state.dispatcher();
     let busy = state.busy.is_some();
     html! {
@@ -279,7 +287,7 @@ fn Main() -> Html {
                         found={state.found.clone()} {on_find}
                         compared={state.compared.clone()} {on_compare} {busy}
                         columns={state.summary.as_ref().map(|s| s.summary.columns.clone()).unwrap_or_default()}
-                        coded={state.coded.clone()} {on_column} />
+                        coded={state.coded.clone()} {on_column} gpu={gpu_drawing} />
                 }
                 if let Some(loaded) = &state.summary {
                     <summary::SummaryPanel loaded={loaded.clone()} />

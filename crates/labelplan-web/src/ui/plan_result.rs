@@ -12,7 +12,7 @@ use super::compare::{self, Compare};
 use super::coverage::CoverageBars;
 use super::curve::BudgetCurve;
 use super::items::use_items;
-use super::map::PlanMap;
+use super::map::{GpuDrawing, PlanMap};
 use super::picks::PicksTable;
 use super::state::{Found, Planned};
 use crate::protocol::{ColumnCodes, Item};
@@ -44,6 +44,9 @@ pub struct PlanResultProps {
     pub coded: Vec<Rc<ColumnCodes>>,
     /// Asks the worker to code a column.
     pub on_column: Callback<String>,
+    /// The map drawn on the GPU plans run on (`None`: on the page).
+    #[prop_or_default]
+    pub gpu: Option<GpuDrawing>,
 }
 
 fn budget_row(b: &BudgetPlan) -> Html {
@@ -200,7 +203,7 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                 <PlanMap plan={plan.clone()} map={map.clone()}
                     items={items.clone()} {items_len} on_describe={props.on_describe.clone()}
                     selected={*selected} on_select={on_select.clone()} columns={props.columns.clone()}
-                    coded={props.coded.clone()} on_column={props.on_column.clone()} />
+                    coded={props.coded.clone()} on_column={props.on_column.clone()} gpu={props.gpu.clone()} />
             }
             if *revealed >= 3 {
                 <CoverageBars plan={plan.clone()} columns={props.columns.clone()}

@@ -2,6 +2,7 @@
 
 use std::rc::Rc;
 
+use labelplan_core::draw::Frame;
 use labelplan_core::plan::{Manifest, Plan};
 use labelplan_core::progress::Unit;
 use labelplan_core::read::SidecarJoin;
@@ -34,6 +35,17 @@ pub struct Planned {
     pub seconds: f64,
     /// How it ran, when the user should know (a GPU failure and CPU rerun).
     pub note: Option<String>,
+}
+
+/// A frame of the map the GPU drew (or why it could not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drawn {
+    /// The page's number for the frame.
+    pub seq: u64,
+    /// Canvas size and view.
+    pub frame: Frame,
+    /// RGBA rows, or why not.
+    pub pixels: Result<Vec<u8>, String>,
 }
 
 /// A request in progress.
@@ -111,6 +123,8 @@ pub struct AppState {
     pub compared: Vec<Planned>,
     /// Metadata columns the worker coded as categories (the map's colours, coverage bars).
     pub coded: Vec<Rc<ColumnCodes>>,
+    /// The GPU's last frame of the map.
+    pub drawn: Option<Rc<Drawn>>,
 }
 
 /// The answer to a search by id or row number.
@@ -310,6 +324,7 @@ impl AppState {
                 let seq = s.found.as_ref().map_or(0, |f| f.seq + 1);
                 s.found = Some(Found { text, row, seq });
             }
+            Response::Drawn { seq, frame, pixels } => s.drawn = Some(Rc::new(Drawn { seq, frame, pixels })),
             // Saved by the bridge as it arrives (see `ui::Main`).
             Response::Exported { .. } => {}
         }

@@ -4,7 +4,6 @@
 //! up its id and metadata); the slider grows the highlighted set along the ranked order.
 
 pub mod hit;
-pub mod raster;
 pub mod view;
 
 use std::cell::RefCell;
@@ -16,9 +15,10 @@ use wasm_bindgen::{Clamped, JsCast};
 use yew::prelude::*;
 
 use super::items::Items;
-use crate::protocol::ColumnCodes;
+use crate::protocol::{ColumnCodes, MapDraw};
+use crate::ui::state::Drawn;
 use hit::Grid;
-use raster::{colour, paint, Style};
+use labelplan_core::draw::{colour, paint, Frame, Style};
 use view::View;
 
 /// CSS pixels within which hovering finds a point.
@@ -53,6 +53,18 @@ pub struct PlanMapProps {
     pub coded: Vec<Rc<ColumnCodes>>,
     /// Asks the worker to code a column.
     pub on_column: Callback<String>,
+    /// Drawing on the GPU plans run on; `None`: the page paints the map itself.
+    #[prop_or_default]
+    pub gpu: Option<GpuDrawing>,
+}
+
+/// The GPU's side of drawing the map: how to ask it for a frame, and its last answer.
+#[derive(Clone, PartialEq)]
+pub struct GpuDrawing {
+    /// Asks the worker to draw a frame.
+    pub on_draw: Callback<MapDraw>,
+    /// Its last frame.
+    pub drawn: Option<Rc<Drawn>>,
 }
 
 /// The first `count` rows of `order`, as a mask over `rows` rows.
@@ -83,7 +95,27 @@ fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }
 
-/// Paints the map on `canvas` and returns the milliseconds it took.
+/// The style of a map of `rows` points on this screen.
+fn style(rows: usize) -> Style {
+    Style::new(rows, pixel_ratio(), prefers_dark())
+}
+
+/// Puts RGBA `pixels` of `frame` on `canvas` (sized to it first).
+fn put(canvas: &web_sys::HtmlCanvasElement, frame: &Frame, pixels: &[u8]) -> Result<(), String> {
+    let (w, h) = (frame.width, frame.height);
+    if canvas.width() != w || canvas.height() != h {
+        canvas.set_width(w);
+        canvas.set_height(h);
+    }
+    let context: web_sys::CanvasRenderingContext2d =
+        canvas.get_context("2d").ok().flatten().ok_or("this browser gives no 2-D canvas")?.unchecked_into();
+    let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(pixels), w, h)
+        .map_err(|e| format!("{e:?}"))?;
+    context.put_image_data(&image, 0.0, 0.0).map_err(|e| format!("{e:?}"))
+}
+
+/// Paints the map on `canvas` on the page (the 2-D canvas fallback) and returns the
+/// milliseconds it took.
 fn draw(
     canvas: &web_sys::HtmlCanvasElement,
     buffer: &mut Vec<u8>,
@@ -94,27 +126,20 @@ fn draw(
     selected: Option<u32>,
 ) -> Result<f64, String> {
     let started = now_ms();
-    let (w, h) = (view.width as u32, view.height as u32);
-    if canvas.width() != w || canvas.height() != h {
-        canvas.set_width(w);
-        canvas.set_height(h);
-    }
-    buffer.resize(w as usize * h as usize * 4, 0);
-    paint(
-        buffer,
-        view,
-        map,
-        category,
-        mask,
-        selected,
-        &Style::new(map.len() / 2, pixel_ratio(), prefers_dark()),
-    );
-    let context: web_sys::CanvasRenderingContext2d =
-        canvas.get_context("2d").ok().flatten().ok_or("this browser gives no 2-D canvas")?.unchecked_into();
-    let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(buffer.as_slice()), w, h)
-        .map_err(|e| format!("{e:?}"))?;
-    context.put_image_data(&image, 0.0, 0.0).map_err(|e| format!("{e:?}"))?;
+    let frame = view.frame();
+    buffer.resize(frame.width as usize * frame.height as usize * 4, 0);
+    paint(buffer, &frame, map, category, mask, selected, &style(map.len() / 2));
+    put(canvas, &frame, buffer)?;
     Ok(now_ms() - started)
+}
+
+/// Counts a drawn frame and its milliseconds on the canvas (tests and benchmarks read
+/// them there), and who drew it.
+fn record(canvas: &web_sys::HtmlCanvasElement, frames: &RefCell<u64>, ms: f64, by: &str) {
+    *frames.borrow_mut() += 1;
+    let _ = canvas.set_attribute("data-frames", &frames.borrow().to_string());
+    let _ = canvas.set_attribute("data-frame-ms", &format!("{ms:.2}"));
+    let _ = canvas.set_attribute("data-drawn-by", by);
 }
 
 /// The view that fits the map on the canvas at its current size.
@@ -152,35 +177,82 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
     let colour_by = use_state(|| None::<String>);
     let coded = props.coded.iter().find(|c| Some(&c.name) == colour_by.as_ref()).cloned();
 
+    // Frames asked of the GPU: the one in flight (its number and when it was asked) and
+    // the latest wanted; one at a time, so a busy worker never piles up frames.
+    let in_flight = use_mut_ref(|| None::<(u64, f64)>);
+    let wanted = use_mut_ref(|| None::<MapDraw>);
+    // Why the GPU could not draw, once it could not: the page paints from then on.
+    let gpu_failed = use_state(|| None::<String>);
+    let gpu = props.gpu.clone().filter(|_| gpu_failed.is_none());
+    let ask = {
+        let (in_flight, gpu) = (in_flight.clone(), gpu.clone());
+        Rc::new(move |request: MapDraw| {
+            if let Some(gpu) = &gpu {
+                *in_flight.borrow_mut() = Some((request.seq, now_ms()));
+                gpu.on_draw.emit(request);
+            }
+        })
+    };
     {
         let (canvas, view, map, plan, mask) =
             (canvas.clone(), view.clone(), props.map.clone(), plan.clone(), mask.clone());
         let (buffer, failed, frames, selected) =
             (buffer.clone(), failed.clone(), frames.clone(), props.selected);
-        use_effect_with((*view, mask.clone(), map.clone(), selected, coded.clone()), move |(.., coded)| {
-            let category = coded.as_ref().map_or(plan.cluster.as_slice(), |c| c.codes.as_slice());
-            if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
-                match *view {
-                    None => view.set(Some(fitted(&c, &map.positions))),
-                    Some(v) => {
-                        match draw(
-                            &c,
-                            &mut buffer.borrow_mut(),
-                            &v,
-                            &map.positions,
-                            category,
-                            &mask,
-                            selected,
-                        ) {
-                            Ok(ms) => {
-                                *frames.borrow_mut() += 1;
-                                let _ = c.set_attribute("data-frames", &frames.borrow().to_string());
-                                let _ = c.set_attribute("data-frame-ms", &format!("{ms:.2}"));
-                            }
-                            Err(why) => failed.set(Some(why)),
-                        }
+        let (in_flight, wanted, ask, count) = (in_flight.clone(), wanted.clone(), ask.clone(), *count);
+        let on_gpu = gpu.is_some();
+        use_effect_with(
+            (*view, mask.clone(), map.clone(), selected, coded.clone(), on_gpu),
+            move |(.., coded, _)| {
+                let category = coded.as_ref().map_or(plan.cluster.as_slice(), |c| c.codes.as_slice());
+                let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() else { return };
+                let Some(v) = *view else {
+                    view.set(Some(fitted(&c, &map.positions)));
+                    return;
+                };
+                if on_gpu {
+                    let seq = wanted.borrow().as_ref().map_or(1, |w| w.seq + 1);
+                    let colour_by = coded.as_ref().map(|c| c.name.clone());
+                    let style = style(map.positions.len() / 2);
+                    let request =
+                        MapDraw { seq, frame: v.frame(), count: count as u32, colour_by, selected, style };
+                    *wanted.borrow_mut() = Some(request.clone());
+                    if in_flight.borrow().is_none() {
+                        ask(request);
                     }
+                    return;
                 }
+                match draw(&c, &mut buffer.borrow_mut(), &v, &map.positions, category, &mask, selected) {
+                    Ok(ms) => record(&c, &frames, ms, "page"),
+                    Err(why) => failed.set(Some(why)),
+                }
+            },
+        );
+    }
+    // The GPU's frame: shown, timed from when it was asked; then the latest wanted, if
+    // the view moved meanwhile.
+    {
+        let (canvas, frames, failed, gpu_failed) =
+            (canvas.clone(), frames.clone(), failed.clone(), gpu_failed.clone());
+        let (in_flight, wanted, ask) = (in_flight.clone(), wanted.clone(), ask.clone());
+        let drawn = props.gpu.as_ref().and_then(|g| g.drawn.clone());
+        use_effect_with(drawn, move |drawn| {
+            let Some(drawn) = drawn else { return };
+            let Some((seq, asked_ms)) = *in_flight.borrow() else { return };
+            if drawn.seq != seq {
+                return;
+            }
+            *in_flight.borrow_mut() = None;
+            match (&drawn.pixels, canvas.cast::<web_sys::HtmlCanvasElement>()) {
+                (Err(why), _) => gpu_failed.set(Some(why.clone())),
+                (Ok(pixels), Some(c)) => match put(&c, &drawn.frame, pixels) {
+                    Ok(()) => record(&c, &frames, now_ms() - asked_ms, "gpu"),
+                    Err(why) => failed.set(Some(why)),
+                },
+                (Ok(_), None) => {}
+            }
+            let next = wanted.borrow().clone().filter(|w| w.seq != seq);
+            if let Some(request) = next {
+                ask(request);
             }
         });
     }
@@ -364,6 +436,9 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
             </div>
             if let Some(why) = &*failed {
                 <p class="field-error" role="alert">{ format!("The map could not be drawn: {why}") }</p>
+            }
+            if let (Some(why), Some(_)) = (&*gpu_failed, &props.gpu) {
+                <p class="meta" data-testid="map-gpu-note">{ format!("Drawn on the page: the GPU could not draw the map ({why}).") }</p>
             }
             <label class="map-budget">
                 <span>{ "Highlight the first picks" }</span>

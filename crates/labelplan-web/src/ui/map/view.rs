@@ -1,6 +1,8 @@
 //! Where the map's points land on the canvas: a scale and a centre in map units, fitted
 //! to the points and moved by zoom and pan. Pure, tested natively.
 
+use labelplan_core::draw::Frame;
+
 /// Canvas pixels kept free around the fitted points.
 const MARGIN: f64 = 12.0;
 /// Zoom limits, relative to the fitted view.
@@ -41,10 +43,7 @@ impl View {
 
     /// Canvas pixel of map point `(x, y)` (map y grows upwards, canvas y downwards).
     pub fn to_screen(&self, x: f32, y: f32) -> (f64, f64) {
-        (
-            self.width / 2.0 + (x as f64 - self.centre.0) * self.scale,
-            self.height / 2.0 - (y as f64 - self.centre.1) * self.scale,
-        )
+        self.frame().to_screen(x, y)
     }
 
     /// Map point under canvas pixel `(sx, sy)`.
@@ -67,6 +66,12 @@ impl View {
     /// Moved by `(dx, dy)` canvas pixels (the points follow the pointer).
     pub fn panned(&self, dx: f64, dy: f64) -> View {
         View { centre: (self.centre.0 - dx / self.scale, self.centre.1 + dy / self.scale), ..*self }
+    }
+
+    /// Where the map lands on the canvas, as the painters take it (the canvas size is
+    /// whole device pixels).
+    pub fn frame(&self) -> Frame {
+        Frame { width: self.width as u32, height: self.height as u32, centre: self.centre, scale: self.scale }
     }
 
     /// Zoom relative to the fitted view (1 = everything in view).

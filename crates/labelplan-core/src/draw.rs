@@ -1,9 +1,35 @@
 //! The map's pixels: every point as a small square in its colour, the highlighted ones
-//! larger with an outline, on top. Written straight into an RGBA buffer the canvas
-//! takes whole (`putImageData`): at 100,000 points that is a few milliseconds a frame,
-//! where a canvas path per point takes tens. Pure, tested natively.
+//! larger with an outline, on top. [`paint`] is the reference: the page's 2-D canvas
+//! fallback (an RGBA buffer the canvas takes whole with `putImageData`: a few
+//! milliseconds a frame at 100,000 points, where a canvas path per point takes tens) and
+//! the oracle of the GPU's point pipeline, which draws the same squares in the same
+//! order. Squares are placed by `floor(v + 0.5)` on both (WGSL's `round` rounds half to
+//! even, Rust's away from zero).
 
-use super::view::View;
+use serde::{Deserialize, Serialize};
+
+/// Where the map lands on a canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Canvas width in device pixels.
+    pub width: u32,
+    /// Canvas height in device pixels.
+    pub height: u32,
+    /// The map point at the canvas centre.
+    pub centre: (f64, f64),
+    /// Pixels per map unit.
+    pub scale: f64,
+}
+
+impl Frame {
+    /// Canvas pixel of map point `(x, y)` (map y grows upwards, canvas y downwards).
+    pub fn to_screen(&self, x: f32, y: f32) -> (f64, f64) {
+        (
+            self.width as f64 / 2.0 + (x as f64 - self.centre.0) * self.scale,
+            self.height as f64 / 2.0 - (y as f64 - self.centre.1) * self.scale,
+        )
+    }
+}
 
 /// Twelve colours that stay apart for colour-blind readers too (Okabe–Ito's eight, then
 /// four more of similar lightness); categories past twelve reuse them.
@@ -31,7 +57,7 @@ pub fn colour(c: u32) -> [u8; 3] {
 const SMALL_MAP: usize = 10_000;
 
 /// How points are drawn, in device pixels.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Style {
     /// Side of a point that is not highlighted.
     pub dot: usize,
@@ -65,12 +91,19 @@ impl Style {
     }
 }
 
-/// Paints the map into `rgba` (`view.width × view.height × 4`, cleared to transparent
-/// first): rows with `highlighted[i]` unset as dots, then the highlighted rows on top,
-/// then a ring around the `selected` row. `category[i]` picks each row's colour.
+/// The top-left pixel of a `side`-pixel square centred on canvas point `v`.
+pub fn square_start(v: f64, side: usize) -> f64 {
+    (v - side as f64 / 2.0 + 0.5).floor()
+}
+
+/// Paints the map into `rgba` (`frame.width × frame.height × 4`, cleared to transparent
+/// first): rows with `highlighted[i]` unset as dots, then the highlighted rows on top
+/// (each its outline, then itself), then a ring around the `selected` row. Squares
+/// replace what is under them (no blending): the canvas composites the whole image.
+/// `category[i]` picks each row's colour.
 pub fn paint(
     rgba: &mut [u8],
-    view: &View,
+    view: &Frame,
     positions: &[f32],
     category: &[u32],
     highlighted: &[bool],
@@ -80,8 +113,7 @@ pub fn paint(
     rgba.fill(0);
     let (w, h) = (view.width as usize, view.height as usize);
     let mut square = |x: f64, y: f64, side: usize, c: [u8; 4]| {
-        let half = side as f64 / 2.0;
-        let (x0, y0) = ((x - half).round(), (y - half).round());
+        let (x0, y0) = (square_start(x, side), square_start(y, side));
         if x0 + side as f64 <= 0.0 || y0 + side as f64 <= 0.0 || x0 >= w as f64 || y0 >= h as f64 {
             return;
         }
@@ -128,7 +160,7 @@ mod tests {
     fn points_land_where_the_view_says_and_picks_sit_on_top() {
         // Two rows at the same spot; row 1 is highlighted; row 2 is far off the canvas.
         let positions = [0.0, 0.0, 0.0, 0.0, 1e6, 1e6];
-        let view = View { width: 20.0, height: 10.0, centre: (0.0, 0.0), scale: 1.0, fitted: 1.0 };
+        let view = Frame { width: 20, height: 10, centre: (0.0, 0.0), scale: 1.0 };
         let style = Style { dot: 2, dot_alpha: 100, pick: 4, outline: [9, 9, 9, 255], ring: [1, 1, 1, 255] };
         let mut rgba = vec![7u8; 20 * 10 * 4];
         paint(&mut rgba, &view, &positions, &[0, 1, 2], &[false, true, false], None, &style);
@@ -149,7 +181,7 @@ mod tests {
 
     #[test]
     fn a_dot_on_the_edge_is_clipped_not_wrapped() {
-        let view = View { width: 10.0, height: 10.0, centre: (5.0, 5.0), scale: 1.0, fitted: 1.0 };
+        let view = Frame { width: 10, height: 10, centre: (5.0, 5.0), scale: 1.0 };
         let style = Style { dot: 4, dot_alpha: 255, pick: 4, outline: [0; 4], ring: [0; 4] };
         let mut rgba = vec![0u8; 10 * 10 * 4];
         // Map (0, 5) is canvas (0, 5): half of the dot hangs off the left edge.
