@@ -15,6 +15,7 @@ pub mod map;
 pub mod picks;
 mod plan_form;
 mod plan_result;
+mod privacy;
 mod progress;
 pub mod state;
 mod summary;
@@ -293,6 +294,7 @@ fn Main() -> Html {
                     <summary::SummaryPanel loaded={loaded.clone()} />
                 }
             </main>
+            { privacy::footer() }
         </div>
     }
 }
