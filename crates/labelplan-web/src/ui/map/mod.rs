@@ -59,12 +59,27 @@ pub struct PlanMapProps {
 }
 
 /// The GPU's side of drawing the map: how to ask it for a frame, and its last answer.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct GpuDrawing {
     /// Asks the worker to draw a frame.
     pub on_draw: Callback<MapDraw>,
     /// Its last frame.
     pub drawn: Option<Rc<Drawn>>,
+}
+
+/// Same frame by identity: comparing megabytes of pixels on every render would cost
+/// more than the render.
+fn same_frame(a: &Option<Rc<Drawn>>, b: &Option<Rc<Drawn>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+impl PartialEq for GpuDrawing {
+    fn eq(&self, other: &Self) -> bool {
+        self.on_draw == other.on_draw && same_frame(&self.drawn, &other.drawn)
+    }
 }
 
 /// The first `count` rows of `order`, as a mask over `rows` rows.
@@ -235,7 +250,9 @@ pub fn PlanMap(props: &PlanMapProps) -> Html {
             (canvas.clone(), frames.clone(), failed.clone(), gpu_failed.clone());
         let (in_flight, wanted, ask) = (in_flight.clone(), wanted.clone(), ask.clone());
         let drawn = props.gpu.as_ref().and_then(|g| g.drawn.clone());
-        use_effect_with(drawn, move |drawn| {
+        // Keyed by the frame's identity (see `same_frame`).
+        let key = drawn.as_ref().map(|d| Rc::as_ptr(d) as usize);
+        use_effect_with(key, move |_| {
             let Some(drawn) = drawn else { return };
             let Some((seq, asked_ms)) = *in_flight.borrow() else { return };
             if drawn.seq != seq {
