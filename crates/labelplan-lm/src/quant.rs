@@ -1,0 +1,162 @@
+//! Tensor element types: their ggml ids, names and block layouts, and dequantisation of
+//! the ones labelplan computes with. Quantised types store `BLOCK` consecutive values of
+//! a row in one block of bytes.
+
+use half::f16;
+
+/// A ggml tensor type, by its id in the GGUF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    /// 4-byte floats.
+    F32,
+    /// IEEE half floats.
+    F16,
+    /// Blocks of 32: f16 scale `d`, then 32 signed bytes; value = q·d.
+    Q8_0,
+    /// Blocks of 32: f16 scale `d`, f16 minimum `m`, 16 bytes of nibbles (low nibble =
+    /// element j, high = j + 16); value = q·d + m.
+    Q4_1,
+    /// A type this crate knows the layout of but does not compute with (its name, and
+    /// values and bytes per block).
+    Other(u32, &'static str, u64, u64),
+}
+
+/// Layouts of the ggml types a GGUF may hold: id, name, values per block, bytes per block.
+const LAYOUTS: [(u32, &str, u64, u64); 20] = [
+    (0, "F32", 1, 4),
+    (1, "F16", 1, 2),
+    (2, "Q4_0", 32, 18),
+    (3, "Q4_1", 32, 20),
+    (6, "Q5_0", 32, 22),
+    (7, "Q5_1", 32, 24),
+    (8, "Q8_0", 32, 34),
+    (9, "Q8_1", 32, 36),
+    (10, "Q2_K", 256, 84),
+    (11, "Q3_K", 256, 110),
+    (12, "Q4_K", 256, 144),
+    (13, "Q5_K", 256, 176),
+    (14, "Q6_K", 256, 210),
+    (15, "Q8_K", 256, 292),
+    (24, "I8", 1, 1),
+    (25, "I16", 1, 2),
+    (26, "I32", 1, 4),
+    (27, "I64", 1, 8),
+    (28, "F64", 1, 8),
+    (30, "BF16", 1, 2),
+];
+
+impl DType {
+    /// The type with ggml id `id`, if its layout is known.
+    pub fn from_id(id: u32) -> Option<DType> {
+        let &(_, name, block, bytes) = LAYOUTS.iter().find(|l| l.0 == id)?;
+        Some(match id {
+            0 => DType::F32,
+            1 => DType::F16,
+            8 => DType::Q8_0,
+            3 => DType::Q4_1,
+            _ => DType::Other(id, name, block, bytes),
+        })
+    }
+
+    /// ggml's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "F32",
+            DType::F16 => "F16",
+            DType::Q8_0 => "Q8_0",
+            DType::Q4_1 => "Q4_1",
+            DType::Other(_, name, ..) => name,
+        }
+    }
+
+    /// Values per block and bytes per block.
+    pub fn block(self) -> (u64, u64) {
+        match self {
+            DType::F32 => (1, 4),
+            DType::F16 => (1, 2),
+            DType::Q8_0 => (32, 34),
+            DType::Q4_1 => (32, 20),
+            DType::Other(_, _, values, bytes) => (values, bytes),
+        }
+    }
+
+    /// Whether this crate computes with it.
+    pub fn is_supported(self) -> bool {
+        !matches!(self, DType::Other(..))
+    }
+}
+
+fn half(bytes: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
+}
+
+/// Dequantises `bytes` of type `dtype` (a whole number of blocks) into `out`, which holds
+/// one value per element. Panics on a length mismatch or an unsupported type (callers
+/// check both when the file is read).
+pub fn dequantize(dtype: DType, bytes: &[u8], out: &mut [f32]) {
+    let (values, size) = dtype.block();
+    assert_eq!(
+        bytes.len() as u64 * values,
+        out.len() as u64 * size,
+        "{} bytes for {} values",
+        bytes.len(),
+        out.len()
+    );
+    match dtype {
+        DType::F32 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        DType::F16 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = f16::from_le_bytes([b[0], b[1]]).to_f32();
+            }
+        }
+        DType::Q8_0 => {
+            for (o, b) in out.chunks_exact_mut(32).zip(bytes.chunks_exact(34)) {
+                let d = half(b, 0);
+                for (v, &q) in o.iter_mut().zip(&b[2..]) {
+                    *v = q as i8 as f32 * d;
+                }
+            }
+        }
+        DType::Q4_1 => {
+            for (o, b) in out.chunks_exact_mut(32).zip(bytes.chunks_exact(20)) {
+                let (d, m) = (half(b, 0), half(b, 2));
+                for (j, &q) in b[4..].iter().enumerate() {
+                    o[j] = (q & 0x0f) as f32 * d + m;
+                    o[j + 16] = (q >> 4) as f32 * d + m;
+                }
+            }
+        }
+        DType::Other(_, name, ..) => panic!("{name} is not a type labelplan computes with"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantised_blocks_decode_as_ggml_defines_them() {
+        // Q8_0: d = 0.5, values -2, 0, 3, …
+        let mut q8 = vec![0u8; 34];
+        q8[..2].copy_from_slice(&f16::from_f32(0.5).to_le_bytes());
+        q8[2] = (-2i8) as u8;
+        q8[4] = 3;
+        let mut out = [9.0f32; 32];
+        dequantize(DType::Q8_0, &q8, &mut out);
+        assert_eq!(&out[..3], &[-1.0, 0.0, 1.5]);
+        // Q4_1: d = 2, m = -1; byte 0 = 0x3a: element 0 = 10, element 16 = 3.
+        let mut q4 = vec![0u8; 20];
+        q4[..2].copy_from_slice(&f16::from_f32(2.0).to_le_bytes());
+        q4[2..4].copy_from_slice(&f16::from_f32(-1.0).to_le_bytes());
+        q4[4] = 0x3a;
+        dequantize(DType::Q4_1, &q4, &mut out);
+        assert_eq!((out[0], out[16], out[1]), (19.0, 5.0, -1.0));
+        assert_eq!(DType::from_id(12).map(DType::name), Some("Q4_K"));
+        assert!(!DType::from_id(12).is_some_and(DType::is_supported));
+        assert_eq!(DType::from_id(99), None);
+    }
+}
