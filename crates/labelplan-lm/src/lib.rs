@@ -3,10 +3,13 @@
 //! - [`gguf`]: the GGUF v3 container, read with every count and offset checked against
 //!   the bytes there are (a truncated or inconsistent file is an error, never a panic or
 //!   an allocation of what it merely declares);
-//! - [`quant`]: the tensor types the model uses (F32, F16, Q8_0, Q4_1), dequantised.
+//! - [`quant`]: the tensor types the model uses (F32, F16, Q8_0, Q4_1), dequantised;
+//! - [`tokenizer`]: text to token ids and back, built from the GGUF's vocabulary.
 
 pub mod gguf;
 pub mod quant;
+pub mod tokenizer;
 
 pub use gguf::{Gguf, GgufError, TensorInfo, Value};
 pub use quant::DType;
+pub use tokenizer::Tokenizer;

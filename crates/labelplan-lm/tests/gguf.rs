@@ -1,16 +1,11 @@
 //! The GGUF reader on the real model and on broken copies of it. The model is fetched by
 //! `cargo xtask fetch` (`serve` and `test` do it); without it these tests fail.
 
+mod common;
+
+use common::model;
 use labelplan_lm::quant::{dequantize, DType};
 use labelplan_lm::{Gguf, Value};
-use labelplan_testkit::repo_root;
-
-const MODEL: &str = "web/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-
-fn model() -> Vec<u8> {
-    let path = repo_root().join(MODEL);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `cargo xtask fetch` first", path.display()))
-}
 
 fn parse(bytes: &[u8]) -> Result<Gguf, String> {
     Gguf::parse("model.gguf", bytes).map_err(|e| e.to_string())
