@@ -4,12 +4,15 @@
 //!   the bytes there are (a truncated or inconsistent file is an error, never a panic or
 //!   an allocation of what it merely declares);
 //! - [`quant`]: the tensor types the model uses (F32, F16, Q8_0, Q4_1), dequantised;
-//! - [`tokenizer`]: text to token ids and back, built from the GGUF's vocabulary.
+//! - [`tokenizer`]: text to token ids and back, built from the GGUF's vocabulary;
+//! - [`model`]: the Llama forward pass on the CPU over a KV cache.
 
 pub mod gguf;
+pub mod model;
 pub mod quant;
 pub mod tokenizer;
 
 pub use gguf::{Gguf, GgufError, TensorInfo, Value};
+pub use model::{Cache, Config, Model};
 pub use quant::DType;
 pub use tokenizer::Tokenizer;

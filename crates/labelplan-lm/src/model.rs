@@ -1,0 +1,371 @@
+//! The Llama forward pass on the CPU, one token at a time over a KV cache: the oracle of
+//! the GPU path and the browser's fallback. Weights stay in their GGUF types; the
+//! matrix-vector products dequantise block by block as they go (a Q4_1 row is read as
+//! `Σ_b d_b·Σ_j q_j·x_j + m_b·Σ_j x_j`, the block sums of `x` taken once per product).
+
+use crate::gguf::{Gguf, GgufError};
+use crate::quant::{dequantize, DType};
+
+/// The architecture's numbers, from the GGUF's `llama.*` metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Width of the residual stream.
+    pub dim: usize,
+    /// Width of the FFN's hidden layer.
+    pub ff: usize,
+    /// Query heads.
+    pub heads: usize,
+    /// Key/value heads (grouped-query attention: `heads / kv_heads` queries share one).
+    pub kv_heads: usize,
+    /// Width of a head.
+    pub head_dim: usize,
+    /// RoPE's base.
+    pub rope_base: f32,
+    /// RMSNorm's epsilon.
+    pub eps: f32,
+    /// Tokens in the vocabulary.
+    pub vocab: usize,
+    /// Positions the model was trained for.
+    pub context: usize,
+}
+
+impl Config {
+    /// The numbers of a `llama` GGUF.
+    pub fn from_gguf(gguf: &Gguf) -> Result<Config, GgufError> {
+        let arch = gguf.require_str("general.architecture")?;
+        if arch != "llama" {
+            return Err(GgufError {
+                file: gguf.file.clone(),
+                at: 0,
+                message: format!("general.architecture is {arch:?}; labelplan runs llama models"),
+            });
+        }
+        let n = |key: &str| gguf.require_u64(&format!("llama.{key}")).map(|v| v as usize);
+        let f = |key: &str| gguf.require_f64(&format!("llama.{key}")).map(|v| v as f32);
+        let (dim, heads) = (n("embedding_length")?, n("attention.head_count")?);
+        let kv_heads = n("attention.head_count_kv").unwrap_or(heads);
+        let vocab = gguf.tensor("token_embd.weight")?.shape().1 as usize;
+        let config = Config {
+            layers: n("block_count")?,
+            dim,
+            ff: n("feed_forward_length")?,
+            heads,
+            kv_heads,
+            head_dim: dim / heads.max(1),
+            rope_base: f("rope.freq_base").unwrap_or(10_000.0),
+            eps: f("attention.layer_norm_rms_epsilon")?,
+            vocab,
+            context: n("context_length")?,
+        };
+        if heads == 0
+            || kv_heads == 0
+            || dim % heads != 0
+            || heads % kv_heads != 0
+            || config.head_dim % 2 != 0
+        {
+            return Err(GgufError {
+                file: gguf.file.clone(),
+                at: 0,
+                message: format!(
+                    "{heads} heads, {kv_heads} key/value heads and width {dim} do not make a Llama"
+                ),
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// A weight matrix in its stored type: `rows` rows of `cols` values.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    /// The element type.
+    pub dtype: DType,
+    /// Output rows.
+    pub rows: usize,
+    /// Values per row (the input width).
+    pub cols: usize,
+    /// The rows' bytes, row after row.
+    pub bytes: Vec<u8>,
+}
+
+impl Matrix {
+    fn load(gguf: &Gguf, file: &[u8], name: &str, rows: usize, cols: usize) -> Result<Matrix, GgufError> {
+        let t = gguf.tensor(name)?;
+        let fail = |message: String| GgufError { file: gguf.file.clone(), at: t.start, message };
+        if !t.dtype.is_supported() {
+            return Err(fail(format!(
+                "tensor {name} is {}; labelplan computes with F32, F16, Q8_0 and Q4_1",
+                t.dtype.name()
+            )));
+        }
+        if t.shape() != (cols as u64, rows as u64) {
+            return Err(fail(format!("tensor {name} is {:?}; {cols} × {rows} expected", t.dims)));
+        }
+        Ok(Matrix { dtype: t.dtype, rows, cols, bytes: gguf.data(file, t).to_vec() })
+    }
+
+    /// Bytes of one row.
+    fn row_bytes(&self) -> usize {
+        let (values, bytes) = self.dtype.block();
+        self.cols / values as usize * bytes as usize
+    }
+
+    /// Row `r` as f32 (the embedding lookup).
+    pub fn row(&self, r: usize, out: &mut [f32]) {
+        let n = self.row_bytes();
+        dequantize(self.dtype, &self.bytes[r * n..(r + 1) * n], out);
+    }
+
+    /// `out[r] = row_r · x` for every row.
+    pub fn matvec(&self, x: &[f32], out: &mut [f32]) {
+        let n = self.row_bytes();
+        match self.dtype {
+            DType::Q4_1 => {
+                let sums: Vec<f32> = x.chunks_exact(32).map(|b| b.iter().sum()).collect();
+                for (o, row) in out.iter_mut().zip(self.bytes.chunks_exact(n)) {
+                    *o = q4_1_dot(row, x, &sums);
+                }
+            }
+            DType::Q8_0 => {
+                for (o, row) in out.iter_mut().zip(self.bytes.chunks_exact(n)) {
+                    *o = q8_0_dot(row, x);
+                }
+            }
+            _ => {
+                let mut w = vec![0.0f32; self.cols];
+                for (o, row) in out.iter_mut().zip(self.bytes.chunks_exact(n)) {
+                    dequantize(self.dtype, row, &mut w);
+                    *o = w.iter().zip(x).map(|(a, b)| a * b).sum();
+                }
+            }
+        }
+    }
+}
+
+fn half(b: &[u8], at: usize) -> f32 {
+    half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+}
+
+/// One Q4_1 row · `x`, with `sums[b]` the sum of `x`'s block `b`.
+fn q4_1_dot(row: &[u8], x: &[f32], sums: &[f32]) -> f32 {
+    let mut total = 0.0f32;
+    for ((block, xs), &sum) in row.chunks_exact(20).zip(x.chunks_exact(32)).zip(sums) {
+        let (d, m) = (half(block, 0), half(block, 2));
+        let mut acc = 0.0f32;
+        for (j, &q) in block[4..].iter().enumerate() {
+            acc += (q & 0x0f) as f32 * xs[j] + (q >> 4) as f32 * xs[j + 16];
+        }
+        total += d * acc + m * sum;
+    }
+    total
+}
+
+/// One Q8_0 row · `x`.
+fn q8_0_dot(row: &[u8], x: &[f32]) -> f32 {
+    let mut total = 0.0f32;
+    for (block, xs) in row.chunks_exact(34).zip(x.chunks_exact(32)) {
+        let acc: f32 = block[2..].iter().zip(xs).map(|(&q, &v)| q as i8 as f32 * v).sum();
+        total += half(block, 0) * acc;
+    }
+    total
+}
+
+/// One transformer block's weights.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// RMSNorm before attention.
+    pub attn_norm: Vec<f32>,
+    /// Query, key, value and output projections.
+    pub q: Matrix,
+    /// Keys.
+    pub k: Matrix,
+    /// Values.
+    pub v: Matrix,
+    /// Attention output.
+    pub o: Matrix,
+    /// RMSNorm before the FFN.
+    pub ffn_norm: Vec<f32>,
+    /// The FFN: `down(silu(gate·x) ⊙ up·x)`.
+    pub gate: Matrix,
+    /// Up projection.
+    pub up: Matrix,
+    /// Down projection.
+    pub down: Matrix,
+}
+
+/// The model's weights.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Its numbers.
+    pub config: Config,
+    /// Token embeddings, also the output head when the GGUF has no `output.weight`.
+    pub embed: Matrix,
+    /// The output head when it is not tied to the embeddings.
+    pub head: Option<Matrix>,
+    /// The blocks.
+    pub layers: Vec<Layer>,
+    /// The final RMSNorm.
+    pub norm: Vec<f32>,
+}
+
+fn vector(gguf: &Gguf, file: &[u8], name: &str, len: usize) -> Result<Vec<f32>, GgufError> {
+    let m = Matrix::load(gguf, file, name, 1, len)?;
+    let mut out = vec![0.0; len];
+    m.row(0, &mut out);
+    Ok(out)
+}
+
+impl Model {
+    /// The weights of the llama GGUF parsed as `gguf` from `file`.
+    pub fn from_gguf(gguf: &Gguf, file: &[u8]) -> Result<Model, GgufError> {
+        let c = Config::from_gguf(gguf)?;
+        let kv = c.kv_heads * c.head_dim;
+        let layers = (0..c.layers)
+            .map(|i| {
+                let m = |name: &str, rows, cols| {
+                    Matrix::load(gguf, file, &format!("blk.{i}.{name}.weight"), rows, cols)
+                };
+                Ok(Layer {
+                    attn_norm: vector(gguf, file, &format!("blk.{i}.attn_norm.weight"), c.dim)?,
+                    q: m("attn_q", c.dim, c.dim)?,
+                    k: m("attn_k", kv, c.dim)?,
+                    v: m("attn_v", kv, c.dim)?,
+                    o: m("attn_output", c.dim, c.dim)?,
+                    ffn_norm: vector(gguf, file, &format!("blk.{i}.ffn_norm.weight"), c.dim)?,
+                    gate: m("ffn_gate", c.ff, c.dim)?,
+                    up: m("ffn_up", c.ff, c.dim)?,
+                    down: m("ffn_down", c.dim, c.ff)?,
+                })
+            })
+            .collect::<Result<Vec<_>, GgufError>>()?;
+        let head = match gguf.tensor("output.weight") {
+            Ok(_) => Some(Matrix::load(gguf, file, "output.weight", c.vocab, c.dim)?),
+            Err(_) => None,
+        };
+        Ok(Model {
+            embed: Matrix::load(gguf, file, "token_embd.weight", c.vocab, c.dim)?,
+            head,
+            norm: vector(gguf, file, "output_norm.weight", c.dim)?,
+            layers,
+            config: c,
+        })
+    }
+
+    /// An empty cache for `positions` tokens.
+    pub fn cache(&self, positions: usize) -> Cache {
+        let c = &self.config;
+        let size = c.layers * positions * c.kv_heads * c.head_dim;
+        Cache { keys: vec![0.0; size], values: vec![0.0; size], len: 0, positions }
+    }
+
+    /// Feeds `token` at the cache's next position and returns the logits of the token
+    /// after it. Panics when the cache is full.
+    pub fn forward(&self, token: u32, cache: &mut Cache) -> Vec<f32> {
+        let c = &self.config;
+        assert!(cache.len < cache.positions, "the cache holds {} positions", cache.positions);
+        let pos = cache.len;
+        let kv = c.kv_heads * c.head_dim;
+        let mut x = vec![0.0f32; c.dim];
+        self.embed.row(token as usize, &mut x);
+        let (mut h, mut q, mut att) = (vec![0.0; c.dim], vec![0.0; c.dim], vec![0.0; c.dim]);
+        let (mut k, mut v) = (vec![0.0; kv], vec![0.0; kv]);
+        let (mut gate, mut up) = (vec![0.0; c.ff], vec![0.0; c.ff]);
+        let mut scores = vec![0.0f32; pos + 1];
+        let scale = 1.0 / (c.head_dim as f32).sqrt();
+        for (l, layer) in self.layers.iter().enumerate() {
+            rms_norm(&x, &layer.attn_norm, c.eps, &mut h);
+            layer.q.matvec(&h, &mut q);
+            layer.k.matvec(&h, &mut k);
+            layer.v.matvec(&h, &mut v);
+            rope(&mut q, c.head_dim, pos, c.rope_base);
+            rope(&mut k, c.head_dim, pos, c.rope_base);
+            let base = l * cache.positions * kv;
+            cache.keys[base + pos * kv..base + (pos + 1) * kv].copy_from_slice(&k);
+            cache.values[base + pos * kv..base + (pos + 1) * kv].copy_from_slice(&v);
+            let group = c.heads / c.kv_heads;
+            for head in 0..c.heads {
+                let qh = &q[head * c.head_dim..(head + 1) * c.head_dim];
+                let kv_off = (head / group) * c.head_dim;
+                for (t, s) in scores.iter_mut().enumerate() {
+                    let key = &cache.keys[base + t * kv + kv_off..base + t * kv + kv_off + c.head_dim];
+                    *s = qh.iter().zip(key).map(|(a, b)| a * b).sum::<f32>() * scale;
+                }
+                softmax(&mut scores);
+                let out = &mut att[head * c.head_dim..(head + 1) * c.head_dim];
+                out.fill(0.0);
+                for (t, &p) in scores.iter().enumerate() {
+                    let value = &cache.values[base + t * kv + kv_off..base + t * kv + kv_off + c.head_dim];
+                    out.iter_mut().zip(value).for_each(|(o, v)| *o += p * v);
+                }
+            }
+            layer.o.matvec(&att, &mut h);
+            x.iter_mut().zip(&h).for_each(|(x, h)| *x += h);
+            rms_norm(&x, &layer.ffn_norm, c.eps, &mut h);
+            layer.gate.matvec(&h, &mut gate);
+            layer.up.matvec(&h, &mut up);
+            gate.iter_mut().zip(&up).for_each(|(g, u)| *g = silu(*g) * u);
+            layer.down.matvec(&gate, &mut h);
+            x.iter_mut().zip(&h).for_each(|(x, h)| *x += h);
+        }
+        cache.len += 1;
+        rms_norm(&x.clone(), &self.norm, c.eps, &mut x);
+        let mut logits = vec![0.0f32; c.vocab];
+        self.head.as_ref().unwrap_or(&self.embed).matvec(&x, &mut logits);
+        logits
+    }
+}
+
+/// Keys and values of the positions fed so far, per layer.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    keys: Vec<f32>,
+    values: Vec<f32>,
+    /// Positions filled.
+    pub len: usize,
+    /// Positions it holds.
+    pub positions: usize,
+}
+
+/// `x / rms(x) · w`.
+pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    let mean = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+    let inv = 1.0 / (mean + eps).sqrt();
+    out.iter_mut().zip(x).zip(w).for_each(|((o, x), w)| *o = x * inv * w);
+}
+
+/// Rotates each head's adjacent pairs `(x[2i], x[2i+1])` by `pos · base^(-2i/head_dim)`.
+pub fn rope(x: &mut [f32], head_dim: usize, pos: usize, base: f32) {
+    for head in x.chunks_exact_mut(head_dim) {
+        for (i, pair) in head.chunks_exact_mut(2).enumerate() {
+            let theta = pos as f32 * base.powf(-((2 * i) as f32) / head_dim as f32);
+            let (sin, cos) = theta.sin_cos();
+            let (a, b) = (pair[0], pair[1]);
+            pair[0] = a * cos - b * sin;
+            pair[1] = a * sin + b * cos;
+        }
+    }
+}
+
+fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    x.iter_mut().for_each(|v| {
+        *v = (*v - max).exp();
+        sum += *v;
+    });
+    x.iter_mut().for_each(|v| *v /= sum);
+}
+
+fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+/// The index of the largest value (the first on ties).
+pub fn argmax(x: &[f32]) -> u32 {
+    x.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .0 as u32
+}
