@@ -5,11 +5,15 @@
 //!   an allocation of what it merely declares);
 //! - [`quant`]: the tensor types the model uses (F32, F16, Q8_0, Q4_1), dequantised;
 //! - [`tokenizer`]: text to token ids and back, built from the GGUF's vocabulary;
-//! - [`model`]: the Llama forward pass on the CPU over a KV cache.
+//! - [`model`]: the Llama forward pass on the CPU over a KV cache;
+//! - [`sample`]: greedy, temperature and top-p choice of the next token, seeded;
+//! - [`chat`]: a conversation in the GGUF's own chat template.
 
+pub mod chat;
 pub mod gguf;
 pub mod model;
 pub mod quant;
+pub mod sample;
 pub mod tokenizer;
 
 pub use gguf::{Gguf, GgufError, TensorInfo, Value};

@@ -1,7 +1,15 @@
 //! The Llama forward pass on the CPU, one token at a time over a KV cache: the oracle of
-//! the GPU path and the browser's fallback. Weights stay in their GGUF types; the
-//! matrix-vector products dequantise block by block as they go (a Q4_1 row is read as
-//! `Σ_b d_b·Σ_j q_j·x_j + m_b·Σ_j x_j`, the block sums of `x` taken once per product).
+//! the GPU path and the browser's fallback. Weights stay in their GGUF types. The
+//! matrix-vector products run one of two ways ([`Products`]):
+//!
+//! - `Exact`: each row dequantised and multiplied by the f32 input. The GPU's kernels
+//!   compute this way; candle with every matrix dequantised agrees to 1e-4 of the
+//!   logits' spread.
+//! - `Quantized`: as ggml and candle do by default, the input quantised to 8 bits per
+//!   block of 32 (scale `d = max|x|/127`, stored as f16) and each block's product an
+//!   integer sum, `d_w·d_x·Σ q_w·q_x` (+ `m_w·s_x` for Q4_1, `s_x = f16(Σq)·d_x`). Faster,
+//!   and at the first position bit for bit candle's; later positions part from it by
+//!   float noise that the 8-bit rounding turns into steps of 1/127.
 
 use crate::gguf::{Gguf, GgufError};
 use crate::quant::{dequantize, DType};
@@ -61,9 +69,9 @@ impl Config {
         };
         if heads == 0
             || kv_heads == 0
-            || dim % heads != 0
-            || heads % kv_heads != 0
-            || config.head_dim % 2 != 0
+            || !dim.is_multiple_of(heads)
+            || !heads.is_multiple_of(kv_heads)
+            || !config.head_dim.is_multiple_of(2)
         {
             return Err(GgufError {
                 file: gguf.file.clone(),
@@ -75,6 +83,16 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// How the matrix-vector products treat the input vector (see the module's notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Products {
+    /// f32 input, rows dequantised: the GPU's arithmetic.
+    Exact,
+    /// 8-bit input and integer block sums: ggml's and candle's arithmetic, faster.
+    #[default]
+    Quantized,
 }
 
 /// A weight matrix in its stored type: `rows` rows of `cols` values.
@@ -119,18 +137,19 @@ impl Matrix {
     }
 
     /// `out[r] = row_r · x` for every row.
-    pub fn matvec(&self, x: &[f32], out: &mut [f32]) {
+    pub fn matvec(&self, x: &[f32], out: &mut [f32], products: Products) {
         let n = self.row_bytes();
-        match self.dtype {
-            DType::Q4_1 => {
-                let sums: Vec<f32> = x.chunks_exact(32).map(|b| b.iter().sum()).collect();
+        match (self.dtype, products) {
+            (DType::Q4_1, Products::Quantized) => {
+                let xq = Q8Blocks::new(x);
                 for (o, row) in out.iter_mut().zip(self.bytes.chunks_exact(n)) {
-                    *o = q4_1_dot(row, x, &sums);
+                    *o = q4_1_dot(row, &xq);
                 }
             }
-            DType::Q8_0 => {
+            (DType::Q8_0, Products::Quantized) => {
+                let xq = Q8Blocks::new(x);
                 for (o, row) in out.iter_mut().zip(self.bytes.chunks_exact(n)) {
-                    *o = q8_0_dot(row, x);
+                    *o = q8_0_dot(row, &xq);
                 }
             }
             _ => {
@@ -148,26 +167,56 @@ fn half(b: &[u8], at: usize) -> f32 {
     half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
 }
 
-/// One Q4_1 row · `x`, with `sums[b]` the sum of `x`'s block `b`.
-fn q4_1_dot(row: &[u8], x: &[f32], sums: &[f32]) -> f32 {
-    let mut total = 0.0f32;
-    for ((block, xs), &sum) in row.chunks_exact(20).zip(x.chunks_exact(32)).zip(sums) {
-        let (d, m) = (half(block, 0), half(block, 2));
-        let mut acc = 0.0f32;
-        for (j, &q) in block[4..].iter().enumerate() {
-            acc += (q & 0x0f) as f32 * xs[j] + (q >> 4) as f32 * xs[j + 16];
+/// A vector quantised as ggml's Q8_1 (and Q8_0: the same values without the sums) per
+/// block of 32: scale `d` (rounded to f16, as stored), values `q`, and `s = d·Σq`.
+struct Q8Blocks {
+    d: Vec<f32>,
+    s: Vec<f32>,
+    q: Vec<i8>,
+}
+
+impl Q8Blocks {
+    fn new(x: &[f32]) -> Q8Blocks {
+        let blocks = x.len() / 32;
+        let (mut d, mut s, mut q) =
+            (Vec::with_capacity(blocks), Vec::with_capacity(blocks), vec![0i8; x.len()]);
+        for (xs, qs) in x.chunks_exact(32).zip(q.chunks_exact_mut(32)) {
+            let amax = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let scale = amax / 127.0;
+            let inverse = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+            let mut sum = 0i32;
+            for (q, &v) in qs.iter_mut().zip(xs) {
+                *q = (v * inverse).round() as i8;
+                sum += *q as i32;
+            }
+            // As ggml stores them: d in f16, and s the f16 product of f16(Σq) and d.
+            let stored = half::f16::from_f32(scale);
+            d.push(stored.to_f32());
+            s.push((half::f16::from_f32(sum as f32) * stored).to_f32());
         }
-        total += d * acc + m * sum;
+        Q8Blocks { d, s, q }
+    }
+}
+
+/// One Q4_1 row · the quantised vector.
+fn q4_1_dot(row: &[u8], x: &Q8Blocks) -> f32 {
+    let mut total = 0.0f32;
+    for (b, (block, qs)) in row.chunks_exact(20).zip(x.q.chunks_exact(32)).enumerate() {
+        let mut sum = 0i32;
+        for (j, &w) in block[4..].iter().enumerate() {
+            sum += (w & 0x0f) as i32 * qs[j] as i32 + (w >> 4) as i32 * qs[j + 16] as i32;
+        }
+        total += half(block, 0) * x.d[b] * sum as f32 + half(block, 2) * x.s[b];
     }
     total
 }
 
-/// One Q8_0 row · `x`.
-fn q8_0_dot(row: &[u8], x: &[f32]) -> f32 {
+/// One Q8_0 row · the quantised vector.
+fn q8_0_dot(row: &[u8], x: &Q8Blocks) -> f32 {
     let mut total = 0.0f32;
-    for (block, xs) in row.chunks_exact(34).zip(x.chunks_exact(32)) {
-        let acc: f32 = block[2..].iter().zip(xs).map(|(&q, &v)| q as i8 as f32 * v).sum();
-        total += half(block, 0) * acc;
+    for (b, (block, qs)) in row.chunks_exact(34).zip(x.q.chunks_exact(32)).enumerate() {
+        let sum: i32 = block[2..].iter().zip(qs).map(|(&w, &q)| w as i8 as i32 * q as i32).sum();
+        total += half(block, 0) * x.d[b] * sum as f32;
     }
     total
 }
@@ -208,6 +257,8 @@ pub struct Model {
     pub layers: Vec<Layer>,
     /// The final RMSNorm.
     pub norm: Vec<f32>,
+    /// How the products treat their input.
+    pub products: Products,
 }
 
 fn vector(gguf: &Gguf, file: &[u8], name: &str, len: usize) -> Result<Vec<f32>, GgufError> {
@@ -250,6 +301,7 @@ impl Model {
             norm: vector(gguf, file, "output_norm.weight", c.dim)?,
             layers,
             config: c,
+            products: Products::default(),
         })
     }
 
@@ -276,9 +328,9 @@ impl Model {
         let scale = 1.0 / (c.head_dim as f32).sqrt();
         for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&x, &layer.attn_norm, c.eps, &mut h);
-            layer.q.matvec(&h, &mut q);
-            layer.k.matvec(&h, &mut k);
-            layer.v.matvec(&h, &mut v);
+            layer.q.matvec(&h, &mut q, self.products);
+            layer.k.matvec(&h, &mut k, self.products);
+            layer.v.matvec(&h, &mut v, self.products);
             rope(&mut q, c.head_dim, pos, c.rope_base);
             rope(&mut k, c.head_dim, pos, c.rope_base);
             let base = l * cache.positions * kv;
@@ -300,19 +352,19 @@ impl Model {
                     out.iter_mut().zip(value).for_each(|(o, v)| *o += p * v);
                 }
             }
-            layer.o.matvec(&att, &mut h);
+            layer.o.matvec(&att, &mut h, self.products);
             x.iter_mut().zip(&h).for_each(|(x, h)| *x += h);
             rms_norm(&x, &layer.ffn_norm, c.eps, &mut h);
-            layer.gate.matvec(&h, &mut gate);
-            layer.up.matvec(&h, &mut up);
+            layer.gate.matvec(&h, &mut gate, self.products);
+            layer.up.matvec(&h, &mut up, self.products);
             gate.iter_mut().zip(&up).for_each(|(g, u)| *g = silu(*g) * u);
-            layer.down.matvec(&gate, &mut h);
+            layer.down.matvec(&gate, &mut h, self.products);
             x.iter_mut().zip(&h).for_each(|(x, h)| *x += h);
         }
         cache.len += 1;
         rms_norm(&x.clone(), &self.norm, c.eps, &mut x);
         let mut logits = vec![0.0f32; c.vocab];
-        self.head.as_ref().unwrap_or(&self.embed).matvec(&x, &mut logits);
+        self.head.as_ref().unwrap_or(&self.embed).matvec(&x, &mut logits, self.products);
         logits
     }
 }
@@ -339,7 +391,7 @@ pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
 pub fn rope(x: &mut [f32], head_dim: usize, pos: usize, base: f32) {
     for head in x.chunks_exact_mut(head_dim) {
         for (i, pair) in head.chunks_exact_mut(2).enumerate() {
-            let theta = pos as f32 * base.powf(-((2 * i) as f32) / head_dim as f32);
+            let theta = pos as f32 * (1.0 / base.powf((2 * i) as f32 / head_dim as f32));
             let (sin, cos) = theta.sin_cos();
             let (a, b) = (pair[0], pair[1]);
             pair[0] = a * cos - b * sin;
