@@ -21,6 +21,8 @@ pub struct GpuContext {
     binding_bytes: u64,
     max_workgroups: u32,
     pub(crate) pipelines: Arc<crate::kernels::Pipelines>,
+    /// Held while a task has error scopes open (see [`GpuContext::scoped`]).
+    scopes: Arc<futures::lock::Mutex<()>>,
 }
 
 impl GpuContext {
@@ -65,6 +67,7 @@ impl GpuContext {
             binding_bytes,
             max_workgroups: limits.max_compute_workgroups_per_dimension,
             pipelines,
+            scopes: Arc::default(),
         })
     }
 
@@ -92,8 +95,11 @@ impl GpuContext {
     }
 
     /// Runs `f` inside validation and out-of-memory error scopes and returns the first
-    /// error either captured.
+    /// error either captured. Error scopes are one stack per device: two tasks sharing
+    /// the device (a plan and a map frame in the worker) take turns here, or one would
+    /// pop the other's scopes (wgpu panics on scopes popped out of order).
     pub(crate) async fn scoped<T>(&self, op: &'static str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
+        let _turn = self.scopes.lock().await;
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();

@@ -71,3 +71,21 @@ fn rows_past_the_points_are_refused() {
     assert!(err.to_string().contains("row 1 of 1 points"), "{err}");
     assert!(block_on(MapPoints::new(&ctx, &[0.0, 0.0], &[0, 1])).is_err(), "a category per point");
 }
+
+#[test]
+fn frames_drawn_side_by_side_on_one_device_both_finish() {
+    // The worker draws map frames while a plan runs on the same device: their error
+    // scopes must not interleave (they take turns in GpuContext::scoped).
+    let ctx = gpu();
+    let positions: Vec<f32> = random_matrix(9, 2_000, 2).iter().map(|v| v * 10.0).collect();
+    let categories = vec![0u32; 2_000];
+    let points = block_on(MapPoints::new(&ctx, &positions, &categories)).expect("uploads");
+    let frame = Frame { width: 300, height: 200, centre: (0.0, 0.0), scale: 9.0 };
+    let style = Style::new(2_000, 1.0, true);
+    let (a, b) = block_on(futures::future::join(
+        points::paint(&ctx, &points, &frame, &[1, 2, 3], None, &style),
+        points::paint(&ctx, &points, &frame, &[], Some(7), &style),
+    ));
+    assert_eq!(a.expect("the first frame").len(), 300 * 200 * 4);
+    assert_eq!(b.expect("the second frame").len(), 300 * 200 * 4);
+}
