@@ -12,7 +12,7 @@
 //!   float noise that the 8-bit rounding turns into steps of 1/127.
 
 use crate::gguf::{Gguf, GgufError};
-use crate::quant::{dequantize, DType};
+use crate::quant::{dequantize, half, DType};
 
 /// The architecture's numbers, from the GGUF's `llama.*` metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,10 +161,6 @@ impl Matrix {
             }
         }
     }
-}
-
-fn half(b: &[u8], at: usize) -> f32 {
-    half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
 }
 
 /// A vector quantised as ggml's Q8_1 (and Q8_0: the same values without the sums) per

@@ -86,7 +86,8 @@ impl DType {
     }
 }
 
-fn half(bytes: &[u8], at: usize) -> f32 {
+/// The little-endian f16 at `bytes[at..at + 2]`, as f32 (a block's scale or minimum).
+pub(crate) fn half(bytes: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
 }
 
