@@ -38,7 +38,7 @@ struct State {
     /// The last plan and the dataset it picked from, for its exports.
     planned: Option<Shown>,
     /// The shown plan's map points on the GPU, and the column they are coloured by.
-    points: Option<(Option<String>, Rc<MapPoints>)>,
+    points: Option<(Option<String>, MapPoints)>,
     backend: Backends,
 }
 
@@ -290,12 +290,11 @@ async fn draw_frame(request: &MapDraw, state: &Rc<RefCell<State>>) -> Result<Vec
         let s = state.borrow();
         let gpu = s.backend.active().ok_or("plans run on the CPU")?;
         let shown = s.planned.clone().ok_or("no plan to draw")?;
-        let points = s.points.as_ref().filter(|(by, _)| *by == request.colour_by).map(|(_, p)| p.clone());
-        (gpu, shown, points)
+        (gpu, shown, s.points.clone())
     };
     let points = match points {
-        Some(points) => points,
-        None => {
+        Some((by, points)) if by == request.colour_by => points,
+        held => {
             let categories = match &request.colour_by {
                 None => shown.plan.cluster.clone(),
                 Some(name) => {
@@ -303,9 +302,12 @@ async fn draw_frame(request: &MapDraw, state: &Rc<RefCell<State>>) -> Result<Vec
                     ColumnCodes::of(name, &column.ok_or_else(|| format!("no column {name:?}"))?.values).codes
                 }
             };
-            let points =
-                MapPoints::new(&gpu, &shown.map.positions, &categories).await.map_err(|e| e.to_string())?;
-            let points = Rc::new(points);
+            // Points already on the GPU take the new colours; the positions stay.
+            let points = match held {
+                Some((_, mut points)) => points.recolour(&gpu, &categories).await.map(|()| points),
+                None => MapPoints::new(&gpu, &shown.map.positions, &categories).await,
+            };
+            let points = points.map_err(|e| e.to_string())?;
             let mut s = state.borrow_mut();
             // Kept unless another plan replaced this one meanwhile.
             if s.planned.as_ref().is_some_and(|now| Rc::ptr_eq(&now.plan, &shown.plan)) {

@@ -86,7 +86,8 @@ fn unit(c: u8) -> f32 {
     c as f32 / 255.0
 }
 
-/// The map's points resident on the GPU.
+/// The map's points resident on the GPU (a clone shares the buffers).
+#[derive(Clone)]
 pub struct MapPoints {
     positions: wgpu::Buffer,
     categories: wgpu::Buffer,
