@@ -1,7 +1,9 @@
 //! The GPU context: adapter, device and queue, created once and shared by all kernels.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::kernels::Kernel;
 use crate::GpuError;
 
 /// Settings for creating a [`GpuContext`].
@@ -23,6 +25,14 @@ pub struct GpuContext {
     pub(crate) pipelines: Arc<crate::kernels::Pipelines>,
     /// Held while a task has error scopes open (see [`GpuContext::scoped`]).
     scopes: Arc<futures::lock::Mutex<()>>,
+    /// Kernels other crates registered, by label (see [`GpuContext::kernel`]).
+    pub(crate) registered: Arc<std::sync::Mutex<HashMap<String, Arc<Kernel>>>>,
+}
+
+/// Parts copied into a mappable buffer and submitted, not yet read.
+pub(crate) struct Staged {
+    buffer: Option<wgpu::Buffer>,
+    sizes: Vec<u64>,
 }
 
 impl GpuContext {
@@ -68,6 +78,7 @@ impl GpuContext {
             max_workgroups: limits.max_compute_workgroups_per_dimension,
             pipelines,
             scopes: Arc::default(),
+            registered: Arc::default(),
         })
     }
 
@@ -174,13 +185,20 @@ impl GpuContext {
     /// Offsets and sizes are multiples of 4.
     pub(crate) async fn read_parts(
         &self,
-        mut enc: wgpu::CommandEncoder,
+        enc: wgpu::CommandEncoder,
         parts: &[(&wgpu::Buffer, u64, u64)],
     ) -> Result<Vec<Vec<u8>>, GpuError> {
-        let total: u64 = parts.iter().map(|p| p.2).sum();
+        self.unstage(self.stage(enc, parts)).await
+    }
+
+    /// Submits `enc` after copying each part into one mappable buffer; [`Self::unstage`]
+    /// reads them once the GPU is done.
+    pub(crate) fn stage(&self, mut enc: wgpu::CommandEncoder, parts: &[(&wgpu::Buffer, u64, u64)]) -> Staged {
+        let sizes: Vec<u64> = parts.iter().map(|p| p.2).collect();
+        let total: u64 = sizes.iter().sum();
         if total == 0 {
             self.queue.submit([enc.finish()]);
-            return Ok(vec![Vec::new(); parts.len()]);
+            return Staged { buffer: None, sizes };
         }
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
@@ -196,13 +214,22 @@ impl GpuContext {
             at += bytes;
         }
         self.queue.submit([enc.finish()]);
+        Staged { buffer: Some(staging), sizes }
+    }
+
+    /// The parts [`Self::stage`] copied, once the GPU is done.
+    pub(crate) async fn unstage(&self, staged: Staged) -> Result<Vec<Vec<u8>>, GpuError> {
+        let Some(staging) = staged.buffer else {
+            return Ok(vec![Vec::new(); staged.sizes.len()]);
+        };
         let all = self.map_read(&staging).await?;
         let mut start = 0;
-        Ok(parts
+        Ok(staged
+            .sizes
             .iter()
-            .map(|p| {
-                start += p.2 as usize;
-                all[start - p.2 as usize..start].to_vec()
+            .map(|&n| {
+                start += n as usize;
+                all[start - n as usize..start].to_vec()
             })
             .collect())
     }

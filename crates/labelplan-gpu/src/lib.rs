@@ -11,9 +11,11 @@ mod context;
 mod error;
 pub mod kernels;
 mod matrix;
+mod program;
 
 pub use backend::GpuBackend;
 pub use context::{GpuContext, GpuOptions};
 pub use error::GpuError;
 pub use kernels::head::GpuTraining;
 pub use matrix::{GpuMatrix, GpuVector, Storage, UPLOAD_PIECE};
+pub use program::{GpuBinding, GpuBuffer, GpuCommand, GpuKernel, GpuRead};

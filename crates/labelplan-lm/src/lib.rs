@@ -6,11 +6,13 @@
 //! - [`quant`]: the tensor types the model uses (F32, F16, Q8_0, Q4_1), dequantised;
 //! - [`tokenizer`]: text to token ids and back, built from the GGUF's vocabulary;
 //! - [`model`]: the Llama forward pass on the CPU over a KV cache;
+//! - [`gpu`]: the same forward pass in WGSL on the planner's GPU context;
 //! - [`sample`]: greedy, temperature and top-p choice of the next token, seeded;
 //! - [`chat`]: a conversation in the GGUF's own chat template.
 
 pub mod chat;
 pub mod gguf;
+pub mod gpu;
 pub mod model;
 pub mod quant;
 pub mod sample;

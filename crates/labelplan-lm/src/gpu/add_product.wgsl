@@ -1,0 +1,25 @@
+// x += W · input: the attention output and the FFN's down projection, each added to
+// the residual stream.
+
+@group(0) @binding(0) var<storage, read> inp: array<f32>;
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;
+
+fn input(j: u32) -> f32 {
+    return inp[j];
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let row = row_of(wid.x + wid.y * nwg.x, lid);
+    let lane = lid % LANES;
+    var acc = 0.0;
+    if (row < ROWS) {
+        for (var b = lane; b < W_BLOCKS; b += LANES) { acc += block_W(row, b); }
+    }
+    let total = lane_sum(lid, acc);
+    if (lane == 0u && row < ROWS) {
+        x[row] += total;
+    }
+}

@@ -1,0 +1,26 @@
+// The output head: the final RMSNorm of x, then the logits W · x.
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> norm: array<f32>;
+@group(0) @binding(2) var<storage, read> W: array<u32>;
+@group(0) @binding(3) var<storage, read_write> logits: array<f32>;
+
+fn input(j: u32) -> f32 {
+    return x[j] * inv_rms * norm[j];
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    norm_scale(lid);
+    let row = row_of(wid.x + wid.y * nwg.x, lid);
+    let lane = lid % LANES;
+    var acc = 0.0;
+    if (row < ROWS) {
+        for (var b = lane; b < W_BLOCKS; b += LANES) { acc += block_W(row, b); }
+    }
+    let total = lane_sum(lid, acc);
+    if (lane == 0u && row < ROWS) {
+        logits[row] = total;
+    }
+}

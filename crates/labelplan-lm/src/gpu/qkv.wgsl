@@ -1,0 +1,62 @@
+// Queries, keys and values of one layer at position `step.pos`, in one dispatch: RMSNorm
+// of x, the three products, RoPE on queries and keys (rows 2i and 2i + 1 sit in the same
+// workgroup), keys and values stored in the layer's cache.
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> norm: array<f32>;
+@group(0) @binding(2) var<storage, read> WQ: array<u32>;
+@group(0) @binding(3) var<storage, read> WK: array<u32>;
+@group(0) @binding(4) var<storage, read> WV: array<u32>;
+@group(0) @binding(5) var<storage, read_write> q: array<f32>;
+// Keys of every position, then values of every position.
+@group(0) @binding(6) var<storage, read_write> cache: array<f32>;
+// (cos, sin) per position and pair of a head.
+@group(0) @binding(7) var<storage, read> rope: array<vec2<f32>>;
+@group(0) @binding(8) var<uniform> step: Step;
+
+var<workgroup> rows_out: array<f32, 8>;
+
+fn input(j: u32) -> f32 {
+    return x[j] * inv_rms * norm[j];
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    norm_scale(lid);
+    let g = wid.x + wid.y * nwg.x;
+    let row = row_of(g, lid);
+    let lane = lid % LANES;
+    var acc = 0.0;
+    if (row < Q_ROWS) {
+        for (var b = lane; b < WQ_BLOCKS; b += LANES) { acc += block_WQ(row, b); }
+    } else if (row < Q_ROWS + KV_ROWS) {
+        for (var b = lane; b < WK_BLOCKS; b += LANES) { acc += block_WK(row - Q_ROWS, b); }
+    } else if (row < Q_ROWS + 2u * KV_ROWS) {
+        for (var b = lane; b < WV_BLOCKS; b += LANES) { acc += block_WV(row - Q_ROWS - KV_ROWS, b); }
+    }
+    let total = lane_sum(lid, acc);
+    if (lane == 0u) {
+        rows_out[lid / LANES] = total;
+    }
+    workgroupBarrier();
+    if (lid >= ROWS_PER_GROUP) {
+        return;
+    }
+    let r = g * ROWS_PER_GROUP + lid;
+    let v = rows_out[lid];
+    if (r < Q_ROWS + KV_ROWS) {
+        let within = select(r, r - Q_ROWS, r >= Q_ROWS) % HEAD_DIM;
+        let cs = rope[step.pos * (HEAD_DIM / 2u) + within / 2u];
+        let other = rows_out[lid ^ 1u];
+        // (a, b) -> (a cos - b sin, a sin + b cos)
+        let turned = select(v * cs.x - other * cs.y, other * cs.y + v * cs.x, within % 2u == 1u);
+        if (r < Q_ROWS) {
+            q[r] = turned;
+        } else {
+            cache[step.pos * KV_ROWS + r - Q_ROWS] = turned;
+        }
+    } else if (r < Q_ROWS + 2u * KV_ROWS) {
+        cache[POSITIONS * KV_ROWS + step.pos * KV_ROWS + r - Q_ROWS - KV_ROWS] = v;
+    }
+}

@@ -1,0 +1,150 @@
+//! The forward pass's WGSL, assembled per model: the model's sizes become constants and
+//! each weight matrix gets the reading functions of its type (from `weights.wgsl`).
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use crate::model::Config;
+use crate::quant::DType;
+
+const COMMON: &str = include_str!("common.wgsl");
+const NORM: &str = include_str!("norm.wgsl");
+const WEIGHTS: &str = include_str!("weights.wgsl");
+
+/// One kernel's label (unique per source, so the context's registry shares it between
+/// loads of the same model) and WGSL.
+#[derive(Debug, Clone)]
+pub struct Shader {
+    /// `lm.<kernel> #<hash of the source>`.
+    pub label: String,
+    /// The whole module.
+    pub source: String,
+}
+
+/// Which reading function of a weight a kernel needs.
+#[derive(Clone, Copy, PartialEq)]
+enum Read {
+    /// `block_W(r, b)`: block b of row r times the kernel's `input`.
+    Products,
+    /// `value_W(r, j)`: one value.
+    Values,
+}
+
+/// WGSL reading the weight `name` of type `dtype` with `cols` values per row.
+fn weight(name: &str, dtype: DType, cols: usize, read: Read) -> String {
+    let marker = format!("//# {}:", dtype.name());
+    let start = WEIGHTS.find(&marker).unwrap_or_else(|| panic!("weights.wgsl has no {marker}"));
+    let section = &WEIGHTS[start..];
+    let section = &section[..section[3..].find("//# ").map_or(section.len(), |e| e + 3)];
+    let split = section.find("fn value_W").expect("a value function");
+    let code = match read {
+        Read::Products => &section[..split],
+        Read::Values => &section[split..],
+    };
+    let code = code.replace("W_BLOCKS", &format!("{name}_BLOCKS")).replace("_W(", &format!("_{name}("));
+    let code = code.replace("W[", &format!("{name}["));
+    format!("const {name}_BLOCKS: u32 = {}u;\n{code}\n", cols / 32)
+}
+
+/// The module `body` with `constants` and `parts` before it.
+fn assemble(kernel: &str, constants: &[(&str, String)], parts: &[&str], body: &str) -> Shader {
+    let mut source: String =
+        constants.iter().map(|(name, value)| format!("const {name} = {value};\n")).collect();
+    source.push_str(COMMON);
+    for part in parts {
+        source.push_str(part);
+    }
+    source.push_str(body);
+    let mut hasher = DefaultHasher::new();
+    source.hash(&mut hasher);
+    Shader { label: format!("lm.{kernel} #{:016x}", hasher.finish()), source }
+}
+
+fn u(v: usize) -> String {
+    format!("{v}u")
+}
+
+fn f(v: f32) -> String {
+    format!("{v:?}f")
+}
+
+/// The constants every kernel of a model may use.
+fn model_constants(c: &Config, positions: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("DIM", u(c.dim)),
+        ("EPS", f(c.eps)),
+        ("HEAD_DIM", u(c.head_dim)),
+        ("Q_ROWS", u(c.heads * c.head_dim)),
+        ("KV_ROWS", u(c.kv_heads * c.head_dim)),
+        ("GROUP", u(c.heads / c.kv_heads)),
+        ("POSITIONS", u(positions)),
+        ("SCALE", f(1.0 / (c.head_dim as f32).sqrt())),
+        ("VOCAB", u(c.vocab)),
+    ]
+}
+
+/// Norm, queries, keys and values with RoPE, stored in the cache.
+pub fn qkv(c: &Config, positions: usize, types: [DType; 3]) -> Shader {
+    let parts = [
+        NORM.to_string(),
+        weight("WQ", types[0], c.dim, Read::Products),
+        weight("WK", types[1], c.dim, Read::Products),
+        weight("WV", types[2], c.dim, Read::Products),
+    ];
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    assemble("qkv", &model_constants(c, positions), &parts, include_str!("qkv.wgsl"))
+}
+
+/// Attention over the cache.
+pub fn attention(c: &Config, positions: usize) -> Shader {
+    assemble("attention", &model_constants(c, positions), &[], include_str!("attention.wgsl"))
+}
+
+/// `x += W · input` with `rows × cols` weights of type `dtype`.
+pub fn add_product(c: &Config, positions: usize, dtype: DType, rows: usize, cols: usize) -> Shader {
+    let mut constants = model_constants(c, positions);
+    constants.push(("ROWS", u(rows)));
+    let w = weight("W", dtype, cols, Read::Products);
+    assemble("add_product", &constants, &[&w], include_str!("add_product.wgsl"))
+}
+
+/// Norm, gate and up, silu(gate) ⊙ up.
+pub fn ffn_in(c: &Config, positions: usize, types: [DType; 2]) -> Shader {
+    let mut constants = model_constants(c, positions);
+    constants.push(("ROWS", u(c.ff)));
+    let parts = [NORM.to_string(), weight("WG", types[0], c.dim, Read::Products), weight("WU", types[1], c.dim, Read::Products)];
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    assemble("ffn_in", &constants, &parts, include_str!("ffn_in.wgsl"))
+}
+
+/// The final norm and the logits.
+pub fn head(c: &Config, positions: usize, dtype: DType) -> Shader {
+    let mut constants = model_constants(c, positions);
+    constants.push(("ROWS", u(c.vocab)));
+    let w = weight("W", dtype, c.dim, Read::Products);
+    assemble("head", &constants, &[NORM, &w], include_str!("head.wgsl"))
+}
+
+/// The embedding lookup.
+pub fn embed(c: &Config, positions: usize, dtype: DType) -> Shader {
+    let w = weight("W", dtype, c.dim, Read::Values);
+    assemble("embed", &model_constants(c, positions), &[&w], include_str!("embed.wgsl"))
+}
+
+/// The arg-max of the logits.
+pub fn argmax(c: &Config, positions: usize) -> Shader {
+    assemble("argmax", &model_constants(c, positions), &[], include_str!("argmax.wgsl"))
+}
+
+/// Every kernel for `c` with every weight type, for the validation test.
+pub fn all(c: &Config, positions: usize) -> Vec<Shader> {
+    let types = [DType::F32, DType::F16, DType::Q8_0, DType::Q4_1];
+    let mut out = vec![attention(c, positions), argmax(c, positions)];
+    for t in types {
+        out.push(qkv(c, positions, [t; 3]));
+        out.push(add_product(c, positions, t, c.dim, c.ff));
+        out.push(ffn_in(c, positions, [t; 2]));
+        out.push(head(c, positions, t));
+        out.push(embed(c, positions, t));
+    }
+    out
+}
