@@ -8,17 +8,50 @@
 //! - [`model`]: the Llama forward pass on the CPU over a KV cache;
 //! - [`gpu`]: the same forward pass in WGSL on the planner's GPU context;
 //! - [`sample`]: greedy, temperature and top-p choice of the next token, seeded;
-//! - [`chat`]: a conversation in the GGUF's own chat template.
+//! - [`chat`]: a conversation in the GGUF's own chat template;
+//! - [`session`]: a conversation on either pass, fed a few tokens at a time;
+//! - [`eval`]: perplexity on held-out text.
 
 pub mod chat;
+pub mod eval;
 pub mod gguf;
 pub mod gpu;
 pub mod model;
 pub mod quant;
 pub mod sample;
+pub mod session;
 pub mod tokenizer;
 
 pub use gguf::{Gguf, GgufError, TensorInfo, Value};
 pub use model::{Cache, Config, Model};
+pub use session::{Next, Session};
 pub use quant::DType;
 pub use tokenizer::Tokenizer;
+
+/// Everything the page and the CLI need from one GGUF file.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The weights.
+    pub model: Model,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+    /// Its chat template, if it has one.
+    pub template: Option<chat::ChatTemplate>,
+    /// `general.name`, else the file's name.
+    pub name: String,
+}
+
+impl Loaded {
+    /// Reads the llama GGUF `file` named `name` (errors name the file, the byte and the
+    /// tensor or key at fault).
+    pub fn from_bytes(name: &str, file: &[u8]) -> Result<Loaded, GgufError> {
+        let gguf = Gguf::parse(name, file)?;
+        let model = Model::from_gguf(&gguf, file)?;
+        Ok(Loaded {
+            tokenizer: Tokenizer::from_gguf(&gguf)?,
+            template: chat::ChatTemplate::from_gguf(&gguf).ok(),
+            name: gguf.require_str("general.name").map_or_else(|_| name.to_owned(), str::to_owned),
+            model,
+        })
+    }
+}

@@ -12,7 +12,7 @@
 //!   float noise that the 8-bit rounding turns into steps of 1/127.
 
 use crate::gguf::{Gguf, GgufError};
-use crate::quant::{dequantize, half, DType};
+use crate::quant::{dequantize, exact_dot, half, DType};
 
 /// The architecture's numbers, from the GGUF's `llama.*` metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,10 +153,8 @@ impl Matrix {
                 }
             }
             _ => {
-                let mut w = vec![0.0f32; self.cols];
                 for (o, row) in out.iter_mut().zip(self.bytes.chunks_exact(n)) {
-                    dequantize(self.dtype, row, &mut w);
-                    *o = w.iter().zip(x).map(|(a, b)| a * b).sum();
+                    *o = exact_dot(self.dtype, row, x);
                 }
             }
         }

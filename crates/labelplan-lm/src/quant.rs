@@ -135,6 +135,42 @@ pub fn dequantize(dtype: DType, bytes: &[u8], out: &mut [f32]) {
     }
 }
 
+/// `row · x` for one row of type `dtype`, each value dequantised as [`dequantize`] does
+/// and the products summed in element order: the same sum as dequantising the row first,
+/// without writing it out.
+pub fn exact_dot(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
+    let mut sum = 0.0f32;
+    match dtype {
+        DType::Q4_1 => {
+            for (b, xs) in row.chunks_exact(20).zip(x.chunks_exact(32)) {
+                let (d, m) = (half(b, 0), half(b, 2));
+                for (&q, &v) in b[4..].iter().zip(&xs[..16]) {
+                    sum += ((q & 0x0f) as f32 * d + m) * v;
+                }
+                for (&q, &v) in b[4..].iter().zip(&xs[16..]) {
+                    sum += ((q >> 4) as f32 * d + m) * v;
+                }
+            }
+        }
+        DType::Q8_0 => {
+            for (b, xs) in row.chunks_exact(34).zip(x.chunks_exact(32)) {
+                let d = half(b, 0);
+                for (&q, &v) in b[2..].iter().zip(xs) {
+                    sum += (q as i8 as f32 * d) * v;
+                }
+            }
+        }
+        _ => {
+            let mut w = vec![0.0f32; x.len()];
+            dequantize(dtype, row, &mut w);
+            for (a, b) in w.iter().zip(x) {
+                sum += a * b;
+            }
+        }
+    }
+    sum
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ const DIGITS_APART: [&str; 4] = ["smollm", "starcoder", "refact", "codeshell"];
 const GPT2_ONLY: [&str; 2] = ["gpt2", "default"];
 
 /// Text to token ids and back.
+#[derive(Clone)]
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     /// The end-of-sequence token.
@@ -35,6 +36,12 @@ fn strings<'a>(gguf: &'a Gguf, key: &str) -> Result<Vec<&'a str>, GgufError> {
     let fail = |what: &str| GgufError { file: gguf.file.clone(), at: 0, message: format!("{key}: {what}") };
     let items = gguf.get(key).and_then(Value::as_array).ok_or_else(|| fail("missing, or not an array"))?;
     items.iter().map(|v| v.as_str().ok_or_else(|| fail("holds a value that is not text"))).collect()
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokenizer({} tokens)", self.vocab_size())
+    }
 }
 
 impl Tokenizer {

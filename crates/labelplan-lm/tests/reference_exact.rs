@@ -1,43 +1,57 @@
-//! The forward pass with exact products (the GPU's arithmetic) against candle with every
-//! matrix dequantised to f32 (`CANDLE_DEQUANTIZE_ALL`, set before candle reads it: this
-//! file is its own process).
+//! The forward pass with exact products (the GPU's arithmetic), on the CPU and on the GPU
+//! (lavapipe here; the test fails without an adapter), against candle with every matrix
+//! dequantised to f32 (`CANDLE_DEQUANTIZE_ALL`, set before candle reads it: this file is
+//! its own process). candle runs once per prompt and both passes are held to it.
 
 mod candle_ref;
 mod common;
 
-use candle_ref::{both, greedy_both, our_logits, prompts, relative_gap};
+use candle_ref::{both, candle, candle_logits, our_logits, prompts, relative_gap};
+use labelplan_gpu::{GpuContext, GpuOptions};
+use labelplan_lm::gpu::GpuModel;
 use labelplan_lm::model::{argmax, Products};
+use pollster::block_on;
 
 /// Largest logit difference from candle's, relative to the spread (standard deviation)
 /// of candle's logits: the same arithmetic in another summation order.
 const EXACT_TOL: f32 = 1e-3;
 
-fn dequantized_candle() {
+/// Greedy tokens compared after each prompt.
+const GREEDY: usize = 32;
+
+#[test]
+fn cpu_and_gpu_logits_and_greedy_32_tokens_are_candles() {
     // Read by candle once per thread, at its first quantized product.
     std::env::set_var("CANDLE_DEQUANTIZE_ALL", "1");
-}
-
-#[test]
-fn logits_agree_with_candle_within_float_noise() {
-    dequantized_candle();
     let b = both(Products::Exact);
+    let ctx = block_on(GpuContext::new(GpuOptions::default()))
+        .unwrap_or_else(|e| panic!("a GPU adapter is required (mesa-vulkan-drivers gives lavapipe): {e}"));
     for prompt in prompts(&b) {
         let ids = b.tokenizer.encode(&prompt);
-        let want = candle_ref::candle_logits(&mut candle_ref::candle(&b.bytes), &ids, 0);
-        let got = our_logits(&b.ours, &mut b.ours.cache(ids.len()), &ids);
-        let gap = relative_gap(&got, &want);
-        eprintln!("{} tokens: largest logit gap {gap:.2e} of the spread", ids.len());
-        assert!(gap <= EXACT_TOL, "{gap} on {prompt:?}");
-        assert_eq!(argmax(&got), argmax(&want));
-    }
-}
-
-#[test]
-fn greedy_32_tokens_are_candles() {
-    dequantized_candle();
-    let b = both(Products::Exact);
-    for prompt in prompts(&b) {
-        let (got, want) = greedy_both(&b, &prompt, 32);
-        assert_eq!(b.tokenizer.decode(&got), b.tokenizer.decode(&want), "after {prompt:?}");
+        let mut reference = candle(&b.bytes);
+        let mut want_logits = candle_logits(&mut reference, &ids, 0);
+        let mut cache = b.ours.cache(ids.len() + GREEDY);
+        let mut cpu_logits = our_logits(&b.ours, &mut cache, &ids);
+        let mut gpu = block_on(GpuModel::upload(&ctx, &b.ours, ids.len() + GREEDY)).expect("uploads");
+        let mut gpu_next = block_on(gpu.feed(&ids)).expect("prefill");
+        let gpu_logits = block_on(gpu.logits()).expect("logits");
+        for (pass, got) in [("CPU", &cpu_logits), ("GPU", &gpu_logits)] {
+            let gap = relative_gap(got, &want_logits);
+            eprintln!("{pass}, {} tokens: largest logit gap {gap:.2e} of the spread", ids.len());
+            assert!(gap <= EXACT_TOL, "{pass}: {gap} on {prompt:?}");
+            assert_eq!(argmax(got), argmax(&want_logits), "{pass}");
+        }
+        let (mut want, mut on_cpu, mut on_gpu) = (Vec::new(), Vec::new(), Vec::new());
+        for step in 0..GREEDY {
+            want.push(argmax(&want_logits));
+            want_logits = candle_logits(&mut reference, &want[step..], ids.len() + step);
+            on_cpu.push(argmax(&cpu_logits));
+            cpu_logits = b.ours.forward(on_cpu[step], &mut cache);
+            on_gpu.push(gpu_next);
+            gpu_next = block_on(gpu.feed(&[gpu_next])).expect("decodes");
+        }
+        let want = b.tokenizer.decode(&want);
+        assert_eq!(b.tokenizer.decode(&on_cpu), want, "CPU after {prompt:?}");
+        assert_eq!(b.tokenizer.decode(&on_gpu), want, "GPU after {prompt:?}");
     }
 }

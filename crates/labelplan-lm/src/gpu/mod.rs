@@ -214,9 +214,9 @@ impl GpuModel {
         self.positions
     }
 
-    /// Forgets every position fed (a new conversation).
-    pub fn reset(&mut self) {
-        self.len = 0;
+    /// Keeps the first `len` positions fed (the rest are fed again or overwritten).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
     }
 
     /// Dispatches per position: the embedding, 5 per layer, head and arg-max.

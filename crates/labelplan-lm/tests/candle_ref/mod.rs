@@ -72,19 +72,28 @@ pub fn relative_gap(got: &[f32], want: &[f32]) -> f32 {
     got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / spread(want)
 }
 
-/// The greedy continuations of `prompt` by candle and by this crate, `n` tokens each.
-pub fn greedy_both(b: &Both, prompt: &str, n: usize) -> (Vec<u32>, Vec<u32>) {
+/// candle's greedy continuation of `prompt`, `n` tokens.
+pub fn candle_greedy(b: &Both, prompt: &str, n: usize) -> Vec<u32> {
     let ids = b.tokenizer.encode(prompt);
     let mut reference = candle(&b.bytes);
-    let mut want_logits = candle_logits(&mut reference, &ids, 0);
-    let mut cache = b.ours.cache(ids.len() + n);
-    let mut got_logits = our_logits(&b.ours, &mut cache, &ids);
-    let (mut want, mut got) = (Vec::new(), Vec::new());
+    let mut logits = candle_logits(&mut reference, &ids, 0);
+    let mut out = Vec::new();
     for step in 0..n {
-        want.push(argmax(&want_logits));
-        got.push(argmax(&got_logits));
-        want_logits = candle_logits(&mut reference, &want[step..], ids.len() + step);
-        got_logits = b.ours.forward(got[step], &mut cache);
+        out.push(argmax(&logits));
+        logits = candle_logits(&mut reference, &out[step..], ids.len() + step);
     }
-    (got, want)
+    out
+}
+
+/// This crate's greedy continuation of `prompt` on the CPU, `n` tokens.
+pub fn our_greedy(b: &Both, prompt: &str, n: usize) -> Vec<u32> {
+    let ids = b.tokenizer.encode(prompt);
+    let mut cache = b.ours.cache(ids.len() + n);
+    let mut logits = our_logits(&b.ours, &mut cache, &ids);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(argmax(&logits));
+        logits = b.ours.forward(out[out.len() - 1], &mut cache);
+    }
+    out
 }

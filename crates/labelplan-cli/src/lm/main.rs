@@ -1,0 +1,212 @@
+//! `labelplan-lm`: the page's language model on the command line: perplexity and speed
+//! on a text (`eval`) and text generation (`generate`), on the CPU or the GPU backend.
+
+// A command-line tool: printing is its job.
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use futures::executor::block_on;
+use labelplan_gpu::{GpuContext, GpuOptions};
+use labelplan_lm::eval::{held_out, Perplexity};
+use labelplan_lm::model::Products;
+use labelplan_lm::sample::{Sampler, Sampling};
+use labelplan_lm::{Loaded, Session};
+
+/// The language model of labelplan's page, on the command line.
+#[derive(Debug, Parser)]
+#[command(name = "labelplan-lm", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Perplexity of the model on a text (from "Call me Ishmael" on when the text has
+    /// it: the held-out slice of Moby Dick), and tokens per second.
+    Eval {
+        /// A llama GGUF (Q4_1, Q8_0, F16 or F32 weights).
+        model: PathBuf,
+        /// A UTF-8 text file.
+        text: PathBuf,
+        /// Tokens of the text to run through the model.
+        #[arg(long, default_value_t = 512)]
+        tokens: usize,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Continue a prompt.
+    Generate {
+        /// A llama GGUF.
+        model: PathBuf,
+        /// The prompt.
+        #[arg(long)]
+        prompt: String,
+        /// Wrap the prompt as a user turn in the model's chat template.
+        #[arg(long)]
+        chat: bool,
+        /// New tokens at most (an end-of-text token stops sooner).
+        #[arg(long, default_value_t = 64)]
+        tokens: usize,
+        /// 0 is greedy.
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f32,
+        /// Nucleus sampling's probability mass.
+        #[arg(long, default_value_t = 0.95)]
+        top_p: f32,
+        /// Seeds the sampling.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print {"prompt": [ids], "tokens": [ids], "text": "..."} instead of the text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Where the forward pass runs.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    /// The CPU's products: exact (f32 input, the GPU's arithmetic, what the page runs) or
+    /// quantized (8-bit input, ggml's and candle's arithmetic, faster).
+    #[arg(long, value_enum, default_value_t = ProductsArg::Exact)]
+    products: ProductsArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Backend {
+    Cpu,
+    Gpu,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProductsArg {
+    Exact,
+    Quantized,
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Eval { model, text, tokens, run } => eval(&model, &text, tokens, &run),
+        Command::Generate { model, prompt, chat, tokens, temperature, top_p, seed, json, run } => {
+            let sampling = Sampling { temperature, top_p, seed };
+            generate(&model, &prompt, chat, tokens, sampling, json, &run)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &PathBuf, run: &RunArgs) -> Result<Loaded, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut loaded = Loaded::from_bytes(&path.display().to_string(), &bytes).map_err(|e| e.to_string())?;
+    loaded.model.products = match run.products {
+        ProductsArg::Exact => Products::Exact,
+        ProductsArg::Quantized => Products::Quantized,
+    };
+    Ok(loaded)
+}
+
+fn session(loaded: Loaded, positions: usize, run: &RunArgs) -> Result<(Session, String), String> {
+    Ok(match run.backend {
+        Backend::Cpu => {
+            let name = format!("CPU, {:?} products", loaded.model.products).to_lowercase();
+            (Session::cpu(Arc::new(loaded.model), positions), name)
+        }
+        Backend::Gpu => {
+            let ctx = block_on(GpuContext::new(GpuOptions::default())).map_err(|e| e.to_string())?;
+            let s = block_on(Session::gpu(&ctx, &loaded.model, positions)).map_err(|e| e.to_string())?;
+            (s, format!("GPU, {}", ctx.adapter_description()))
+        }
+    })
+}
+
+fn eval(model: &PathBuf, text: &PathBuf, tokens: usize, run: &RunArgs) -> Result<(), String> {
+    let loaded = load(model, run)?;
+    let text = std::fs::read_to_string(text).map_err(|e| format!("{}: {e}", text.display()))?;
+    let ids: Vec<u32> = loaded.tokenizer.encode(held_out(&text)).into_iter().take(tokens).collect();
+    if ids.len() < 2 {
+        return Err("the text has fewer than 2 tokens".into());
+    }
+    let (mut session, backend) = session(loaded, ids.len(), run)?;
+    let mut ppl = Perplexity::default();
+    let start = Instant::now();
+    for pair in ids.windows(2) {
+        let next = block_on(session.feed(&pair[..1], true)).map_err(|e| e.to_string())?;
+        ppl.add(&next.logits.expect("asked for"), pair[1]);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "perplexity {:.4} over {} predicted tokens; {:.1} tokens/s ({backend})",
+        ppl.value(),
+        ppl.count(),
+        ppl.count() as f64 / seconds
+    );
+    Ok(())
+}
+
+fn generate(
+    model: &PathBuf,
+    prompt: &str,
+    chat: bool,
+    tokens: usize,
+    sampling: Sampling,
+    json: bool,
+    run: &RunArgs,
+) -> Result<(), String> {
+    let loaded = load(model, run)?;
+    let text = if chat {
+        let template = loaded.template.as_ref().ok_or("the model has no chat template")?;
+        template.render(&[labelplan_lm::chat::Message::new("user", prompt)], true)?
+    } else {
+        prompt.to_owned()
+    };
+    let tokenizer = loaded.tokenizer.clone();
+    let ids = tokenizer.encode(&text);
+    if ids.is_empty() {
+        return Err("the prompt is empty".into());
+    }
+    let (mut session, backend) = session(loaded, ids.len() + tokens, run)?;
+    let mut sampler = Sampler::new(sampling);
+    let greedy = sampling.temperature <= 0.0;
+    let start = Instant::now();
+    let mut next = block_on(session.feed(&ids, !greedy)).map_err(|e| e.to_string())?;
+    let first = start.elapsed();
+    let mut out = Vec::new();
+    while out.len() < tokens {
+        let token = if greedy { next.greedy } else { sampler.next(next.logits.as_deref().unwrap_or_default()) };
+        out.push(token);
+        if tokenizer.is_special(token) || out.len() == tokens {
+            break;
+        }
+        next = block_on(session.feed(&[token], !greedy)).map_err(|e| e.to_string())?;
+    }
+    let decode = start.elapsed() - first;
+    if json {
+        let value = serde_json::json!({ "prompt": ids, "tokens": out, "text": tokenizer.decode(&out) });
+        println!("{value}");
+    } else {
+        println!("{}", tokenizer.decode(&out));
+        eprintln!(
+            "{} prompt tokens, first token after {:.0} ms; {} tokens at {:.1} tokens/s ({backend})",
+            ids.len(),
+            first.as_secs_f64() * 1e3,
+            out.len(),
+            (out.len().saturating_sub(1)) as f64 / decode.as_secs_f64().max(1e-9)
+        );
+    }
+    Ok(())
+}

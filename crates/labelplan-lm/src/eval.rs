@@ -1,0 +1,55 @@
+//! Perplexity on held-out text: the exponential of the mean negative log-likelihood of
+//! each token given the ones before it.
+
+/// Where the held-out slice of Moby Dick starts (its first sentence).
+pub const HELD_OUT_START: &str = "Call me Ishmael";
+
+/// The evaluation text of `text`: from [`HELD_OUT_START`] on when the text has it (the
+/// held-out Moby Dick), else all of it.
+pub fn held_out(text: &str) -> &str {
+    text.find(HELD_OUT_START).map_or(text, |at| &text[at..])
+}
+
+/// A running perplexity.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Perplexity {
+    nll: f64,
+    count: usize,
+}
+
+impl Perplexity {
+    /// Adds the prediction of `target` by `logits`.
+    pub fn add(&mut self, logits: &[f32], target: u32) {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+        self.nll += max + sum.ln() - logits[target as usize] as f64;
+        self.count += 1;
+    }
+
+    /// Tokens predicted so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// exp(mean negative log-likelihood); NaN before any prediction.
+    pub fn value(&self) -> f64 {
+        (self.nll / self.count as f64).exp()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_logits_give_the_vocabulary_size() {
+        let mut p = Perplexity::default();
+        p.add(&[0.5; 8], 3);
+        p.add(&[2.0; 8], 0);
+        assert!((p.value() - 8.0).abs() < 1e-9);
+        let mut sure = Perplexity::default();
+        sure.add(&[0.0, 100.0, 0.0], 1);
+        assert!((sure.value() - 1.0).abs() < 1e-9);
+        assert_eq!(held_out("xx Call me Ishmael. Some"), "Call me Ishmael. Some");
+    }
+}
