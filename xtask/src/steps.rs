@@ -131,7 +131,7 @@ pub fn test() -> Result<(), String> {
     steps.push(("trunk build", build));
     let mut e2e = Command::new("node");
     e2e.args(["--test", "--test-concurrency=1"])
-        .arg("app.test.mjs")
+        .args(["app.test.mjs", "model.test.mjs"])
         .env("LABELPLAN_DIST", &dist)
         .current_dir(root.join("tests/e2e"));
     steps.push(("browser end-to-end tests", e2e));

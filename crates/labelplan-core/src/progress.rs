@@ -20,6 +20,8 @@ pub enum Unit {
     Epochs,
     /// A stage with no count of its own: 0 of 1 while it runs.
     Steps,
+    /// Tokens of a prompt read by the language model.
+    Tokens,
 }
 
 impl Unit {
@@ -34,6 +36,7 @@ impl Unit {
             Unit::Betas => ("β value", "β values"),
             Unit::Epochs => ("epoch", "epochs"),
             Unit::Steps => ("step", "steps"),
+            Unit::Tokens => ("token", "tokens"),
         };
         if n == 1 {
             one

@@ -62,7 +62,12 @@ pub type GpuRead<'a> = (&'a GpuBuffer, u64, u64);
 impl GpuContext {
     /// The kernel `entry` of `source`, compiled now the first time `label` is registered
     /// on this context and shared after that. A shader the device rejects is an error.
-    pub async fn kernel(&self, label: &str, source: &str, entry: &'static str) -> Result<GpuKernel, GpuError> {
+    pub async fn kernel(
+        &self,
+        label: &str,
+        source: &str,
+        entry: &'static str,
+    ) -> Result<GpuKernel, GpuError> {
         if let Some(k) = self.registered.lock().expect("registry lock").get(label) {
             return Ok(GpuKernel(k.clone()));
         }
@@ -113,7 +118,11 @@ impl GpuContext {
 
     /// Runs `commands` in order (consecutive dispatches share one compute pass), then
     /// reads `reads` back with one map once the GPU is done.
-    pub async fn run(&self, commands: &[GpuCommand<'_>], reads: &[GpuRead<'_>]) -> Result<Vec<Vec<u8>>, GpuError> {
+    pub async fn run(
+        &self,
+        commands: &[GpuCommand<'_>],
+        reads: &[GpuRead<'_>],
+    ) -> Result<Vec<Vec<u8>>, GpuError> {
         let staging = self
             .scoped("running kernels", || {
                 let mut enc = self.encoder();
@@ -134,7 +143,8 @@ impl GpuContext {
                         at += 1;
                     }
                 }
-                let parts: Vec<_> = reads.iter().map(|&(b, offset, bytes)| (&b.buffer, offset, bytes)).collect();
+                let parts: Vec<_> =
+                    reads.iter().map(|&(b, offset, bytes)| (&b.buffer, offset, bytes)).collect();
                 self.stage(enc, &parts)
             })
             .await?;

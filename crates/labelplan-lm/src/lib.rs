@@ -24,8 +24,8 @@ pub mod tokenizer;
 
 pub use gguf::{Gguf, GgufError, TensorInfo, Value};
 pub use model::{Cache, Config, Model};
-pub use session::{Next, Session};
 pub use quant::DType;
+pub use session::{Next, Session};
 pub use tokenizer::Tokenizer;
 
 /// Everything the page and the CLI need from one GGUF file.

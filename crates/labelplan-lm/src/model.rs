@@ -299,6 +299,20 @@ impl Model {
         })
     }
 
+    /// Weights in all (the tied head counted once).
+    pub fn parameters(&self) -> u64 {
+        let m = |m: &Matrix| (m.rows * m.cols) as u64;
+        let layers: u64 = self
+            .layers
+            .iter()
+            .map(|l| {
+                [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down].into_iter().map(m).sum::<u64>()
+                    + (l.attn_norm.len() + l.ffn_norm.len()) as u64
+            })
+            .sum();
+        layers + m(&self.embed) + self.head.as_ref().map_or(0, m) + self.norm.len() as u64
+    }
+
     /// An empty cache for `positions` tokens.
     pub fn cache(&self, positions: usize) -> Cache {
         let c = &self.config;

@@ -33,6 +33,7 @@ fn the_model_knows_the_capital_of_france() {
         (30, 576, 1536, 9, 3, 64, 49_152)
     );
     assert!(model.head.is_none(), "the output head is the embedding");
+    assert_eq!(format!("{:.1}M", model.parameters() as f64 / 1e6), "134.5M");
     let tokenizer = Tokenizer::from_gguf(&gguf).expect("a tokenizer");
     let next = greedy(&model, &tokenizer, "The capital of France is", 2);
     assert_eq!(tokenizer.decode(&next), " Paris.");

@@ -5,6 +5,7 @@
 
 pub mod blob_reader;
 pub mod codec;
+pub mod model_jobs;
 pub mod protocol;
 pub mod ui;
 pub mod worker;

@@ -88,8 +88,78 @@ pub enum Request {
     /// Run plans on this backend from now on (answered by [`Response::Backend`]; `Auto`
     /// times the probe on both once). The page sends it first, with the link's choice.
     Backend(BackendPolicy),
-    /// Stop the running load or plan; the dataset loaded before it stays.
+    /// Stop the running load, plan or generation; the dataset and model loaded before it
+    /// stay.
     Cancel,
+    /// Load a language model (answered by [`Response::ModelLoaded`]): a job.
+    LoadModel(ModelSource),
+    /// Continue a prompt or a conversation with the loaded model, streaming
+    /// [`Response::Token`]s and ending with [`Response::Generated`]: a job.
+    Generate(Box<Generate>),
+}
+
+/// Where a language model comes from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ModelSource {
+    /// Served by the page's origin (kept in the browser's cache storage after the first
+    /// download).
+    Url(String),
+    /// A GGUF the user dropped.
+    File(FileHandle),
+}
+
+/// What to generate, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generate {
+    /// The conversation so far as (role, text); the last is the user's turn. Without
+    /// `chat`, the one text is the prompt as it is.
+    pub messages: Vec<(String, String)>,
+    /// Wrap the messages in the model's chat template.
+    pub chat: bool,
+    /// 0 is greedy.
+    pub temperature: f32,
+    /// Seeds the sampling.
+    pub seed: u64,
+    /// New tokens at most.
+    pub max_tokens: u32,
+    /// Run on WebGPU when there is one (else the CPU).
+    pub on_gpu: bool,
+}
+
+/// The loaded language model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Its name.
+    pub name: String,
+    /// Weights in all.
+    pub parameters: u64,
+    /// Its file's size.
+    pub bytes: u64,
+    /// Transformer blocks, width and vocabulary, as one line.
+    pub shape: String,
+    /// Whether it came from the browser's cache storage (no download).
+    pub from_cache: bool,
+    /// The WebGPU adapter, or why there is none.
+    pub gpu: Result<String, String>,
+}
+
+/// How a generation went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generated {
+    /// Tokens of the prompt, and how many of them the cache already held.
+    pub prompt_tokens: u32,
+    /// Prompt tokens the cache held from the turn before (not read again).
+    pub reused_tokens: u32,
+    /// The new tokens.
+    pub tokens: Vec<u32>,
+    /// Milliseconds from the request to the first new token.
+    pub first_token_ms: f64,
+    /// New tokens per second after the first.
+    pub tokens_per_second: f64,
+    /// Where it ran.
+    pub backend: String,
+    /// Stopped by the user before the end.
+    pub stopped: bool,
 }
 
 /// A frame of the map, as the page's view and slider set it.
@@ -218,6 +288,17 @@ pub enum Response {
     Failed(Failure),
     /// The load or plan was cancelled; any dataset loaded before is still there.
     Cancelled,
+    /// A language model is loaded.
+    ModelLoaded(ModelInfo),
+    /// The text generated so far (all of it: a character may span tokens) and its tokens.
+    Token {
+        /// The new text so far.
+        text: String,
+        /// Its tokens.
+        tokens: Vec<u32>,
+    },
+    /// A generation ended.
+    Generated(Generated),
 }
 
 /// One row of a dataset as hovering shows it.

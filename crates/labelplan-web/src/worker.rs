@@ -28,8 +28,10 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use yew_agent::prelude::*;
 
 use crate::blob_reader::BlobReader;
+use crate::model_jobs::{self, LanguageModel, Reporter};
 use crate::protocol::{
-    BackendStatus, ColumnCodes, Failure, FileHandle, Item, MapDraw, Request, Response, Tagged,
+    BackendStatus, ColumnCodes, Failure, FileHandle, Generate, Item, MapDraw, ModelSource, Request, Response,
+    Tagged,
 };
 
 /// Everything the worker keeps between requests.
@@ -40,6 +42,8 @@ struct State {
     /// The shown plan's map points on the GPU, and the column they are coloured by.
     points: Option<(Option<String>, MapPoints)>,
     backend: Backends,
+    /// The language model of the model page.
+    language_model: Option<Rc<LanguageModel>>,
 }
 
 /// The plan the page shows: exports, hovers, searches and map frames read it.
@@ -152,7 +156,13 @@ pub async fn Engine(mut scope: ReactorScope<Tagged<Request>, Tagged<Response>>) 
     // The CPU until the page says what the user chose (its first request).
     let choice = Choice { on_gpu: false, why: "the page has not chosen yet".into() };
     let backend = Backends { gpu, policy: BackendPolicy::Auto, probe: None, choice };
-    let state = Rc::new(RefCell::new(State { loaded: None, planned: None, points: None, backend }));
+    let state = Rc::new(RefCell::new(State {
+        loaded: None,
+        planned: None,
+        points: None,
+        backend,
+        language_model: None,
+    }));
     let (tx, mut rx) = mpsc::unbounded::<Tagged<Response>>();
     // The running job's cancel flag; a new job cancels the one before it.
     let mut running = Rc::new(AtomicBool::new(false));
@@ -212,6 +222,12 @@ async fn handle(request: Request, state: Rc<RefCell<State>>, answers: Answers, c
         },
         Request::AttachSidecar { file, join } => attach(file, join, &state, &answers, cancel).await,
         Request::Plan { settings, compare } => plan(settings, compare, &state, &answers, cancel).await,
+        Request::LoadModel(source) => {
+            load_model(source, &state, ModelJob { answers: answers.clone(), cancel }).await
+        }
+        Request::Generate(request) => {
+            generate(&request, &state, ModelJob { answers: answers.clone(), cancel }).await
+        }
         Request::Export(_)
         | Request::Describe { .. }
         | Request::Column { .. }
@@ -221,6 +237,64 @@ async fn handle(request: Request, state: Rc<RefCell<State>>, answers: Answers, c
         | Request::Cancel => return,
     };
     answers.send(outcome.unwrap_or_else(|answer| answer));
+}
+
+/// A language-model job's way out.
+struct ModelJob {
+    answers: Answers,
+    cancel: Rc<AtomicBool>,
+}
+
+impl Reporter for ModelJob {
+    fn send(&self, response: Response) {
+        self.answers.send(response);
+    }
+
+    fn progress(&self, stage: &str, unit: Unit, done: u64, total: u64) {
+        self.answers.progress(stage, unit, done, total);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Loads a language model; the one loaded before stays until this one is read.
+async fn load_model(
+    source: ModelSource,
+    state: &Rc<RefCell<State>>,
+    job: ModelJob,
+) -> Result<Response, Response> {
+    let gpu = state.borrow().backend.gpu.as_ref().map(GpuContext::adapter_description).map_err(Clone::clone);
+    match model_jobs::load(source, gpu, &job).await {
+        Ok(_) if job.cancelled() => Err(Response::Cancelled),
+        Ok((model, info)) => {
+            state.borrow_mut().language_model = Some(Rc::new(model));
+            Ok(Response::ModelLoaded(info))
+        }
+        Err(_) if job.cancelled() => Err(Response::Cancelled),
+        Err(message) => Err(failure(message)),
+    }
+}
+
+/// Generates with the loaded language model, on WebGPU when asked and there is one.
+async fn generate(
+    request: &Generate,
+    state: &Rc<RefCell<State>>,
+    job: ModelJob,
+) -> Result<Response, Response> {
+    // Out of the cell: no borrow may live across the model's awaits.
+    let (lm, gpu) = {
+        let s = state.borrow();
+        (s.language_model.clone(), s.backend.gpu.clone())
+    };
+    let lm = lm.ok_or_else(|| failure("load a model first".into()))?;
+    let gpu_name = gpu.as_ref().map(GpuContext::adapter_description).unwrap_or_default();
+    let gpu = gpu.ok().filter(|_| request.on_gpu);
+    match model_jobs::generate(&lm, request, gpu, gpu_name, &job).await {
+        Ok(done) => Ok(Response::Generated(done)),
+        Err(message) => Err(failure(message)),
+    }
 }
 
 /// One export of the last plan, written as the CLI writes it.
@@ -512,7 +586,7 @@ impl Breather {
 
 /// Resolves after the event loop has run once more (a zero timeout), so messages that
 /// arrived meanwhile are handled first.
-async fn next_macrotask() {
+pub(crate) async fn next_macrotask() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);

@@ -187,7 +187,8 @@ fn generate(
     let first = start.elapsed();
     let mut out = Vec::new();
     while out.len() < tokens {
-        let token = if greedy { next.greedy } else { sampler.next(next.logits.as_deref().unwrap_or_default()) };
+        let token =
+            if greedy { next.greedy } else { sampler.next(next.logits.as_deref().unwrap_or_default()) };
         out.push(token);
         if tokenizer.is_special(token) || out.len() == tokens {
             break;

@@ -113,7 +113,11 @@ fn f32_bytes(v: &[f32]) -> &[u8] {
 
 impl GpuModel {
     /// Uploads `model` with a cache of `positions` tokens and binds every kernel.
-    pub async fn upload(ctx: &GpuContext, model: &Model, positions: usize) -> Result<GpuModel, GpuModelError> {
+    pub async fn upload(
+        ctx: &GpuContext,
+        model: &Model,
+        positions: usize,
+    ) -> Result<GpuModel, GpuModelError> {
         let c = model.config.clone();
         let kernel = |s: shaders::Shader| async move { ctx.kernel(&s.label, &s.source, "main").await };
         let mut keep = Vec::new();
@@ -139,7 +143,10 @@ impl GpuModel {
         };
         let head_matrix = model.head.as_ref().unwrap_or(&model.embed);
         let embed = ctx
-            .bind(&kernel(shaders::embed(&c, positions, model.embed.dtype)).await?, &[&tokens, &embed_w, &x, &step])
+            .bind(
+                &kernel(shaders::embed(&c, positions, model.embed.dtype)).await?,
+                &[&tokens, &embed_w, &x, &step],
+            )
             .await?;
         let final_norm = ctx.buffer("output_norm.weight", f32_bytes(&model.norm));
         let head = ctx
@@ -148,7 +155,8 @@ impl GpuModel {
                 &[&x, &final_norm, head_w.as_ref().unwrap_or(&embed_w), &logits],
             )
             .await?;
-        let argmax = ctx.bind(&kernel(shaders::argmax(&c, positions)).await?, &[&logits, &tokens, &step]).await?;
+        let argmax =
+            ctx.bind(&kernel(shaders::argmax(&c, positions)).await?, &[&logits, &tokens, &step]).await?;
         let attention_kernel = kernel(shaders::attention(&c, positions)).await?;
         let mut layers = Vec::with_capacity(model.layers.len());
         for (i, l) in model.layers.iter().enumerate() {
@@ -172,7 +180,9 @@ impl GpuModel {
             let ffn_kernel = kernel(shaders::ffn_in(&c, positions, [l.gate.dtype, l.up.dtype])).await?;
             let down_kernel = kernel(shaders::add_product(&c, positions, l.down.dtype, c.dim, c.ff)).await?;
             layers.push(LayerBindings {
-                qkv: ctx.bind(&qkv_kernel, &[&x, &attn_norm, &wq, &wk, &wv, &q, &cache, &rope, &step]).await?,
+                qkv: ctx
+                    .bind(&qkv_kernel, &[&x, &attn_norm, &wq, &wk, &wv, &q, &cache, &rope, &step])
+                    .await?,
                 attention: ctx.bind(&attention_kernel, &[&q, &cache, &scores, &att, &step]).await?,
                 output: ctx.bind(&o_kernel, &[&att, &wo, &x]).await?,
                 ffn_in: ctx.bind(&ffn_kernel, &[&x, &ffn_norm, &wg, &wu, &act]).await?,

@@ -111,7 +111,11 @@ pub fn add_product(c: &Config, positions: usize, dtype: DType, rows: usize, cols
 pub fn ffn_in(c: &Config, positions: usize, types: [DType; 2]) -> Shader {
     let mut constants = model_constants(c, positions);
     constants.push(("ROWS", u(c.ff)));
-    let parts = [NORM.to_string(), weight("WG", types[0], c.dim, Read::Products), weight("WU", types[1], c.dim, Read::Products)];
+    let parts = [
+        NORM.to_string(),
+        weight("WG", types[0], c.dim, Read::Products),
+        weight("WU", types[1], c.dim, Read::Products),
+    ];
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     assemble("ffn_in", &constants, &parts, include_str!("ffn_in.wgsl"))
 }

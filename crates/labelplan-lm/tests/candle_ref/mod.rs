@@ -97,3 +97,19 @@ pub fn our_greedy(b: &Both, prompt: &str, n: usize) -> Vec<u32> {
     }
     out
 }
+
+/// Perplexities of this crate's model and of candle on the first `tokens` tokens of the
+/// held-out Moby Dick slice: (ours, candle's).
+pub fn perplexities(b: &Both, tokens: usize) -> (f64, f64) {
+    use labelplan_lm::eval::{held_out, Perplexity};
+    let text = common::moby_dick();
+    let ids: Vec<u32> = b.tokenizer.encode(held_out(&text)).into_iter().take(tokens).collect();
+    let mut reference = candle(&b.bytes);
+    let (mut ours, mut theirs) = (Perplexity::default(), Perplexity::default());
+    let mut cache = b.ours.cache(ids.len());
+    for (pos, pair) in ids.windows(2).enumerate() {
+        theirs.add(&candle_logits(&mut reference, &pair[..1], pos), pair[1]);
+        ours.add(&b.ours.forward(pair[0], &mut cache), pair[1]);
+    }
+    (ours.value(), theirs.value())
+}

@@ -12,6 +12,7 @@ pub mod form;
 mod items;
 mod link;
 pub mod map;
+pub mod model_page;
 pub mod picks;
 mod plan_form;
 mod plan_result;
@@ -73,12 +74,18 @@ async fn replay(file: FileHandle, dispatch: yew::UseReducerDispatcher<AppState>)
     }
 }
 
-/// The root: provides the worker to the page.
+/// Whether the address asks for the model page (`?model`); the planner is the home page.
+fn is_model_page() -> bool {
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    search.trim_start_matches('?').split('&').any(|part| part == "model" || part.starts_with("model="))
+}
+
+/// The root: provides the worker to the page, the planner or the model page.
 #[function_component]
 pub fn App() -> Html {
     html! {
         <ReactorProvider<Engine, JsCodec> path={WORKER_PATH}>
-            <Main />
+            if is_model_page() { <model_page::ModelPage /> } else { <Main /> }
         </ReactorProvider<Engine, JsCodec>>
     }
 }
@@ -251,6 +258,7 @@ fn Main() -> Html {
                 <h1>{ "labelplan" }</h1>
                 <span class="tagline">{ "which items to label, and what each budget buys — all in your browser" }</span>
                 <badge::Badge backend={state.backend.clone()} policy={state.plan_form.backend} {on_backend} />
+                <nav><a href="?model" data-testid="nav-model">{ "language model demo →" }</a></nav>
             </header>
             <main>
                 <drop_zone::DropZone

@@ -73,6 +73,38 @@ pub struct Busy {
 }
 
 impl Busy {
+    /// Job `id`, shown as `label`, starting now.
+    pub fn started(id: u64, label: String) -> Busy {
+        let now = now_ms();
+        Busy {
+            id,
+            label,
+            stage: "starting".into(),
+            unit: Unit::Steps,
+            done: 0,
+            total: 0,
+            started_ms: now,
+            stage_started_ms: now,
+            stage_counts: false,
+        }
+    }
+
+    /// Takes in the worker's progress of this job.
+    pub fn advance(&mut self, stage: String, unit: Unit, done: u64, total: u64) {
+        if self.stage != stage {
+            self.stage_started_ms = now_ms();
+            self.stage_counts = false;
+        }
+        self.stage = stage;
+        // A stage without a count keeps the bar where the last count left it.
+        if total > 0 {
+            self.unit = unit;
+            self.done = done;
+            self.total = total;
+            self.stage_counts = true;
+        }
+    }
+
     /// Seconds the current stage still needs at its pace so far (`now_ms` is the clock),
     /// once it has counted something and is not done.
     pub fn eta_seconds(&self, now_ms: f64) -> Option<f64> {
@@ -205,19 +237,7 @@ impl Reducible for AppState {
         match action {
             Action::Started(id, label) => {
                 s.error = None;
-                let stage = "starting".into();
-                let now = now_ms();
-                s.busy = Some(Busy {
-                    id,
-                    label,
-                    stage,
-                    unit: Unit::Steps,
-                    done: 0,
-                    total: 0,
-                    started_ms: now,
-                    stage_started_ms: now,
-                    stage_counts: false,
-                });
+                s.busy = Some(Busy::started(id, label));
             }
             Action::PlanForm(form) => {
                 s.plan_form = form;
@@ -266,18 +286,7 @@ impl AppState {
             Response::Backend(b) => s.backend = Some(b),
             Response::Progress { stage, unit, done, total } => {
                 if let Some(busy) = s.busy.as_mut().filter(|b| b.id == id) {
-                    if busy.stage != stage {
-                        busy.stage_started_ms = now_ms();
-                        busy.stage_counts = false;
-                    }
-                    busy.stage = stage;
-                    // A stage without a count keeps the bar where the last count left it.
-                    if total > 0 {
-                        busy.unit = unit;
-                        busy.done = done;
-                        busy.total = total;
-                        busy.stage_counts = true;
-                    }
+                    busy.advance(stage, unit, done, total);
                 }
             }
             Response::Loaded { summary, norms_on, parse_seconds } => {
@@ -314,7 +323,11 @@ impl AppState {
                 s.found = None;
             }
             Response::Failed(failure) => s.error = Some(failure),
-            Response::Cancelled => {}
+            // The model page's answers: not the planner's.
+            Response::Cancelled
+            | Response::ModelLoaded(_)
+            | Response::Token { .. }
+            | Response::Generated(_) => {}
             Response::Described(items) => s.described = Some(Rc::new(items)),
             Response::Column(codes) => {
                 s.coded.retain(|c| c.name != codes.name);

@@ -1,0 +1,102 @@
+// The model page (?model) in headless Chromium: SmolLM2-135M from the page's own origin
+// with byte progress, kept in the browser's cache storage; greedy text on WebGPU
+// (SwiftShader) and with WebGPU off, token for token the native CLI's; chat mode; a
+// broken GGUF refused with the loaded model kept.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { openSync, readSync, writeFileSync, rmSync, closeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { serveDist, withBrowser, screenshots, repo } from './harness.mjs';
+
+const MODEL = join(repo, 'web', 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+const PROMPT = 'The capital of France is';
+const TOKENS = 8;
+
+let server;
+before(async () => { server = await serveDist(); });
+after(async () => { await server?.close(); });
+
+/** The native CLI's greedy tokens (exact products: the page's arithmetic on both passes). */
+function nativeGreedy() {
+  const out = execFileSync('cargo', ['run', '-q', '-p', 'labelplan-cli', '--bin', 'labelplan-lm', '--', 'generate', MODEL,
+    '--prompt', PROMPT, '--tokens', String(TOKENS), '--json'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.toString());
+}
+
+async function waitForModel(page) {
+  await page.getByTestId('lm-model').filter({ hasText: 'parameters' }).waitFor({ timeout: 180_000 });
+  return (await page.getByTestId('lm-model').textContent()).trim();
+}
+
+/** Generates greedily from PROMPT and returns { tokens, stats, backend }. */
+async function generate(page) {
+  await page.getByTestId('lm-prompt').fill(PROMPT);
+  await page.getByTestId('lm-max').fill(String(TOKENS));
+  await page.getByTestId('lm-max').dispatchEvent('change');
+  await page.getByTestId('lm-generate').click();
+  const stats = page.getByTestId('lm-stats');
+  await stats.waitFor({ timeout: 300_000 });
+  const tokens = (await page.getByTestId('lm-output').getAttribute('data-tokens')).split(',').map(Number);
+  return { tokens, stats: (await stats.textContent()).trim(), backend: await stats.getAttribute('data-backend') };
+}
+
+test('on WebGPU the page downloads the model with progress, keeps it cached, and writes the native greedy tokens', async () => {
+  const native = nativeGreedy();
+  await withBrowser({ webgpu: true }, async ({ page, logs, requests }) => {
+    await page.goto(`${server.url}?model`);
+    await page.getByTestId('progress').filter({ hasText: /Downloading the model.*MiB of 93\.8 MiB/ })
+      .waitFor({ timeout: 60_000 });
+    const info = await waitForModel(page);
+    assert.match(info, /134\.5M parameters, 93\.8 MiB \(downloaded from this site\)/, info);
+    const origin = new URL(server.url).origin;
+    assert.ok(requests.some((r) => r.startsWith(`${origin}/models/SmolLM2-135M-Instruct.Q4_1.gguf`)));
+    assert.deepEqual(requests.filter((r) => !r.startsWith(origin) && !r.startsWith('blob:') && !r.startsWith('data:')), []);
+    const { tokens, stats, backend } = await generate(page);
+    assert.match(backend, /^WebGPU: /, `${stats}\n${logs.join('\n')}`);
+    assert.deepEqual(tokens, native.tokens, `page: ${await page.getByTestId('lm-output').textContent()} native: ${native.text}`);
+    assert.equal((await page.getByTestId('lm-output').textContent()), native.text);
+    assert.match(stats, /first token after \d+ ms · [\d.]+ tokens\/s/);
+    await screenshots(page, 'model-webgpu');
+    // The next visit reads the model from the browser's cache storage.
+    await page.reload();
+    assert.match(await waitForModel(page), /from the browser's cache/);
+  });
+});
+
+test('with WebGPU off the model runs on the CPU with the same tokens; chat mode; a broken GGUF keeps the model', async () => {
+  const native = nativeGreedy();
+  await withBrowser({ webgpu: false }, async ({ page, logs }) => {
+    await page.goto(`${server.url}?model`);
+    await waitForModel(page);
+    assert.equal(await page.getByTestId('lm-backend').inputValue(), 'cpu');
+    const { tokens, backend, stats } = await generate(page);
+    assert.equal(backend, 'CPU', `${stats}\n${logs.join('\n')}`);
+    assert.deepEqual(tokens, native.tokens);
+    // A chat turn in the model's template: the conversation shows both turns.
+    await page.getByTestId('lm-chat').check();
+    await page.getByTestId('lm-prompt').fill('Name one colour.');
+    await page.getByTestId('lm-generate').click();
+    await page.getByTestId('lm-conversation').locator('.turn').nth(1).waitFor({ timeout: 300_000 });
+    assert.equal(await page.getByTestId('lm-conversation').locator('.turn.user').count(), 1);
+    await screenshots(page, 'model-chat-cpu');
+    // A truncated copy of the model: a clear message, and the loaded model stays.
+    const broken = join(tmpdir(), `labelplan-broken-${process.pid}.gguf`);
+    const head = Buffer.alloc(4096);
+    const fd = openSync(MODEL, 'r');
+    readSync(fd, head, 0, head.length, 0);
+    closeSync(fd);
+    writeFileSync(broken, head);
+    try {
+      await page.getByTestId('lm-file').setInputFiles(broken);
+      const error = page.getByTestId('lm-error');
+      await error.waitFor({ timeout: 60_000 });
+      assert.match(await error.textContent(), /labelplan-broken-\d+\.gguf/);
+      assert.match(await page.getByTestId('lm-model').textContent(), /134\.5M parameters/);
+      await screenshots(page, 'model-broken-file');
+    } finally {
+      rmSync(broken, { force: true });
+    }
+  });
+});
