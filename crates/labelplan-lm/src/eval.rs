@@ -1,5 +1,6 @@
 //! Perplexity on held-out text: the exponential of the mean negative log-likelihood of
-//! each token given the ones before it.
+//! each token given the ones before it (libm's functions: the same value natively and
+//! in the browser).
 
 /// Where the held-out slice of Moby Dick starts (its first sentence).
 pub const HELD_OUT_START: &str = "Call me Ishmael";
@@ -21,8 +22,8 @@ impl Perplexity {
     /// Adds the prediction of `target` by `logits`.
     pub fn add(&mut self, logits: &[f32], target: u32) {
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
-        self.nll += max + sum.ln() - logits[target as usize] as f64;
+        let sum: f64 = logits.iter().map(|&l| libm::exp(l as f64 - max)).sum();
+        self.nll += max + libm::log(sum) - logits[target as usize] as f64;
         self.count += 1;
     }
 
@@ -33,7 +34,7 @@ impl Perplexity {
 
     /// exp(mean negative log-likelihood); NaN before any prediction.
     pub fn value(&self) -> f64 {
-        (self.nll / self.count as f64).exp()
+        libm::exp(self.nll / self.count as f64)
     }
 }
 

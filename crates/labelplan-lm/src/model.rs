@@ -2,9 +2,9 @@
 //! the GPU path and the browser's fallback. Weights stay in their GGUF types. The
 //! matrix-vector products run one of two ways ([`Products`]):
 //!
-//! - `Exact`: each row dequantised and multiplied by the f32 input. The GPU's kernels
-//!   compute this way; candle with every matrix dequantised agrees to 1e-4 of the
-//!   logits' spread.
+//! - `Exact`: the f32 input times each block's integers, scaled by the block's `d` (and
+//!   `m` times the block's sum of the input): the GPU's kernels compute this way; candle
+//!   with every matrix dequantised agrees to 1e-4 of the logits' spread.
 //! - `Quantized`: as ggml and candle do by default, the input quantised to 8 bits per
 //!   block of 32 (scale `d = max|x|/127`, stored as f16) and each block's product an
 //!   integer sum, `d_w·d_x·Σ q_w·q_x` (+ `m_w·s_x` for Q4_1, `s_x = f16(Σq)·d_x`). Faster,
@@ -12,7 +12,7 @@
 //!   float noise that the 8-bit rounding turns into steps of 1/127.
 
 use crate::gguf::{Gguf, GgufError};
-use crate::quant::{dequantize, exact_dot, half, DType};
+use crate::quant::{block_sums, dequantize, exact_dot, half, DType};
 
 /// The architecture's numbers, from the GGUF's `llama.*` metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,7 @@ impl Config {
 /// How the matrix-vector products treat the input vector (see the module's notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Products {
-    /// f32 input, rows dequantised: the GPU's arithmetic.
+    /// f32 input, weights dequantised inside the product: the GPU's arithmetic.
     Exact,
     /// 8-bit input and integer block sums: ggml's and candle's arithmetic, faster.
     #[default]
@@ -136,29 +136,52 @@ impl Matrix {
         dequantize(self.dtype, &self.bytes[r * n..(r + 1) * n], out);
     }
 
-    /// `out[r] = row_r · x` for every row.
+    /// `out[r] = row_r · x` for every row (natively, rows split across the cores).
     pub fn matvec(&self, x: &[f32], out: &mut [f32], products: Products) {
         let n = self.row_bytes();
-        match (self.dtype, products) {
+        let rows = |out: &mut [f32], bytes: &[u8], dot: &(dyn Fn(&[u8]) -> f32 + Sync)| {
+            for (o, row) in out.iter_mut().zip(bytes.chunks_exact(n)) {
+                *o = dot(row);
+            }
+        };
+        let dot: Box<dyn Fn(&[u8]) -> f32 + Sync> = match (self.dtype, products) {
             (DType::Q4_1, Products::Quantized) => {
                 let xq = Q8Blocks::new(x);
-                for (o, row) in out.iter_mut().zip(self.bytes.chunks_exact(n)) {
-                    *o = q4_1_dot(row, &xq);
-                }
+                Box::new(move |row| q4_1_dot(row, &xq))
             }
             (DType::Q8_0, Products::Quantized) => {
                 let xq = Q8Blocks::new(x);
-                for (o, row) in out.iter_mut().zip(self.bytes.chunks_exact(n)) {
-                    *o = q8_0_dot(row, &xq);
-                }
+                Box::new(move |row| q8_0_dot(row, &xq))
             }
-            _ => {
-                for (o, row) in out.iter_mut().zip(self.bytes.chunks_exact(n)) {
-                    *o = exact_dot(self.dtype, row, x);
-                }
+            (dtype, _) => {
+                let sums = block_sums(x);
+                Box::new(move |row| exact_dot(dtype, row, x, &sums))
             }
+        };
+        split_rows(out, &self.bytes, n, |out, bytes| rows(out, bytes, &*dot));
+    }
+}
+
+/// Runs `f` on consecutive parts of `out` and their rows' `bytes` (`n` a row): natively
+/// one part per core for large products, else (and in the browser) one part.
+fn split_rows(out: &mut [f32], bytes: &[u8], n: usize, f: impl Fn(&mut [f32], &[u8]) + Sync) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()));
+        // Below this many bytes a thread's start costs more than it saves.
+        if cores > 1 && bytes.len() >= 1 << 18 {
+            let per = out.len().div_ceil(cores);
+            std::thread::scope(|scope| {
+                for (o, b) in out.chunks_mut(per).zip(bytes.chunks(per * n)) {
+                    let f = &f;
+                    scope.spawn(move || f(o, b));
+                }
+            });
+            return;
         }
     }
+    f(out, bytes);
 }
 
 /// A vector quantised as ggml's Q8_1 (and Q8_0: the same values without the sums) per
@@ -395,12 +418,19 @@ pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
     out.iter_mut().zip(x).zip(w).for_each(|((o, x), w)| *o = x * inv * w);
 }
 
+/// (cos, sin) of RoPE's angle for pair `i` of a head at `pos`: `pos · base^(-2i/head_dim)`,
+/// with libm's portable functions (the same bits natively and in the browser, so greedy
+/// text is the same on both).
+pub fn rope_angle(pos: usize, i: usize, head_dim: usize, base: f32) -> (f32, f32) {
+    let theta = pos as f32 * (1.0 / libm::powf(base, (2 * i) as f32 / head_dim as f32));
+    (libm::cosf(theta), libm::sinf(theta))
+}
+
 /// Rotates each head's adjacent pairs `(x[2i], x[2i+1])` by `pos · base^(-2i/head_dim)`.
 pub fn rope(x: &mut [f32], head_dim: usize, pos: usize, base: f32) {
     for head in x.chunks_exact_mut(head_dim) {
         for (i, pair) in head.chunks_exact_mut(2).enumerate() {
-            let theta = pos as f32 * (1.0 / base.powf((2 * i) as f32 / head_dim as f32));
-            let (sin, cos) = theta.sin_cos();
+            let (cos, sin) = rope_angle(pos, i, head_dim, base);
             let (a, b) = (pair[0], pair[1]);
             pair[0] = a * cos - b * sin;
             pair[1] = a * sin + b * cos;
@@ -412,14 +442,14 @@ fn softmax(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     x.iter_mut().for_each(|v| {
-        *v = (*v - max).exp();
+        *v = libm::expf(*v - max);
         sum += *v;
     });
     x.iter_mut().for_each(|v| *v /= sum);
 }
 
 fn silu(x: f32) -> f32 {
-    x / (1.0 + (-x).exp())
+    x / (1.0 + libm::expf(-x))
 }
 
 /// The index of the largest value (the first on ties).

@@ -135,40 +135,57 @@ pub fn dequantize(dtype: DType, bytes: &[u8], out: &mut [f32]) {
     }
 }
 
-/// `row · x` for one row of type `dtype`, each value dequantised as [`dequantize`] does
-/// and the products summed in element order: the same sum as dequantising the row first,
-/// without writing it out.
-pub fn exact_dot(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
-    let mut sum = 0.0f32;
+/// Sums of each block of 32 of `x`: Q4_1's minimum multiplies them, the same for every
+/// row, so an exact product computes them once.
+pub fn block_sums(x: &[f32]) -> Vec<f32> {
+    x.chunks_exact(32).map(|c| c.iter().sum()).collect()
+}
+
+/// Four 8-lane partial sums folded pairwise (the order the lanes vectorise in).
+fn fold(acc: [f32; 8]) -> f32 {
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+}
+
+/// `row · x` for one row of type `dtype` with f32 input: per block of 32, the weights'
+/// integers times x in 8 lanes, scaled by the block's `d` (plus `m` times the block's
+/// sum of x, `sums` from [`block_sums`], for Q4_1): the GPU kernels' arithmetic, in an
+/// order the compiler vectorises (SIMD128 in the browser).
+pub fn exact_dot(dtype: DType, row: &[u8], x: &[f32], sums: &[f32]) -> f32 {
+    let mut total = 0.0f32;
     match dtype {
         DType::Q4_1 => {
-            for (b, xs) in row.chunks_exact(20).zip(x.chunks_exact(32)) {
-                let (d, m) = (half(b, 0), half(b, 2));
-                for (&q, &v) in b[4..].iter().zip(&xs[..16]) {
-                    sum += ((q & 0x0f) as f32 * d + m) * v;
+            for ((b, xs), &sx) in row.chunks_exact(20).zip(x.chunks_exact(32)).zip(sums) {
+                let mut acc = [0.0f32; 8];
+                for k in 0..2 {
+                    for (l, a) in acc.iter_mut().enumerate() {
+                        let j = k * 8 + l;
+                        let q = b[4 + j];
+                        *a += (q & 0x0f) as f32 * xs[j] + (q >> 4) as f32 * xs[j + 16];
+                    }
                 }
-                for (&q, &v) in b[4..].iter().zip(&xs[16..]) {
-                    sum += ((q >> 4) as f32 * d + m) * v;
-                }
+                total += half(b, 0) * fold(acc) + half(b, 2) * sx;
             }
         }
         DType::Q8_0 => {
             for (b, xs) in row.chunks_exact(34).zip(x.chunks_exact(32)) {
-                let d = half(b, 0);
-                for (&q, &v) in b[2..].iter().zip(xs) {
-                    sum += (q as i8 as f32 * d) * v;
+                let mut acc = [0.0f32; 8];
+                for k in 0..4 {
+                    for (l, a) in acc.iter_mut().enumerate() {
+                        *a += b[2 + k * 8 + l] as i8 as f32 * xs[k * 8 + l];
+                    }
                 }
+                total += half(b, 0) * fold(acc);
             }
         }
         _ => {
             let mut w = vec![0.0f32; x.len()];
             dequantize(dtype, row, &mut w);
-            for (a, b) in w.iter().zip(x) {
-                sum += a * b;
+            for (wc, xc) in w.chunks(8).zip(x.chunks(8)) {
+                total += wc.iter().zip(xc).map(|(a, b)| a * b).sum::<f32>();
             }
         }
     }
-    sum
+    total
 }
 
 #[cfg(test)]

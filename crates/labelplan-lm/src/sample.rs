@@ -40,8 +40,11 @@ impl Sampler {
             return crate::model::argmax(logits);
         }
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut weighted: Vec<(u32, f32)> =
-            logits.iter().enumerate().map(|(i, &l)| (i as u32, ((l - max) / temperature).exp())).collect();
+        let mut weighted: Vec<(u32, f32)> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (i as u32, libm::expf((l - max) / temperature)))
+            .collect();
         let total: f32 = weighted.iter().map(|w| w.1).sum();
         // Most likely first (ties by id), then the nucleus: the shortest prefix whose mass
         // reaches top_p.

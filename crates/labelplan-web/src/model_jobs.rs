@@ -9,6 +9,7 @@ use futures::lock::Mutex;
 use labelplan_core::progress::Unit;
 use labelplan_gpu::GpuContext;
 use labelplan_lm::chat::Message;
+use labelplan_lm::model::Products;
 use labelplan_lm::sample::{Sampler, Sampling};
 use labelplan_lm::{Loaded, Model, Session, Tokenizer};
 use wasm_bindgen::JsCast;
@@ -125,7 +126,9 @@ pub async fn load(
     };
     job.progress("Reading the weights", Unit::Steps, 0, 0);
     crate::worker::next_macrotask().await;
-    let loaded = Loaded::from_bytes(&name, &bytes).map_err(|e| e.to_string())?;
+    let mut loaded = Loaded::from_bytes(&name, &bytes).map_err(|e| e.to_string())?;
+    // The GPU's arithmetic on the CPU too: the same greedy text on both passes and natively.
+    loaded.model.products = Products::Exact;
     let c = &loaded.model.config;
     let info = ModelInfo {
         name: loaded.name.clone(),

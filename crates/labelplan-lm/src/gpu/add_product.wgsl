@@ -5,13 +5,10 @@
 @group(0) @binding(1) var<storage, read> W: array<u32>;
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
 
-fn input(j: u32) -> f32 {
-    return inp[j];
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
+    stage(lid);
     let row = row_of(wid.x + wid.y * nwg.x, lid);
     let lane = lid % LANES;
     var acc = 0.0;

@@ -6,14 +6,11 @@
 @group(0) @binding(3) var<storage, read> WU: array<u32>;
 @group(0) @binding(4) var<storage, read_write> act: array<f32>;
 
-fn input(j: u32) -> f32 {
-    return x[j] * inv_rms * norm[j];
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     norm_scale(lid);
+    stage(lid);
     let row = row_of(wid.x + wid.y * nwg.x, lid);
     let lane = lid % LANES;
     var g = 0.0;

@@ -99,8 +99,7 @@ fn rope_table(c: &Config, positions: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(positions * c.head_dim);
     for pos in 0..positions {
         for i in 0..c.head_dim / 2 {
-            let theta = pos as f32 * (1.0 / c.rope_base.powf((2 * i) as f32 / c.head_dim as f32));
-            let (sin, cos) = theta.sin_cos();
+            let (cos, sin) = crate::model::rope_angle(pos, i, c.head_dim, c.rope_base);
             out.extend([cos, sin]);
         }
     }

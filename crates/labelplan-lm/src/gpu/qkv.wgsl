@@ -16,14 +16,11 @@
 
 var<workgroup> rows_out: array<f32, 8>;
 
-fn input(j: u32) -> f32 {
-    return x[j] * inv_rms * norm[j];
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     norm_scale(lid);
+    stage(lid);
     let g = wid.x + wid.y * nwg.x;
     let row = row_of(g, lid);
     let lane = lid % LANES;

@@ -45,6 +45,30 @@ fn weight(name: &str, dtype: DType, cols: usize, read: Read) -> String {
     format!("const {name}_BLOCKS: u32 = {}u;\n{code}\n", cols / 32)
 }
 
+/// Input vectors up to this many values are staged in workgroup memory (within
+/// WebGPU's default 16 KiB with room for the reductions); longer ones are read from
+/// storage at every use.
+const STAGED_MAX: usize = 3072;
+
+/// WGSL of the products' `input(j)` and of `stage(lid)`, which every invocation calls
+/// once before the products: `value` is the j-th input (`x[j] * inv_rms * norm[j]` for
+/// the normed ones), copied once into workgroup memory when `len` values fit.
+fn input(value: &str, len: usize) -> String {
+    if len > STAGED_MAX {
+        return format!("fn input(j: u32) -> f32 {{ return {value}; }}\nfn stage(lid: u32) {{}}\n");
+    }
+    format!(
+        "var<workgroup> staged: array<f32, {len}>;\n\
+         fn input(j: u32) -> f32 {{ return staged[j]; }}\n\
+         fn stage(lid: u32) {{\n    for (var j = lid; j < {len}u; j += 64u) {{ staged[j] = {value}; }}\n    workgroupBarrier();\n}}\n"
+    )
+}
+
+/// `input` for the products that read the residual stream through RMSNorm.
+fn normed_input(c: &Config) -> String {
+    input("x[j] * inv_rms * norm[j]", c.dim)
+}
+
 /// The module `body` with `constants` and `parts` before it.
 fn assemble(kernel: &str, constants: &[(&str, String)], parts: &[&str], body: &str) -> Shader {
     let mut source: String =
@@ -86,6 +110,7 @@ fn model_constants(c: &Config, positions: usize) -> Vec<(&'static str, String)> 
 pub fn qkv(c: &Config, positions: usize, types: [DType; 3]) -> Shader {
     let parts = [
         NORM.to_string(),
+        normed_input(c),
         weight("WQ", types[0], c.dim, Read::Products),
         weight("WK", types[1], c.dim, Read::Products),
         weight("WV", types[2], c.dim, Read::Products),
@@ -104,7 +129,7 @@ pub fn add_product(c: &Config, positions: usize, dtype: DType, rows: usize, cols
     let mut constants = model_constants(c, positions);
     constants.push(("ROWS", u(rows)));
     let w = weight("W", dtype, cols, Read::Products);
-    assemble("add_product", &constants, &[&w], include_str!("add_product.wgsl"))
+    assemble("add_product", &constants, &[&input("inp[j]", cols), &w], include_str!("add_product.wgsl"))
 }
 
 /// Norm, gate and up, silu(gate) ⊙ up.
@@ -113,6 +138,7 @@ pub fn ffn_in(c: &Config, positions: usize, types: [DType; 2]) -> Shader {
     constants.push(("ROWS", u(c.ff)));
     let parts = [
         NORM.to_string(),
+        normed_input(c),
         weight("WG", types[0], c.dim, Read::Products),
         weight("WU", types[1], c.dim, Read::Products),
     ];
@@ -125,7 +151,7 @@ pub fn head(c: &Config, positions: usize, dtype: DType) -> Shader {
     let mut constants = model_constants(c, positions);
     constants.push(("ROWS", u(c.vocab)));
     let w = weight("W", dtype, c.dim, Read::Products);
-    assemble("head", &constants, &[NORM, &w], include_str!("head.wgsl"))
+    assemble("head", &constants, &[NORM, &normed_input(c), &w], include_str!("head.wgsl"))
 }
 
 /// The embedding lookup.
@@ -144,6 +170,7 @@ pub fn all(c: &Config, positions: usize) -> Vec<Shader> {
     let types = [DType::F32, DType::F16, DType::Q8_0, DType::Q4_1];
     let mut out = vec![attention(c, positions), argmax(c, positions)];
     for t in types {
+        out.push(add_product(c, positions, t, c.dim, STAGED_MAX + 32));
         out.push(qkv(c, positions, [t; 3]));
         out.push(add_product(c, positions, t, c.dim, c.ff));
         out.push(ffn_in(c, positions, [t; 2]));

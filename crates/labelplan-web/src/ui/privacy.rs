@@ -44,7 +44,7 @@ pub fn footer() -> Html {
     html! {
         <footer class="privacy" data-testid="privacy" data-elsewhere={outside.len().to_string()}>
             <strong>{ "Your data stays in this browser. " }</strong>
-            { "Files are read and planned here (WebGPU or WebAssembly) and nothing is uploaded: the page may connect only to its own origin (its Content-Security-Policy says so), for its own code and the sample. " }
+            { "Files are read and planned here (WebGPU or WebAssembly) and nothing is uploaded: the page may connect only to its own origin (its Content-Security-Policy says so), for its own code, the sample and the language model. " }
             <span data-testid="requests">{ evidence }</span>
         </footer>
     }

@@ -1,0 +1,128 @@
+//! `cargo xtask bench lm`, native half: prefill and decode tokens per second of the
+//! model's CPU pass (exact and quantised products), of candle (its default, quantised
+//! arithmetic) and of the GPU pass, all in this process on the same prompt; the bytes of
+//! weights each decoded token reads, and the decode rate this machine's memory bandwidth
+//! (measured here by summing a buffer larger than the caches) would allow.
+
+// A benchmark: printing is its job.
+#![allow(clippy::print_stdout)]
+
+use std::time::Instant;
+
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use candle_transformers::models::quantized_llama::ModelWeights;
+use labelplan_gpu::{GpuContext, GpuOptions};
+use labelplan_lm::eval::held_out;
+use labelplan_lm::model::{argmax, Products};
+use labelplan_lm::{Loaded, Session};
+use pollster::block_on;
+
+const PROMPT_TOKENS: usize = 64;
+const DECODE_TOKENS: usize = 32;
+
+/// (prefill tokens/s, decode tokens/s).
+type Rates = (f64, f64);
+
+fn rate(tokens: usize, since: Instant) -> f64 {
+    tokens as f64 / since.elapsed().as_secs_f64()
+}
+
+fn ours(session: &mut Session, prompt: &[u32]) -> Rates {
+    let start = Instant::now();
+    let mut next = block_on(session.feed(prompt, false)).expect("prefill").greedy;
+    let prefill = rate(prompt.len(), start);
+    let start = Instant::now();
+    for _ in 0..DECODE_TOKENS {
+        next = block_on(session.feed(&[next], false)).expect("decode").greedy;
+    }
+    (prefill, rate(DECODE_TOKENS, start))
+}
+
+fn candle(bytes: &[u8], prompt: &[u32]) -> Rates {
+    let mut reader = std::io::Cursor::new(bytes);
+    let content = gguf_file::Content::read(&mut reader).expect("candle reads the GGUF");
+    let mut model = ModelWeights::from_gguf(content, &mut reader, &Device::Cpu).expect("candle loads it");
+    let forward = |model: &mut ModelWeights, ids: &[u32], pos: usize| {
+        let input = Tensor::new(ids, &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("a tensor");
+        let logits = model.forward(&input, pos).and_then(|l| l.squeeze(0)).expect("forward");
+        argmax(&logits.to_vec1::<f32>().expect("logits"))
+    };
+    let start = Instant::now();
+    let mut next = forward(&mut model, prompt, 0);
+    let prefill = rate(prompt.len(), start);
+    let start = Instant::now();
+    for i in 0..DECODE_TOKENS {
+        next = forward(&mut model, &[next], prompt.len() + i);
+    }
+    (prefill, rate(DECODE_TOKENS, start))
+}
+
+/// Bytes per second of summing 512 MiB of f32, best of three.
+fn memory_bandwidth() -> f64 {
+    let data = vec![1.0f32; 128 << 20];
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            let sum: f32 = data.chunks(4096).map(|c| c.iter().sum::<f32>()).sum();
+            std::hint::black_box(sum);
+            (data.len() * 4) as f64 / start.elapsed().as_secs_f64()
+        })
+        .fold(0.0, f64::max)
+}
+
+fn main() {
+    let path = std::env::args().nth(1).unwrap_or_else(|| "web/models/SmolLM2-135M-Instruct.Q4_1.gguf".into());
+    let text_path = std::env::args().nth(2).unwrap_or_else(|| "target/assets/moby-dick.txt".into());
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask fetch`"));
+    let text = std::fs::read_to_string(&text_path).unwrap_or_else(|e| panic!("{text_path}: {e}"));
+    let mut loaded = Loaded::from_bytes(&path, &bytes).expect("loads");
+    let prompt: Vec<u32> = loaded.tokenizer.encode(held_out(&text)).into_iter().take(PROMPT_TOKENS).collect();
+    let m = &loaded.model;
+    let weights: usize = m
+        .layers
+        .iter()
+        .map(|l| {
+            [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down].iter().map(|w| w.bytes.len()).sum::<usize>()
+        })
+        .sum::<usize>()
+        + m.head.as_ref().unwrap_or(&m.embed).bytes.len();
+    let bandwidth = memory_bandwidth();
+    println!(
+        "model {} ({:.1}M parameters); prompt {} tokens, then {} decoded greedily",
+        loaded.name,
+        m.parameters() as f64 / 1e6,
+        prompt.len(),
+        DECODE_TOKENS
+    );
+    println!("weights read per decoded token: {:.1} MiB; memory bandwidth here {:.1} GB/s (sum of 512 MiB): at most {:.0} tokens/s", weights as f64 / (1 << 20) as f64, bandwidth / 1e9, bandwidth / weights as f64);
+    println!("{:<38} {:>16} {:>16}", "pass", "prefill tok/s", "decode tok/s");
+    let (cp, cd) = candle(&bytes, &prompt);
+    println!("{:<38} {cp:>16.1} {cd:>16.1}", "candle 0.11 (quantised, its threads)");
+    for products in [Products::Quantized, Products::Exact] {
+        loaded.model.products = products;
+        let model = std::sync::Arc::new(loaded.model.clone());
+        let (p, d) = ours(&mut Session::cpu(model, prompt.len() + DECODE_TOKENS + 1), &prompt);
+        println!(
+            "{:<38} {p:>16.1} {d:>16.1}   decode {:.2}x candle",
+            format!("labelplan CPU ({products:?} products)"),
+            d / cd
+        );
+    }
+    match block_on(GpuContext::new(GpuOptions::default())) {
+        Ok(ctx) => {
+            let mut gpu = block_on(Session::gpu(&ctx, &loaded.model, prompt.len() + DECODE_TOKENS + 1))
+                .expect("uploads");
+            // A first token compiles the pipelines; not counted.
+            block_on(gpu.feed(&prompt[..1], false)).expect("warm-up");
+            gpu.keep_prefix_of(&[]);
+            let (p, d) = ours(&mut gpu, &prompt);
+            let dispatches = 3 + 5 * loaded.model.layers.len();
+            println!(
+                "{:<38} {p:>16.1} {d:>16.1}   {dispatches} dispatches and one 4-byte readback per token",
+                format!("labelplan GPU ({})", ctx.adapter_description())
+            );
+        }
+        Err(e) => println!("no GPU: {e}"),
+    }
+}

@@ -1,0 +1,44 @@
+// Browser half of `cargo xtask bench lm`: the model page (release build) in headless
+// Chromium on WebGPU (SwiftShader here; any real GPU elsewhere) and on the CPU path
+// (WebGPU off), the same prompt and greedy decode in the same script. Figures are the
+// page's own: time to the first token (the prompt read, then one token), and tokens per
+// second after it. A first generation compiles the GPU's pipelines and is not counted.
+// Usage: LABELPLAN_DIST=... node bench_lm.mjs   (prints one JSON line per backend)
+import { serveDist, launch } from './harness.mjs';
+
+const PROMPT = 'Call me Ishmael. Some years ago—never mind how long precisely—having little or no money in my purse, and nothing particular to interest me on shore, I thought I would sail about a little and see the watery part of the world.';
+const TOKENS = 32;
+
+async function run(page, prompt, tokens) {
+  await page.getByTestId('lm-prompt').fill(prompt);
+  await page.getByTestId('lm-max').fill(String(tokens));
+  await page.getByTestId('lm-max').dispatchEvent('change');
+  await page.getByTestId('lm-generate').click();
+  const stats = page.getByTestId('lm-stats');
+  await page.getByTestId('lm-generate').and(page.locator(':enabled')).waitFor({ timeout: 1_800_000 });
+  return (await stats.textContent()).trim();
+}
+
+const server = await serveDist();
+try {
+  for (const webgpu of [true, false]) {
+    const { context, page } = await launch({ webgpu });
+    try {
+      await page.goto(`${server.url}?model`);
+      await page.getByTestId('lm-model').filter({ hasText: 'parameters' }).waitFor({ timeout: 300_000 });
+      // Another prompt, so none of the measured one is cached from the warm-up.
+      await run(page, 'A warm-up.', 1);
+      const text = await run(page, PROMPT, TOKENS);
+      const m = text.match(/^(.*) · first token after (\d+) ms · ([\d.]+) tokens\/s · (\d+) new tokens · prompt (\d+) tokens \((\d+) already cached\)/);
+      if (!m) throw new Error(`unexpected stats: ${text}`);
+      const [, backend, first, rate, produced, prompt, cached] = m;
+      const read = Number(prompt) - Number(cached);
+      console.log(JSON.stringify({ backend, prompt_tokens: read, first_token_ms: Number(first),
+        prefill_tokens_per_s: +(read / (Number(first) / 1000)).toFixed(1), decode_tokens_per_s: Number(rate), tokens: Number(produced) }));
+    } finally {
+      await context.close();
+    }
+  }
+} finally {
+  await server.close();
+}
