@@ -139,12 +139,12 @@ impl Matrix {
     /// `out[r] = row_r · x` for every row (natively, rows split across the cores).
     pub fn matvec(&self, x: &[f32], out: &mut [f32], products: Products) {
         let n = self.row_bytes();
-        let rows = |out: &mut [f32], bytes: &[u8], dot: &(dyn Fn(&[u8]) -> f32 + Sync)| {
+        let rows = |out: &mut [f32], bytes: &[u8], dot: &RowDot| {
             for (o, row) in out.iter_mut().zip(bytes.chunks_exact(n)) {
                 *o = dot(row);
             }
         };
-        let dot: Box<dyn Fn(&[u8]) -> f32 + Sync> = match (self.dtype, products) {
+        let dot: Box<RowDot> = match (self.dtype, products) {
             (DType::Q4_1, Products::Quantized) => {
                 let xq = Q8Blocks::new(x);
                 Box::new(move |row| q4_1_dot(row, &xq))
@@ -162,15 +162,21 @@ impl Matrix {
     }
 }
 
+/// One row's product with the input, as a matrix-vector product computes it.
+type RowDot<'a> = dyn Fn(&[u8]) -> f32 + Sync + 'a;
+
 /// Runs `f` on consecutive parts of `out` and their rows' `bytes` (`n` a row): natively
 /// one part per core for large products, else (and in the browser) one part.
 fn split_rows(out: &mut [f32], bytes: &[u8], n: usize, f: impl Fn(&mut [f32], &[u8]) + Sync) {
+    #[cfg(target_arch = "wasm32")]
+    let _ = n;
     #[cfg(not(target_arch = "wasm32"))]
     {
         static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()));
-        // Below this many bytes a thread's start costs more than it saves.
-        if cores > 1 && bytes.len() >= 1 << 18 {
+        // Below this many bytes (the output head is above it, the layers below) a
+        // thread's start costs more than it saves: measured on 2 cores.
+        if cores > 1 && bytes.len() >= 1 << 22 {
             let per = out.len().div_ceil(cores);
             std::thread::scope(|scope| {
                 for (o, b) in out.chunks_mut(per).zip(bytes.chunks(per * n)) {

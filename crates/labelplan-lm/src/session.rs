@@ -13,7 +13,7 @@ use crate::model::{argmax, Cache, Model};
 #[derive(Debug)]
 enum Pass {
     Cpu { model: Arc<Model>, cache: Cache },
-    Gpu(GpuModel),
+    Gpu(Box<GpuModel>),
 }
 
 /// What feeding tokens gives: the greedy next token and, when asked for, the logits.
@@ -43,7 +43,7 @@ impl Session {
     /// A session on the GPU `ctx` (the model is uploaded).
     pub async fn gpu(ctx: &GpuContext, model: &Model, positions: usize) -> Result<Session, GpuModelError> {
         let gpu = GpuModel::upload(ctx, model, positions).await?;
-        Ok(Session { pass: Pass::Gpu(gpu), fed: Vec::new(), positions })
+        Ok(Session { pass: Pass::Gpu(Box::new(gpu)), fed: Vec::new(), positions })
     }
 
     /// Whether the pass runs on the GPU.

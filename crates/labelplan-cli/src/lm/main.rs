@@ -62,7 +62,8 @@ enum Command {
         /// Seeds the sampling.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Print {"prompt": [ids], "tokens": [ids], "text": "..."} instead of the text.
+        /// Print JSON instead of the text: the prompt's token ids, the new tokens' ids and
+        /// the new text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]

@@ -271,7 +271,10 @@ pub fn ModelPage() -> Html {
                     </div>
                 </section>
                 <section class="model-output">
-                    <pre data-testid="lm-output" data-tokens={tokens_attr}>{ &state.text }</pre>
+                    // In chat mode a finished answer shows as the conversation's last turn.
+                    if !*chat || busy || state.conversation.is_empty() {
+                        <pre data-testid="lm-output" data-tokens={tokens_attr}>{ &state.text }</pre>
+                    }
                     if let Some(g) = &state.last {
                         <p class="hint" data-testid="lm-stats" data-backend={g.backend.clone()}>{ format!(
                             "{} · first token after {:.0} ms · {:.1} tokens/s · {} new tokens · prompt {} tokens ({} already cached){}",
