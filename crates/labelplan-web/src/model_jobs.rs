@@ -33,7 +33,7 @@ pub struct LanguageModel {
     session: Rc<Mutex<Option<Session>>>,
 }
 
-/// What a job reports through: progress, answers, cancel and pauses.
+/// What a job reports through: answers, progress and the user's stop.
 pub trait Reporter {
     /// Sends an answer of the running job.
     fn send(&self, response: Response);
