@@ -157,27 +157,23 @@ async fn session_for(
     lm: &LanguageModel,
     gpu: Option<GpuContext>,
     job: &dyn Reporter,
-) -> Result<String, String> {
-    let want_gpu = gpu.is_some();
-    if held.as_ref().map(Session::on_gpu) == Some(want_gpu) {
-        return Ok(String::new());
+) -> String {
+    if held.as_ref().map(Session::on_gpu) == Some(gpu.is_some()) {
+        return String::new();
     }
     *held = None;
+    let mut note = String::new();
     if let Some(ctx) = gpu {
         job.progress("Uploading the model to the GPU", Unit::Steps, 0, 0);
         match Session::gpu(&ctx, &lm.model, CONTEXT).await {
-            Ok(s) => {
-                *held = Some(s);
-                return Ok(String::new());
-            }
-            Err(e) => {
-                *held = Some(Session::cpu(lm.model.clone(), CONTEXT));
-                return Ok(format!(" (the GPU failed: {e})"));
-            }
+            Ok(s) => *held = Some(s),
+            Err(e) => note = format!(" (the GPU failed: {e})"),
         }
     }
-    *held = Some(Session::cpu(lm.model.clone(), CONTEXT));
-    Ok(String::new())
+    if held.is_none() {
+        *held = Some(Session::cpu(lm.model.clone(), CONTEXT));
+    }
+    note
 }
 
 /// The prompt's text: the messages in the chat template, or the one text as it is.
@@ -201,7 +197,7 @@ pub async fn generate(
 ) -> Result<Generated, String> {
     let started = js_sys::Date::now();
     let mut held = lm.session.lock().await;
-    let note = session_for(&mut held, lm, gpu, job).await?;
+    let note = session_for(&mut held, lm, gpu, job).await;
     let session = held.as_mut().expect("a session was made");
     let backend = if session.on_gpu() { format!("WebGPU: {gpu_name}") } else { "CPU".into() } + &note;
     let ids = lm.tokenizer.encode(&prompt_text(lm, request)?);

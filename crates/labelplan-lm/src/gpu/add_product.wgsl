@@ -13,7 +13,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let lane = lid % LANES;
     var acc = 0.0;
     if (row < ROWS) {
-        for (var b = lane; b < W_BLOCKS; b += LANES) { acc += block_W(row, b); }
+        acc = lane_W(row, lane);
     }
     let total = lane_sum(lid, acc);
     if (lane == 0u && row < ROWS) {

@@ -16,10 +16,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var g = 0.0;
     var u = 0.0;
     if (row < ROWS) {
-        for (var b = lane; b < WG_BLOCKS; b += LANES) {
-            g += block_WG(row, b);
-            u += block_WU(row, b);
-        }
+        g = lane_WG(row, lane);
+        u = lane_WU(row, lane);
     }
     let gate = lane_sum(lid, g);
     let up = lane_sum(lid, u);

@@ -26,11 +26,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let lane = lid % LANES;
     var acc = 0.0;
     if (row < Q_ROWS) {
-        for (var b = lane; b < WQ_BLOCKS; b += LANES) { acc += block_WQ(row, b); }
+        acc = lane_WQ(row, lane);
     } else if (row < Q_ROWS + KV_ROWS) {
-        for (var b = lane; b < WK_BLOCKS; b += LANES) { acc += block_WK(row - Q_ROWS, b); }
+        acc = lane_WK(row - Q_ROWS, lane);
     } else if (row < Q_ROWS + 2u * KV_ROWS) {
-        for (var b = lane; b < WV_BLOCKS; b += LANES) { acc += block_WV(row - Q_ROWS - KV_ROWS, b); }
+        acc = lane_WV(row - Q_ROWS - KV_ROWS, lane);
     }
     let total = lane_sum(lid, acc);
     if (lane == 0u) {

@@ -41,7 +41,15 @@ fn weight(name: &str, dtype: DType, cols: usize, read: Read) -> String {
         Read::Values => &section[split..],
     };
     let code = code.replace("W_BLOCKS", &format!("{name}_BLOCKS")).replace("_W(", &format!("_{name}("));
-    let code = code.replace("W[", &format!("{name}["));
+    let mut code = code.replace("W[", &format!("{name}["));
+    if read == Read::Products {
+        // One lane's share of a row: every LANES-th block from `lane` on.
+        code.push_str(&format!(
+            "fn lane_{name}(r: u32, lane: u32) -> f32 {{\n    var acc = 0.0;\n    \
+             for (var b = lane; b < {name}_BLOCKS; b += LANES) {{ acc += block_{name}(r, b); }}\n    \
+             return acc;\n}}\n"
+        ));
+    }
     format!("const {name}_BLOCKS: u32 = {}u;\n{code}\n", cols / 32)
 }
 
