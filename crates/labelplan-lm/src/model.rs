@@ -11,6 +11,8 @@
 //!   and at the first position bit for bit candle's; later positions part from it by
 //!   float noise that the 8-bit rounding turns into steps of 1/127.
 
+use std::array::from_fn;
+
 use crate::gguf::{Gguf, GgufError};
 use crate::quant::{block_sums, dequantize, exact_dot, half, DType};
 
@@ -138,55 +140,111 @@ impl Matrix {
 
     /// `out[r] = row_r · x` for every row (natively, rows split across the cores).
     pub fn matvec(&self, x: &[f32], out: &mut [f32], products: Products) {
+        match (self.dtype, products) {
+            (DType::Q4_1 | DType::Q8_0, Products::Quantized) => {
+                self.each_row(out, &QuantizedDot { dtype: self.dtype, x: Q8Blocks::new(x) })
+            }
+            (dtype, _) => self.each_row(out, &ExactDot { dtype, x, sums: block_sums(x) }),
+        }
+    }
+
+    /// `out[r] = dot(row r)`, compiled for the vector instructions this CPU has.
+    fn each_row(&self, out: &mut [f32], dot: &impl RowDot) {
         let n = self.row_bytes();
-        let rows = |out: &mut [f32], bytes: &[u8], dot: &RowDot| {
-            for (o, row) in out.iter_mut().zip(bytes.chunks_exact(n)) {
-                *o = dot(row);
-            }
-        };
-        let dot: Box<RowDot> = match (self.dtype, products) {
-            (DType::Q4_1, Products::Quantized) => {
-                let xq = Q8Blocks::new(x);
-                Box::new(move |row| q4_1_dot(row, &xq))
-            }
-            (DType::Q8_0, Products::Quantized) => {
-                let xq = Q8Blocks::new(x);
-                Box::new(move |row| q8_0_dot(row, &xq))
-            }
-            (dtype, _) => {
-                let sums = block_sums(x);
-                Box::new(move |row| exact_dot(dtype, row, x, &sums))
-            }
-        };
-        split_rows(out, &self.bytes, n, |out, bytes| rows(out, bytes, &*dot));
+        split_rows(out, &self.bytes, n, |out, bytes| vectorized(Rows { out, bytes, n, dot }));
     }
 }
 
 /// One row's product with the input, as a matrix-vector product computes it.
-type RowDot<'a> = dyn Fn(&[u8]) -> f32 + Sync + 'a;
+trait RowDot: Sync {
+    fn dot(&self, row: &[u8]) -> f32;
+}
+
+/// Products in f32, the GPU's arithmetic ([`Products::Exact`]).
+struct ExactDot<'a> {
+    dtype: DType,
+    x: &'a [f32],
+    sums: Vec<f32>,
+}
+
+impl RowDot for ExactDot<'_> {
+    #[inline(always)]
+    fn dot(&self, row: &[u8]) -> f32 {
+        exact_dot(self.dtype, row, self.x, &self.sums)
+    }
+}
+
+/// Products with the input quantised as ggml's ([`Products::Quantized`]).
+struct QuantizedDot {
+    dtype: DType,
+    x: Q8Blocks,
+}
+
+impl RowDot for QuantizedDot {
+    #[inline(always)]
+    fn dot(&self, row: &[u8]) -> f32 {
+        match self.dtype {
+            DType::Q4_1 => q4_1_dot(row, &self.x),
+            _ => q8_0_dot(row, &self.x),
+        }
+    }
+}
+
+/// Rows of `bytes` (`n` bytes each) and their outputs: one part of a product.
+struct Rows<'a, D> {
+    out: &'a mut [f32],
+    bytes: &'a [u8],
+    n: usize,
+    dot: &'a D,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl<D: RowDot> pulp::WithSimd for Rows<'_, D> {
+    type Output = ();
+
+    // Inlined, with the dot, into pulp's function that enables the vector instructions.
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        self.run();
+    }
+}
+
+impl<D: RowDot> Rows<'_, D> {
+    #[inline(always)]
+    fn run(self) {
+        for (o, row) in self.out.iter_mut().zip(self.bytes.chunks_exact(self.n)) {
+            *o = self.dot.dot(row);
+        }
+    }
+}
+
+/// Runs `rows` compiled for the widest vector instructions this CPU has, detected at
+/// run time (natively: the build targets SSE2, most CPUs have AVX2; the browser's
+/// build has SIMD128 at compile time). Products are never fused into FMAs (Rust does
+/// not contract), so the results are the same bits either way.
+fn vectorized<D: RowDot>(rows: Rows<'_, D>) {
+    #[cfg(not(target_arch = "wasm32"))]
+    pulp::Arch::new().dispatch(rows);
+    #[cfg(target_arch = "wasm32")]
+    rows.run();
+}
 
 /// Runs `f` on consecutive parts of `out` and their rows' `bytes` (`n` a row): natively
-/// one part per core for large products, else (and in the browser) one part.
+/// on rayon's pool, a few parts per core so that a slow core is evened out; in the
+/// browser on its one thread.
 fn split_rows(out: &mut [f32], bytes: &[u8], n: usize, f: impl Fn(&mut [f32], &[u8]) + Sync) {
-    #[cfg(target_arch = "wasm32")]
-    let _ = n;
     #[cfg(not(target_arch = "wasm32"))]
     {
-        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()));
-        // Below this many bytes (the output head is above it, the layers below) a
-        // thread's start costs more than it saves: measured on 2 cores.
-        if cores > 1 && bytes.len() >= 1 << 22 {
-            let per = out.len().div_ceil(cores);
-            std::thread::scope(|scope| {
-                for (o, b) in out.chunks_mut(per).zip(bytes.chunks(per * n)) {
-                    let f = &f;
-                    scope.spawn(move || f(o, b));
-                }
-            });
+        use rayon::prelude::*;
+        let threads = rayon::current_num_threads();
+        if threads > 1 {
+            let per = out.len().div_ceil(threads * 2);
+            out.par_chunks_mut(per).zip(bytes.par_chunks(per * n)).for_each(|(o, b)| f(o, b));
             return;
         }
     }
+    #[cfg(target_arch = "wasm32")]
+    let _ = n;
     f(out, bytes);
 }
 
@@ -222,24 +280,28 @@ impl Q8Blocks {
 }
 
 /// One Q4_1 row · the quantised vector.
+#[inline(always)]
 fn q4_1_dot(row: &[u8], x: &Q8Blocks) -> f32 {
+    let (blocks, _) = row.as_chunks::<20>();
+    let (xq, _) = x.q.as_chunks::<32>();
     let mut total = 0.0f32;
-    for (b, (block, qs)) in row.chunks_exact(20).zip(x.q.chunks_exact(32)).enumerate() {
-        let mut sum = 0i32;
-        for (j, &w) in block[4..].iter().enumerate() {
-            sum += (w & 0x0f) as i32 * qs[j] as i32 + (w >> 4) as i32 * qs[j + 16] as i32;
-        }
-        total += half(block, 0) * x.d[b] * sum as f32 + half(block, 2) * x.s[b];
+    for (((b, q), d), s) in blocks.iter().zip(xq).zip(&x.d).zip(&x.s) {
+        let w: [i32; 32] = from_fn(|j| if j < 16 { b[4 + j] & 0x0f } else { b[j - 12] >> 4 } as i32);
+        let sum: i32 = w.iter().zip(q).map(|(&w, &q)| w * q as i32).sum();
+        total += half(b, 0) * d * sum as f32 + half(b, 2) * s;
     }
     total
 }
 
 /// One Q8_0 row · the quantised vector.
+#[inline(always)]
 fn q8_0_dot(row: &[u8], x: &Q8Blocks) -> f32 {
+    let (blocks, _) = row.as_chunks::<34>();
+    let (xq, _) = x.q.as_chunks::<32>();
     let mut total = 0.0f32;
-    for (b, (block, qs)) in row.chunks_exact(34).zip(x.q.chunks_exact(32)).enumerate() {
-        let sum: i32 = block[2..].iter().zip(qs).map(|(&w, &q)| w as i8 as i32 * q as i32).sum();
-        total += half(block, 0) * x.d[b] * sum as f32;
+    for ((b, q), d) in blocks.iter().zip(xq).zip(&x.d) {
+        let sum: i32 = b[2..].iter().zip(q).map(|(&w, &q)| w as i8 as i32 * q as i32).sum();
+        total += half(b, 0) * d * sum as f32;
     }
     total
 }

@@ -2,6 +2,8 @@
 //! the ones labelplan computes with. Quantised types store `BLOCK` consecutive values of
 //! a row in one block of bytes.
 
+use std::array::from_fn;
+
 use half::f16;
 
 /// A ggml tensor type, by its id in the GGUF.
@@ -87,8 +89,17 @@ impl DType {
 }
 
 /// The little-endian f16 at `bytes[at..at + 2]`, as f32 (a block's scale or minimum).
+/// The same value as `half`'s conversion, without its branches or call: either stops
+/// the compiler from vectorising the products around it. The exponent and mantissa
+/// shifted into an f32's places and multiplied by 2^112 re-bias exactly (subnormals
+/// included); infinities and NaNs take the top exponent.
+#[inline(always)]
 pub(crate) fn half(bytes: &[u8], at: usize) -> f32 {
-    f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
+    let h = u16::from_le_bytes([bytes[at], bytes[at + 1]]) as u32;
+    let magnitude = (h & 0x7fff) << 13;
+    let finite = (f32::from_bits(magnitude) * f32::from_bits(0x7780_0000)).to_bits();
+    let bits = if h & 0x7c00 == 0x7c00 { magnitude | 0x7f80_0000 } else { finite };
+    f32::from_bits(bits | (h & 0x8000) << 16)
 }
 
 /// Dequantises `bytes` of type `dtype` (a whole number of blocks) into `out`, which holds
@@ -141,40 +152,40 @@ pub fn block_sums(x: &[f32]) -> Vec<f32> {
     x.chunks_exact(32).map(|c| c.iter().sum()).collect()
 }
 
-/// Four 8-lane partial sums folded pairwise (the order the lanes vectorise in).
-fn fold(acc: [f32; 8]) -> f32 {
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+/// `q · x` for one block of 32: the products summed in 8 lanes of 4, the lanes folded
+/// pairwise. Written as whole-array steps, which the compiler turns into vector
+/// instructions (SSE2 or AVX2 natively, SIMD128 in the browser).
+#[inline(always)]
+fn block_dot(q: [f32; 32], x: &[f32; 32]) -> f32 {
+    let p: [f32; 32] = from_fn(|j| q[j] * x[j]);
+    let lanes: [f32; 8] = from_fn(|l| ((p[l] + p[8 + l]) + p[16 + l]) + p[24 + l]);
+    let halves: [f32; 4] = from_fn(|l| lanes[l] + lanes[l + 4]);
+    (halves[0] + halves[1]) + (halves[2] + halves[3])
 }
 
 /// `row · x` for one row of type `dtype` with f32 input: per block of 32, the weights'
 /// integers times x in 8 lanes, scaled by the block's `d` (plus `m` times the block's
 /// sum of x, `sums` from [`block_sums`], for Q4_1): the GPU kernels' arithmetic, in an
 /// order the compiler vectorises (SIMD128 in the browser).
+#[inline(always)]
 pub fn exact_dot(dtype: DType, row: &[u8], x: &[f32], sums: &[f32]) -> f32 {
+    // Whole blocks as arrays: no bounds checks, which would stop the vectoriser.
+    let (xs, _) = x.as_chunks::<32>();
     let mut total = 0.0f32;
     match dtype {
         DType::Q4_1 => {
-            for ((b, xs), &sx) in row.chunks_exact(20).zip(x.chunks_exact(32)).zip(sums) {
-                let mut acc = [0.0f32; 8];
-                for k in 0..2 {
-                    for (l, a) in acc.iter_mut().enumerate() {
-                        let j = k * 8 + l;
-                        let q = b[4 + j];
-                        *a += (q & 0x0f) as f32 * xs[j] + (q >> 4) as f32 * xs[j + 16];
-                    }
-                }
-                total += half(b, 0) * fold(acc) + half(b, 2) * sx;
+            let (blocks, _) = row.as_chunks::<20>();
+            for ((b, xs), &sx) in blocks.iter().zip(xs).zip(sums) {
+                let (low, high): ([u8; 16], [u8; 16]) =
+                    (from_fn(|j| b[4 + j] & 0x0f), from_fn(|j| b[4 + j] >> 4));
+                let q = from_fn(|j| if j < 16 { low[j] } else { high[j - 16] } as f32);
+                total += half(b, 0) * block_dot(q, xs) + half(b, 2) * sx;
             }
         }
         DType::Q8_0 => {
-            for (b, xs) in row.chunks_exact(34).zip(x.chunks_exact(32)) {
-                let mut acc = [0.0f32; 8];
-                for k in 0..4 {
-                    for (l, a) in acc.iter_mut().enumerate() {
-                        *a += b[2 + k * 8 + l] as i8 as f32 * xs[k * 8 + l];
-                    }
-                }
-                total += half(b, 0) * fold(acc);
+            let (blocks, _) = row.as_chunks::<34>();
+            for (b, xs) in blocks.iter().zip(xs) {
+                total += half(b, 0) * block_dot(from_fn(|j| b[2 + j] as i8 as f32), xs);
             }
         }
         _ => {
@@ -212,5 +223,35 @@ mod tests {
         assert_eq!(DType::from_id(12).map(DType::name), Some("Q4_K"));
         assert!(!DType::from_id(12).is_some_and(DType::is_supported));
         assert_eq!(DType::from_id(99), None);
+    }
+
+    #[test]
+    fn scales_convert_as_the_half_crate_does_for_every_bit_pattern() {
+        for h in 0..=u16::MAX {
+            let ours = half(&h.to_le_bytes(), 0);
+            let theirs = f16::from_bits(h).to_f32();
+            assert!(
+                ours.to_bits() == theirs.to_bits() || ours.is_nan() && theirs.is_nan(),
+                "{h:#06x}: {ours} {theirs}"
+            );
+        }
+    }
+
+    #[test]
+    fn exact_products_match_the_dequantised_dot_product() {
+        let x: Vec<f32> = (0..96).map(|i| libm::sinf(i as f32 * 0.37)).collect();
+        let sums = block_sums(&x);
+        for (dtype, size) in [(DType::Q4_1, 20), (DType::Q8_0, 34)] {
+            let mut row: Vec<u8> = (0..3 * size).map(|i| ((i * 2654435761usize) >> 9) as u8).collect();
+            for block in row.chunks_mut(size) {
+                block[..2].copy_from_slice(&f16::from_f32(0.03).to_le_bytes());
+                block[2..4].copy_from_slice(&f16::from_f32(-0.2).to_le_bytes());
+            }
+            let mut w = vec![0.0f32; 96];
+            dequantize(dtype, &row, &mut w);
+            let want: f64 = w.iter().zip(&x).map(|(a, b)| *a as f64 * *b as f64).sum();
+            let got = exact_dot(dtype, &row, &x, &sums) as f64;
+            assert!((got - want).abs() < 1e-5 * want.abs().max(1.0), "{dtype:?}: {got} {want}");
+        }
     }
 }
