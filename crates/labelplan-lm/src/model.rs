@@ -11,10 +11,8 @@
 //!   and at the first position bit for bit candle's; later positions part from it by
 //!   float noise that the 8-bit rounding turns into steps of 1/127.
 
-use std::array::from_fn;
-
 use crate::gguf::{Gguf, GgufError};
-use crate::quant::{block_sums, dequantize, exact_dot, half, DType};
+use crate::quant::{block_sums, dequantize, exact_dot, half, q4_1_integers, DType};
 
 /// The architecture's numbers, from the GGUF's `llama.*` metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -286,8 +284,7 @@ fn q4_1_dot(row: &[u8], x: &Q8Blocks) -> f32 {
     let (xq, _) = x.q.as_chunks::<32>();
     let mut total = 0.0f32;
     for (((b, q), d), s) in blocks.iter().zip(xq).zip(&x.d).zip(&x.s) {
-        let w: [i32; 32] = from_fn(|j| if j < 16 { b[4 + j] & 0x0f } else { b[j - 12] >> 4 } as i32);
-        let sum: i32 = w.iter().zip(q).map(|(&w, &q)| w * q as i32).sum();
+        let sum: i32 = q4_1_integers(b).iter().zip(q).map(|(&w, &q)| w as i32 * q as i32).sum();
         total += half(b, 0) * d * sum as f32 + half(b, 2) * s;
     }
     total
