@@ -112,13 +112,12 @@ pub fn test() -> Result<(), String> {
     let mut doc = cargo(&root);
     doc.args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings");
     steps.push(("cargo doc", doc));
+    // The page's pure logic (the plan form, its link) runs natively with the rest, in one
+    // build: a build of labelplan-web alone resolves its dependencies' features apart
+    // and compiles them again (its browser tests are wasm32-only).
     let mut native = cargo(&root);
-    native.args(["test", "--workspace", "--exclude", "labelplan-web"]);
+    native.args(["test", "--workspace"]);
     steps.push(("native tests (GPU required: lavapipe)", native));
-    // The page's pure logic (the plan form, its link) runs natively too.
-    let mut web_logic = cargo(&root);
-    web_logic.args(["test", "-p", "labelplan-web", "--lib"]);
-    steps.push(("native tests (web UI logic)", web_logic));
     let mut wasm = cargo(&root);
     wasm.args(["test", "--target", "wasm32-unknown-unknown", "-p", "labelplan-gpu", "-p", "labelplan-web"])
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")

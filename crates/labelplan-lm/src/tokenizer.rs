@@ -93,9 +93,11 @@ impl Tokenizer {
             .map(|(id, _)| id as u32)
             .filter(|&id| (id as usize) < tokens.len())
             .collect();
-        let added: Vec<AddedToken> =
-            special.iter().map(|&id| AddedToken::from(tokens[id as usize].to_owned(), true)).collect();
-        inner.add_special_tokens(&added);
+        inner
+            .add_special_tokens(
+                special.iter().map(|&id| AddedToken::from(tokens[id as usize].to_owned(), true)),
+            )
+            .map_err(|e| fail(format!("the control tokens: {e}")))?;
         let eos = gguf.require_u64("tokenizer.ggml.eos_token_id")?;
         let eos = u32::try_from(eos).ok().filter(|&e| (e as usize) < tokens.len()).ok_or_else(|| {
             fail(format!(
