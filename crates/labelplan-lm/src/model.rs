@@ -156,6 +156,13 @@ impl Matrix {
 /// One row's product with the input, as a matrix-vector product computes it.
 trait RowDot: Sync {
     fn dot(&self, row: &[u8]) -> f32;
+
+    /// The same product where the CPU has AVX2 (the same bits).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn dot_avx2(&self, _: pulp::x86::V3, row: &[u8]) -> f32 {
+        self.dot(row)
+    }
 }
 
 /// Products in f32, the GPU's arithmetic ([`Products::Exact`]).
@@ -169,6 +176,12 @@ impl RowDot for ExactDot<'_> {
     #[inline(always)]
     fn dot(&self, row: &[u8]) -> f32 {
         exact_dot(self.dtype, row, self.x, &self.sums)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn dot_avx2(&self, simd: pulp::x86::V3, row: &[u8]) -> f32 {
+        crate::quant::avx2::exact_dot(simd, self.dtype, row, self.x, &self.sums)
     }
 }
 
@@ -216,11 +229,34 @@ impl<D: RowDot> Rows<'_, D> {
     }
 }
 
+/// [`Rows`] with AVX2's products, run by [`pulp::x86::V3::vectorize`].
+#[cfg(target_arch = "x86_64")]
+struct Avx2Rows<'a, D>(pulp::x86::V3, Rows<'a, D>);
+
+#[cfg(target_arch = "x86_64")]
+impl<D: RowDot> pulp::NullaryFnOnce for Avx2Rows<'_, D> {
+    type Output = ();
+
+    // Inlined, with the dot, into the function that enables AVX2.
+    #[inline(always)]
+    fn call(self) {
+        let Avx2Rows(simd, rows) = self;
+        for (o, row) in rows.out.iter_mut().zip(rows.bytes.chunks_exact(rows.n)) {
+            *o = rows.dot.dot_avx2(simd, row);
+        }
+    }
+}
+
 /// Runs `rows` compiled for the widest vector instructions this CPU has, detected at
-/// run time (natively: the build targets SSE2, most CPUs have AVX2; the browser's
-/// build has SIMD128 at compile time). Products are never fused into FMAs (Rust does
+/// run time (natively: the build targets SSE2, most CPUs have AVX2, where the exact
+/// products are written out in its instructions; the browser's build has SIMD128 at
+/// compile time). Products are never fused into FMAs (Rust does
 /// not contract), so the results are the same bits either way.
 fn vectorized<D: RowDot>(rows: Rows<'_, D>) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(Avx2Rows(simd, rows));
+    }
     #[cfg(not(target_arch = "wasm32"))]
     pulp::Arch::new().dispatch(rows);
     #[cfg(target_arch = "wasm32")]

@@ -4,6 +4,9 @@
 
 use std::array::from_fn;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+
 use half::f16;
 
 /// A ggml tensor type, by its id in the GGUF.
@@ -259,6 +262,31 @@ mod tests {
             let want: f64 = w.iter().zip(&x).map(|(a, b)| *a as f64 * *b as f64).sum();
             let got = exact_dot(dtype, &row, &x, &sums) as f64;
             assert!((got - want).abs() < 1e-5 * want.abs().max(1.0), "{dtype:?}: {got} {want}");
+        }
+    }
+
+    /// The AVX2 products are the portable ones to the bit, on rows of every byte value.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_products_are_the_portable_ones_bit_for_bit() {
+        let simd = pulp::x86::V3::try_new().expect("this test needs an x86-64 CPU with AVX2 and FMA");
+        let x: Vec<f32> = (0..576).map(|i| libm::sinf(i as f32 * 0.37) * (1.0 + i as f32)).collect();
+        let sums = block_sums(&x);
+        for (dtype, size) in [(DType::Q4_1, 20), (DType::Q8_0, 34)] {
+            for seed in 0..64usize {
+                let mut row: Vec<u8> =
+                    (0..18 * size).map(|i| (((i + 977 * seed) * 2654435761usize) >> 11) as u8).collect();
+                for (k, block) in row.chunks_mut(size).enumerate() {
+                    let d = 1e-3 * (1 + (seed * 18 + k) % 97) as f32;
+                    block[..2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
+                    if dtype == DType::Q4_1 {
+                        block[2..4].copy_from_slice(&f16::from_f32(-8.0 * d).to_le_bytes());
+                    }
+                }
+                let (portable, avx2) =
+                    (exact_dot(dtype, &row, &x, &sums), avx2::exact_dot(simd, dtype, &row, &x, &sums));
+                assert_eq!(portable.to_bits(), avx2.to_bits(), "{dtype:?}, row {seed}: {portable} {avx2}");
+            }
         }
     }
 }

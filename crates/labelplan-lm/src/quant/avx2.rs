@@ -1,0 +1,92 @@
+//! The exact products written out in AVX2 (x86-64-v3) instructions, through pulp's
+//! safe wrappers: the compiler's own vectorisation of [`super::exact_dot`] widens a
+//! block's bytes to f32 with shuffles it does not need (2.4× slower). The operations and
+//! their order are [`super::block_dot`]'s, so the results are the same bits: the page's
+//! CPU path (SIMD128) and the native one agree token for token.
+
+use std::arch::x86_64::{__m128i, __m256};
+use std::array::from_fn;
+
+use pulp::x86::V3;
+
+use super::{half, DType};
+
+/// [`super::exact_dot`]: Q4_1 and Q8_0 rows here, other types there.
+#[inline(always)]
+pub fn exact_dot(simd: V3, dtype: DType, row: &[u8], x: &[f32], sums: &[f32]) -> f32 {
+    match dtype {
+        DType::Q4_1 => q4_1(simd, row, x, sums),
+        DType::Q8_0 => q8_0(simd, row, x),
+        _ => super::exact_dot(dtype, row, x, sums),
+    }
+}
+
+/// 8 lanes of a block: `((q0·x0 + q1·x1) + q2·x2) + q3·x3`, where `q_k` and `x_k` are
+/// elements 8k to 8k + 7.
+#[inline(always)]
+fn lanes(simd: V3, q: [__m256; 4], x: &[f32; 32]) -> __m256 {
+    let x: [__m256; 4] = pulp::cast(*x);
+    let (avx, m) = (simd.avx, |k: usize| simd.avx._mm256_mul_ps(q[k], x[k]));
+    avx._mm256_add_ps(avx._mm256_add_ps(avx._mm256_add_ps(m(0), m(1)), m(2)), m(3))
+}
+
+/// The 8 lanes folded as `block_dot` folds them: halves, then `(h0 + h1) + (h2 + h3)`.
+#[inline(always)]
+fn fold(simd: V3, lanes: __m256) -> f32 {
+    let halves = simd
+        .sse
+        ._mm_add_ps(simd.avx._mm256_castps256_ps128(lanes), simd.avx._mm256_extractf128_ps::<1>(lanes));
+    let pairs = simd.sse3._mm_hadd_ps(halves, halves);
+    simd.sse._mm_cvtss_f32(simd.sse3._mm_hadd_ps(pairs, pairs))
+}
+
+/// Eight bytes of `bytes` from `from` (0 or 8) widened to f32, as unsigned or signed.
+#[inline(always)]
+fn widen<const SIGNED: bool>(simd: V3, bytes: __m128i, from: usize) -> __m256 {
+    let part = if from == 0 { bytes } else { simd.sse2._mm_srli_si128::<8>(bytes) };
+    let ints =
+        if SIGNED { simd.avx2._mm256_cvtepi8_epi32(part) } else { simd.avx2._mm256_cvtepu8_epi32(part) };
+    simd.avx._mm256_cvtepi32_ps(ints)
+}
+
+/// [`super::exact_dot`] of a Q4_1 row.
+#[inline(always)]
+fn q4_1(simd: V3, row: &[u8], x: &[f32], sums: &[f32]) -> f32 {
+    let (xs, _) = x.as_chunks::<32>();
+    let (blocks, _) = row.as_chunks::<20>();
+    let low_nibbles = simd.sse2._mm_set1_epi8(0x0f);
+    let mut total = 0.0f32;
+    for ((b, xs), &sx) in blocks.iter().zip(xs).zip(sums) {
+        let nibbles: __m128i = pulp::cast::<[u8; 16], _>(from_fn(|j| b[4 + j]));
+        let low = simd.sse2._mm_and_si128(nibbles, low_nibbles);
+        let high = simd.sse2._mm_and_si128(simd.sse2._mm_srli_epi16::<4>(nibbles), low_nibbles);
+        let q = [
+            widen::<false>(simd, low, 0),
+            widen::<false>(simd, low, 8),
+            widen::<false>(simd, high, 0),
+            widen::<false>(simd, high, 8),
+        ];
+        total += half(b, 0) * fold(simd, lanes(simd, q, xs)) + half(b, 2) * sx;
+    }
+    total
+}
+
+/// [`super::exact_dot`] of a Q8_0 row.
+#[inline(always)]
+fn q8_0(simd: V3, row: &[u8], x: &[f32]) -> f32 {
+    let (xs, _) = x.as_chunks::<32>();
+    let (blocks, _) = row.as_chunks::<34>();
+    let mut total = 0.0f32;
+    for (b, xs) in blocks.iter().zip(xs) {
+        let first: __m128i = pulp::cast::<[u8; 16], _>(from_fn(|j| b[2 + j]));
+        let second: __m128i = pulp::cast::<[u8; 16], _>(from_fn(|j| b[18 + j]));
+        let q = [
+            widen::<true>(simd, first, 0),
+            widen::<true>(simd, first, 8),
+            widen::<true>(simd, second, 0),
+            widen::<true>(simd, second, 8),
+        ];
+        total += half(b, 0) * fold(simd, lanes(simd, q, xs));
+    }
+    total
+}
