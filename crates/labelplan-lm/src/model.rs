@@ -223,8 +223,14 @@ impl<D: RowDot> pulp::WithSimd for Rows<'_, D> {
 impl<D: RowDot> Rows<'_, D> {
     #[inline(always)]
     fn run(self) {
+        self.run_with(|dot, row| dot.dot(row));
+    }
+
+    /// `out[r] = dot(self.dot, row r)`.
+    #[inline(always)]
+    fn run_with(self, dot: impl Fn(&D, &[u8]) -> f32) {
         for (o, row) in self.out.iter_mut().zip(self.bytes.chunks_exact(self.n)) {
-            *o = self.dot.dot(row);
+            *o = dot(self.dot, row);
         }
     }
 }
@@ -241,9 +247,7 @@ impl<D: RowDot> pulp::NullaryFnOnce for Avx2Rows<'_, D> {
     #[inline(always)]
     fn call(self) {
         let Avx2Rows(simd, rows) = self;
-        for (o, row) in rows.out.iter_mut().zip(rows.bytes.chunks_exact(rows.n)) {
-            *o = rows.dot.dot_avx2(simd, row);
-        }
+        rows.run_with(|dot, row| dot.dot_avx2(simd, row));
     }
 }
 

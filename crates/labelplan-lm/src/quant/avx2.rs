@@ -40,13 +40,20 @@ fn fold(simd: V3, lanes: __m256) -> f32 {
     simd.sse._mm_cvtss_f32(simd.sse3._mm_hadd_ps(pairs, pairs))
 }
 
-/// Eight bytes of `bytes` from `from` (0 or 8) widened to f32, as unsigned or signed.
+/// A block's 32 integers, 16 bytes in `first` then 16 in `second`, widened to f32 (as
+/// unsigned or signed) in four vectors of 8.
 #[inline(always)]
-fn widen<const SIGNED: bool>(simd: V3, bytes: __m128i, from: usize) -> __m256 {
-    let part = if from == 0 { bytes } else { simd.sse2._mm_srli_si128::<8>(bytes) };
-    let ints =
-        if SIGNED { simd.avx2._mm256_cvtepi8_epi32(part) } else { simd.avx2._mm256_cvtepu8_epi32(part) };
-    simd.avx._mm256_cvtepi32_ps(ints)
+fn widen<const SIGNED: bool>(simd: V3, first: __m128i, second: __m128i) -> [__m256; 4] {
+    let eight = |bytes: __m128i| {
+        let ints = if SIGNED {
+            simd.avx2._mm256_cvtepi8_epi32(bytes)
+        } else {
+            simd.avx2._mm256_cvtepu8_epi32(bytes)
+        };
+        simd.avx._mm256_cvtepi32_ps(ints)
+    };
+    let upper = |bytes: __m128i| simd.sse2._mm_srli_si128::<8>(bytes);
+    [eight(first), eight(upper(first)), eight(second), eight(upper(second))]
 }
 
 /// [`super::exact_dot`] of a Q4_1 row.
@@ -60,12 +67,7 @@ fn q4_1(simd: V3, row: &[u8], x: &[f32], sums: &[f32]) -> f32 {
         let nibbles: __m128i = pulp::cast::<[u8; 16], _>(from_fn(|j| b[4 + j]));
         let low = simd.sse2._mm_and_si128(nibbles, low_nibbles);
         let high = simd.sse2._mm_and_si128(simd.sse2._mm_srli_epi16::<4>(nibbles), low_nibbles);
-        let q = [
-            widen::<false>(simd, low, 0),
-            widen::<false>(simd, low, 8),
-            widen::<false>(simd, high, 0),
-            widen::<false>(simd, high, 8),
-        ];
+        let q = widen::<false>(simd, low, high);
         total += half(b, 0) * fold(simd, lanes(simd, q, xs)) + half(b, 2) * sx;
     }
     total
@@ -80,13 +82,7 @@ fn q8_0(simd: V3, row: &[u8], x: &[f32]) -> f32 {
     for (b, xs) in blocks.iter().zip(xs) {
         let first: __m128i = pulp::cast::<[u8; 16], _>(from_fn(|j| b[2 + j]));
         let second: __m128i = pulp::cast::<[u8; 16], _>(from_fn(|j| b[18 + j]));
-        let q = [
-            widen::<true>(simd, first, 0),
-            widen::<true>(simd, first, 8),
-            widen::<true>(simd, second, 0),
-            widen::<true>(simd, second, 8),
-        ];
-        total += half(b, 0) * fold(simd, lanes(simd, q, xs));
+        total += half(b, 0) * fold(simd, lanes(simd, widen::<true>(simd, first, second), xs));
     }
     total
 }
