@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { writeFileSync, rmSync, readFileSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { serveDist, withBrowser, openApp, summary, waitForSummaryOf, screenshot, screenshots, fixtures, repo, artifacts, blobsNpy, watchLongTasks } from './harness.mjs';
+import { serveDist, withBrowser, openApp, summary, waitForSummaryOf, screenshot, screenshots, fixtures, repo, artifacts, blobsNpy, traceMainThread } from './harness.mjs';
 
 // Known values, computed with numpy from the same files (tests/fixtures/make_fixtures.py data).
 const DIGITS = { rows: '1797', dim: '64', dtype: 'float32', norms: '2.9268 / 3.8638 / 4.8060', duplicates: '0', dropped: '0' };
@@ -603,22 +603,28 @@ test('the built app works served under a sub-path of a static host', async () =>
   }
 });
 
-test('a plan of a 20,000 × 384 file leaves the page responsive (no main-thread task over 50 ms)', async () => {
+// The page's own work per main-thread task is what it controls: its CPU time is
+// asserted. Wall time on this 2-core machine also counts the worker's plan and the other
+// processes running in its place (a task of 20 ms CPU took 63 ms once in CI).
+test('a plan of a 20,000 × 384 file leaves the page responsive (no main-thread task over 50 ms of CPU)', async () => {
   const file = join(tmpdir(), `labelplan-e2e-${process.pid}-20000x384.npy`);
   blobsNpy(file, 20_000, 384, 30);
   try {
     await withBrowser({ webgpu: false }, async ({ page }) => {
-      await watchLongTasks(page);
       await openApp(page, server.url);
       // The page's own start-up (compiling the app) is not the plan's.
-      await page.evaluate(() => { window.longTasks = []; });
+      const trace = await traceMainThread(page);
       await page.getByTestId('file-input').setInputFiles(file);
       await waitForSummaryOf(page, file.split('/').pop());
       await page.getByTestId('plan').click();
       await page.getByTestId('plan-result').or(page.getByTestId('error')).waitFor({ timeout: 600_000 });
       assert.equal(await page.getByTestId('error').count(), 0);
-      const tasks = await page.evaluate(() => window.longTasks);
-      assert.deepEqual(tasks, [], `main-thread tasks over 50 ms during load and plan: ${tasks}`);
+      const tasks = await trace.stop();
+      assert.ok(tasks.length > 100, `the trace saw the page's main thread (${tasks.length} tasks)`);
+      const most = (key) => Math.max(...tasks.map((t) => t[key])).toFixed(1);
+      console.log(`${tasks.length} main-thread tasks; longest ${most('cpu')} ms of CPU, ${most('wall')} ms of wall time`);
+      const long = tasks.filter((t) => t.cpu > 50).map((t) => `${t.cpu.toFixed(1)} ms (wall ${t.wall.toFixed(1)})`);
+      assert.deepEqual(long, [], `main-thread tasks over 50 ms of CPU during load and plan: ${long}`);
     });
   } finally {
     rmSync(file, { force: true });

@@ -6,27 +6,27 @@
 // Inputs: the built-in sample (1797 × 64), a synthetic 10,000 × 128 set of 20 noisy blobs
 // (coverage and elfs) and 100,000 × 384 of 50 blobs (the default plan, as the native
 // `cargo xtask bench scale` runs it), written here. Each run also reports the page's
-// longest main-thread task from loading the file to the finished plan (Long Tasks API:
-// only tasks over 50 ms are reported, so 0 means none was; the page's start-up before
-// the file is not counted). After each plan, the map is zoomed and panned and its
-// frames' paint times reported.
+// longest main-thread task from loading the file to the finished plan, in CPU and wall
+// time (a trace of the renderer; the page's start-up before the file is not counted).
+// After each plan, the map is zoomed and panned and its frames' paint times reported.
 // Usage: LABELPLAN_DIST=... [BENCH_BACKENDS=cpu|webgpu] node bench_plan.mjs [small|large]
 // (prints JSON lines; default both sets, both backends)
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { serveDist, launch, openApp, waitForSummaryOf, blobsNpy, watchLongTasks } from './harness.mjs';
+import { serveDist, launch, openApp, waitForSummaryOf, blobsNpy, traceMainThread } from './harness.mjs';
 
 /** Plans the loaded data with `method` in a fresh page; the worker's seconds and backend. */
-async function planSeconds(page, method) {
+async function planSeconds(page, method, trace) {
   await page.getByTestId('method').selectOption(method);
   await page.getByTestId('plan').click();
   await page.getByTestId('plan-result').or(page.getByTestId('error')).waitFor({ timeout: 1_800_000 });
   if (await page.getByTestId('error').count()) throw new Error(await page.getByTestId('error').textContent());
   const seconds = Number(await page.getByTestId('plan-meta').getAttribute('data-seconds'));
   const backend = await page.getByTestId('plan-backend').textContent();
-  const longest_task_ms = await page.evaluate(() => Math.max(0, ...window.longTasks));
-  return { seconds, backend, longest_task_ms, map: await mapFrames(page) };
+  const tasks = await trace.stop();
+  const longest = (key) => Math.max(0, ...tasks.map((t) => t[key]));
+  return { seconds, backend, longest_task_cpu_ms: longest('cpu'), longest_task_wall_ms: longest('wall'), map: await mapFrames(page) };
 }
 
 /**
@@ -78,10 +78,9 @@ try {
         for (const webgpu of backends) {
           const { context, page } = await launch({ webgpu });
           try {
-            await watchLongTasks(page);
             // WebGPU forced: the probe would pick the CPU on a software adapter.
             await openApp(page, webgpu ? `${server.url}#backend=gpu` : server.url);
-            await page.evaluate(() => { window.longTasks = []; });
+            const trace = await traceMainThread(page);
             if (file) {
               await page.getByTestId('file-input').setInputFiles(file);
               await waitForSummaryOf(page, file.split('/').pop());
@@ -89,7 +88,7 @@ try {
               await page.getByTestId('load-sample').click();
               await waitForSummaryOf(page, 'digits.npy');
             }
-            result[webgpu ? 'webgpu' : 'cpu'] = await planSeconds(page, method);
+            result[webgpu ? 'webgpu' : 'cpu'] = await planSeconds(page, method, trace);
             console.error(`${c.name} ${method} ${webgpu ? 'webgpu' : 'cpu'}: ${JSON.stringify(result[webgpu ? 'webgpu' : 'cpu'])}`);
           } finally {
             await context.close();
