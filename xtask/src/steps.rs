@@ -22,6 +22,23 @@ pub fn fetch() -> Result<(), String> {
     assets::fetch(&root())
 }
 
+/// Where the trained sparsity sets are kept (committed; the page serves them).
+pub const SPARSITY_DIR: &str = "web/sparsity";
+
+/// `cargo xtask train-routers [ARGS]`: LTE routers trained on the State of the Union
+/// text, written to [`SPARSITY_DIR`] (`ARGS` go to the trainer, e.g. `--eta=1,2`).
+pub fn train_routers(args: &[String]) -> Result<(), String> {
+    let root = root();
+    let model = assets::model(&root)?;
+    let text = assets::training_text(&root)?;
+    run(cargo(&root)
+        .args(["run", "--release", "-p", "labelplan-train", "--bin", "train-routers", "--"])
+        .arg(model)
+        .arg(text)
+        .arg(root.join(SPARSITY_DIR))
+        .args(args))
+}
+
 /// `cargo xtask serve`: build the app (release) and serve it on 127.0.0.1:8080.
 pub fn serve() -> Result<(), String> {
     let root = root();

@@ -6,6 +6,8 @@
 //! - [`quant`]: the tensor types the model uses (F32, F16, Q8_0, Q4_1), dequantised;
 //! - [`tokenizer`]: text to token ids and back, built from the GGUF's vocabulary;
 //! - [`model`]: the Llama forward pass on the CPU over a KV cache;
+//! - [`experts`]: FFN neurons grouped into experts, the model permuted to match;
+//! - [`sparse`]: the FFN running only the experts a router or threshold chooses;
 //! - [`gpu`]: the same forward pass in WGSL on the planner's GPU context;
 //! - [`sample`]: greedy, temperature and top-p choice of the next token, seeded;
 //! - [`chat`]: a conversation in the GGUF's own chat template;
@@ -14,12 +16,14 @@
 
 pub mod chat;
 pub mod eval;
+pub mod experts;
 pub mod gguf;
 pub mod gpu;
 pub mod model;
 pub mod quant;
 pub mod sample;
 pub mod session;
+pub mod sparse;
 pub mod tokenizer;
 
 pub use gguf::{Gguf, GgufError, TensorInfo, Value};

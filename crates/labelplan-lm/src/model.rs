@@ -13,6 +13,7 @@
 
 use crate::gguf::{Gguf, GgufError};
 use crate::quant::{block_sums, dequantize, exact_dot, half, q4_1_integers, DType};
+use crate::sparse::{FfnScratch, Sparsity};
 
 /// The architecture's numbers, from the GGUF's `llama.*` metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,30 +139,136 @@ impl Matrix {
 
     /// `out[r] = row_r · x` for every row (natively, rows split across the cores).
     pub fn matvec(&self, x: &[f32], out: &mut [f32], products: Products) {
-        match (self.dtype, products) {
-            (DType::Q4_1 | DType::Q8_0, Products::Quantized) => {
-                self.each_row(out, &QuantizedDot { dtype: self.dtype, x: Q8Blocks::new(x) })
-            }
-            (dtype, _) => self.each_row(out, &ExactDot { dtype, x, sums: block_sums(x) }),
-        }
+        self.with_dot(x, products, AllRows { out, bytes: &self.bytes, n: self.row_bytes() });
     }
 
-    /// `out[r] = dot(row r)`, compiled for the vector instructions this CPU has.
-    fn each_row(&self, out: &mut [f32], dot: &impl RowDot) {
+    /// [`Matrix::matvec`] for the rows of some groups of `size` consecutive rows only
+    /// (the experts that run); the other rows of `out` are left as they are.
+    pub fn matvec_groups(
+        &self,
+        x: &[f32],
+        out: &mut [f32],
+        products: Products,
+        groups: &[bool],
+        size: usize,
+    ) {
         let n = self.row_bytes();
-        split_rows(out, &self.bytes, n, |out, bytes| vectorized(Rows { out, bytes, n, dot }));
+        let parts = out
+            .chunks_mut(size)
+            .zip(self.bytes.chunks(size * n))
+            .zip(groups)
+            .filter_map(|(part, &on)| on.then_some(part))
+            .collect();
+        self.with_dot(x, products, SomeRows { parts, n });
+    }
+
+    /// [`Matrix::matvec`] of an `x` that is zero outside some blocks of 32 (the hidden
+    /// values of the experts that ran): only those blocks of each row are read, and the
+    /// sums are the full product's (the skipped blocks would add zeros).
+    pub fn matvec_blocks(&self, x: &[f32], out: &mut [f32], products: Products, blocks: &[bool]) {
+        let n = self.row_bytes();
+        let on = blocks.iter().enumerate().filter_map(|(b, &on)| on.then_some(b)).collect();
+        self.with_dot(
+            x,
+            products,
+            SomeBlocks { out, bytes: &self.bytes, n, on, block_bytes: n / blocks.len() },
+        );
+    }
+
+    /// Runs `job` with the row product for input `x` in this matrix's type.
+    fn with_dot(&self, x: &[f32], products: Products, job: impl DotJob) {
+        match (self.dtype, products) {
+            (DType::Q4_1 | DType::Q8_0, Products::Quantized) => {
+                job.run(&QuantizedDot { dtype: self.dtype, x: Q8Blocks::new(x) })
+            }
+            (dtype, _) => job.run(&ExactDot { dtype, x, sums: block_sums(x) }),
+        }
+    }
+}
+
+/// Work done with a row product of whatever kind (generic, so the product is inlined
+/// into the vectorised loop).
+trait DotJob {
+    fn run<D: RowDot>(self, dot: &D);
+}
+
+/// Every row.
+struct AllRows<'a> {
+    out: &'a mut [f32],
+    bytes: &'a [u8],
+    n: usize,
+}
+
+impl DotJob for AllRows<'_> {
+    fn run<D: RowDot>(self, dot: &D) {
+        let n = self.n;
+        split_rows(self.out, self.bytes, n, |out, bytes| vectorized(Rows { out, bytes, n, dot }));
+    }
+}
+
+/// Some groups of rows, each with its outputs.
+struct SomeRows<'a> {
+    parts: Vec<(&'a mut [f32], &'a [u8])>,
+    n: usize,
+}
+
+impl DotJob for SomeRows<'_> {
+    fn run<D: RowDot>(self, dot: &D) {
+        let n = self.n;
+        for_each_part(self.parts, |(out, bytes)| vectorized(Rows { out, bytes, n, dot }));
+    }
+}
+
+/// Every row, over some of its blocks.
+struct SomeBlocks<'a> {
+    out: &'a mut [f32],
+    bytes: &'a [u8],
+    n: usize,
+    on: Vec<usize>,
+    block_bytes: usize,
+}
+
+impl DotJob for SomeBlocks<'_> {
+    fn run<D: RowDot>(self, dot: &D) {
+        let (n, dot) = (self.n, &BlocksDot { dot, on: &self.on, bytes: self.block_bytes });
+        split_rows(self.out, self.bytes, n, |out, bytes| vectorized(Rows { out, bytes, n, dot }));
+    }
+}
+
+/// A row product over some blocks only, in the full product's order.
+struct BlocksDot<'a, D> {
+    dot: &'a D,
+    on: &'a [usize],
+    bytes: usize,
+}
+
+impl<D: RowDot> RowDot for BlocksDot<'_, D> {
+    #[inline(always)]
+    fn dot(&self, row: &[u8], _: usize) -> f32 {
+        self.on
+            .iter()
+            .fold(0.0, |total, &b| total + self.dot.dot(&row[b * self.bytes..(b + 1) * self.bytes], b))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn dot_avx2(&self, simd: pulp::x86::V3, row: &[u8], _: usize) -> f32 {
+        self.on.iter().fold(0.0, |total, &b| {
+            total + self.dot.dot_avx2(simd, &row[b * self.bytes..(b + 1) * self.bytes], b)
+        })
     }
 }
 
 /// One row's product with the input, as a matrix-vector product computes it.
+/// `row` is a whole row, or some of its blocks from block `first` on.
 trait RowDot: Sync {
-    fn dot(&self, row: &[u8]) -> f32;
+    fn dot(&self, row: &[u8], first: usize) -> f32;
 
     /// The same product where the CPU has AVX2 (the same bits).
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn dot_avx2(&self, _: pulp::x86::V3, row: &[u8]) -> f32 {
-        self.dot(row)
+    fn dot_avx2(&self, _: pulp::x86::V3, row: &[u8], first: usize) -> f32 {
+        self.dot(row, first)
     }
 }
 
@@ -174,14 +281,14 @@ struct ExactDot<'a> {
 
 impl RowDot for ExactDot<'_> {
     #[inline(always)]
-    fn dot(&self, row: &[u8]) -> f32 {
-        exact_dot(self.dtype, row, self.x, &self.sums)
+    fn dot(&self, row: &[u8], first: usize) -> f32 {
+        exact_dot(self.dtype, row, &self.x[first * 32..], &self.sums[first..])
     }
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn dot_avx2(&self, simd: pulp::x86::V3, row: &[u8]) -> f32 {
-        crate::quant::avx2::exact_dot(simd, self.dtype, row, self.x, &self.sums)
+    fn dot_avx2(&self, simd: pulp::x86::V3, row: &[u8], first: usize) -> f32 {
+        crate::quant::avx2::exact_dot(simd, self.dtype, row, &self.x[first * 32..], &self.sums[first..])
     }
 }
 
@@ -193,10 +300,10 @@ struct QuantizedDot {
 
 impl RowDot for QuantizedDot {
     #[inline(always)]
-    fn dot(&self, row: &[u8]) -> f32 {
+    fn dot(&self, row: &[u8], first: usize) -> f32 {
         match self.dtype {
-            DType::Q4_1 => q4_1_dot(row, &self.x),
-            _ => q8_0_dot(row, &self.x),
+            DType::Q4_1 => q4_1_dot(row, &self.x, first),
+            _ => q8_0_dot(row, &self.x, first),
         }
     }
 }
@@ -223,7 +330,7 @@ impl<D: RowDot> pulp::WithSimd for Rows<'_, D> {
 impl<D: RowDot> Rows<'_, D> {
     #[inline(always)]
     fn run(self) {
-        self.run_with(|dot, row| dot.dot(row));
+        self.run_with(|dot, row| dot.dot(row, 0));
     }
 
     /// `out[r] = dot(self.dot, row r)`.
@@ -247,7 +354,7 @@ impl<D: RowDot> pulp::NullaryFnOnce for Avx2Rows<'_, D> {
     #[inline(always)]
     fn call(self) {
         let Avx2Rows(simd, rows) = self;
-        rows.run_with(|dot, row| dot.dot_avx2(simd, row));
+        rows.run_with(|dot, row| dot.dot_avx2(simd, row, 0));
     }
 }
 
@@ -286,6 +393,17 @@ fn split_rows(out: &mut [f32], bytes: &[u8], n: usize, f: impl Fn(&mut [f32], &[
     f(out, bytes);
 }
 
+/// Runs `f` on each of `parts`: natively on rayon's pool, in the browser in turn.
+fn for_each_part<P: Send>(parts: Vec<P>, f: impl Fn(P) + Sync + Send) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        parts.into_par_iter().for_each(f);
+    }
+    #[cfg(target_arch = "wasm32")]
+    parts.into_iter().for_each(f);
+}
+
 /// A vector quantised as ggml's Q8_1 (and Q8_0: the same values without the sums) per
 /// block of 32: scale `d` (rounded to f16, as stored), values `q`, and `s = d·Σq`.
 struct Q8Blocks {
@@ -317,26 +435,26 @@ impl Q8Blocks {
     }
 }
 
-/// One Q4_1 row · the quantised vector.
+/// One Q4_1 row (or its blocks from `first` on) · the quantised vector.
 #[inline(always)]
-fn q4_1_dot(row: &[u8], x: &Q8Blocks) -> f32 {
+fn q4_1_dot(row: &[u8], x: &Q8Blocks, first: usize) -> f32 {
     let (blocks, _) = row.as_chunks::<20>();
-    let (xq, _) = x.q.as_chunks::<32>();
+    let (xq, _) = x.q[first * 32..].as_chunks::<32>();
     let mut total = 0.0f32;
-    for (((b, q), d), s) in blocks.iter().zip(xq).zip(&x.d).zip(&x.s) {
+    for (((b, q), d), s) in blocks.iter().zip(xq).zip(&x.d[first..]).zip(&x.s[first..]) {
         let sum: i32 = q4_1_integers(b).iter().zip(q).map(|(&w, &q)| w as i32 * q as i32).sum();
         total += half(b, 0) * d * sum as f32 + half(b, 2) * s;
     }
     total
 }
 
-/// One Q8_0 row · the quantised vector.
+/// One Q8_0 row (or its blocks from `first` on) · the quantised vector.
 #[inline(always)]
-fn q8_0_dot(row: &[u8], x: &Q8Blocks) -> f32 {
+fn q8_0_dot(row: &[u8], x: &Q8Blocks, first: usize) -> f32 {
     let (blocks, _) = row.as_chunks::<34>();
-    let (xq, _) = x.q.as_chunks::<32>();
+    let (xq, _) = x.q[first * 32..].as_chunks::<32>();
     let mut total = 0.0f32;
-    for ((b, q), d) in blocks.iter().zip(xq).zip(&x.d) {
+    for ((b, q), d) in blocks.iter().zip(xq).zip(&x.d[first..]) {
         let sum: i32 = b[2..].iter().zip(q).map(|(&w, &q)| w as i8 as i32 * q as i32).sum();
         total += half(b, 0) * d * sum as f32;
     }
@@ -451,6 +569,19 @@ impl Model {
     /// Feeds `token` at the cache's next position and returns the logits of the token
     /// after it. Panics when the cache is full.
     pub fn forward(&self, token: u32, cache: &mut Cache) -> Vec<f32> {
+        self.forward_with(token, cache, &Sparsity::Dense, |_, _| {})
+    }
+
+    /// [`Model::forward`] with each FFN's experts chosen by `sparsity` (the model must be
+    /// [grouped](crate::experts) unless it is dense); `used(layer, experts)` is told which
+    /// experts ran in each layer.
+    pub fn forward_with(
+        &self,
+        token: u32,
+        cache: &mut Cache,
+        sparsity: &Sparsity,
+        mut used: impl FnMut(usize, &[bool]),
+    ) -> Vec<f32> {
         let c = &self.config;
         assert!(cache.len < cache.positions, "the cache holds {} positions", cache.positions);
         let pos = cache.len;
@@ -459,7 +590,7 @@ impl Model {
         self.embed.row(token as usize, &mut x);
         let (mut h, mut q, mut att) = (vec![0.0; c.dim], vec![0.0; c.dim], vec![0.0; c.dim]);
         let (mut k, mut v) = (vec![0.0; kv], vec![0.0; kv]);
-        let (mut gate, mut up) = (vec![0.0; c.ff], vec![0.0; c.ff]);
+        let mut ffn = FfnScratch::new(c.ff);
         let mut scores = vec![0.0f32; pos + 1];
         let scale = 1.0 / (c.head_dim as f32).sqrt();
         for (l, layer) in self.layers.iter().enumerate() {
@@ -491,11 +622,10 @@ impl Model {
             layer.o.matvec(&att, &mut h, self.products);
             x.iter_mut().zip(&h).for_each(|(x, h)| *x += h);
             rms_norm(&x, &layer.ffn_norm, c.eps, &mut h);
-            layer.gate.matvec(&h, &mut gate, self.products);
-            layer.up.matvec(&h, &mut up, self.products);
-            gate.iter_mut().zip(&up).for_each(|(g, u)| *g = silu(*g) * u);
-            layer.down.matvec(&gate, &mut h, self.products);
-            x.iter_mut().zip(&h).for_each(|(x, h)| *x += h);
+            // `att` is free again: the FFN's output goes there.
+            sparsity.ffn(layer, l, &h, &mut att, self.products, &mut ffn);
+            used(l, &ffn.active);
+            x.iter_mut().zip(&att).for_each(|(x, f)| *x += f);
         }
         cache.len += 1;
         rms_norm(&x.clone(), &self.norm, c.eps, &mut x);
@@ -553,7 +683,7 @@ fn softmax(x: &mut [f32]) {
     x.iter_mut().for_each(|v| *v /= sum);
 }
 
-fn silu(x: f32) -> f32 {
+pub(crate) fn silu(x: f32) -> f32 {
     x / (1.0 + libm::expf(-x))
 }
 

@@ -148,6 +148,49 @@ pub fn dequantize(dtype: DType, bytes: &[u8], out: &mut [f32]) {
     }
 }
 
+/// Stores `values` (a whole number of blocks) as `dtype`, the inverse of [`dequantize`]
+/// up to the type's rounding: Q8_0 with `d = max|x|/127`, Q4_1 with `m` the block's
+/// minimum and `d` its range over 15. Integers are rounded against the f16 scale and
+/// minimum as stored, so the rounding error is that of the stored grid. Panics on an
+/// unsupported type or a length that is not a whole number of blocks.
+pub fn quantize(dtype: DType, values: &[f32]) -> Vec<u8> {
+    let (per, size) = dtype.block();
+    assert!(
+        (values.len() as u64).is_multiple_of(per),
+        "{} values are not whole blocks of {per}",
+        values.len()
+    );
+    let mut out = Vec::with_capacity(values.len() / per as usize * size as usize);
+    match dtype {
+        DType::F32 => values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        DType::F16 => values.iter().for_each(|v| out.extend_from_slice(&f16::from_f32(*v).to_le_bytes())),
+        DType::Q8_0 => {
+            for block in values.chunks_exact(32) {
+                let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let d = f16::from_f32(amax / 127.0);
+                let inverse = if d.to_f32() != 0.0 { 1.0 / d.to_f32() } else { 0.0 };
+                out.extend_from_slice(&d.to_le_bytes());
+                out.extend(block.iter().map(|v| (v * inverse).round().clamp(-127.0, 127.0) as i8 as u8));
+            }
+        }
+        DType::Q4_1 => {
+            for block in values.chunks_exact(32) {
+                let (lo, hi) =
+                    block.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                let (d, m) = (f16::from_f32((hi - lo) / 15.0), f16::from_f32(lo));
+                let inverse = if d.to_f32() != 0.0 { 1.0 / d.to_f32() } else { 0.0 };
+                let q: [u8; 32] =
+                    from_fn(|j| ((block[j] - m.to_f32()) * inverse).round().clamp(0.0, 15.0) as u8);
+                out.extend_from_slice(&d.to_le_bytes());
+                out.extend_from_slice(&m.to_le_bytes());
+                out.extend((0..16).map(|j| q[j] | q[j + 16] << 4));
+            }
+        }
+        DType::Other(_, name, ..) => panic!("{name} is not a type labelplan computes with"),
+    }
+    out
+}
+
 /// A Q4_1 block's 32 integers in element order (low nibbles are elements 0–15, high
 /// ones 16–31). The two halves are made as arrays of their own first: in this form the
 /// products around it vectorise, written as one step they did not (2× slower).
@@ -198,11 +241,24 @@ pub fn exact_dot(dtype: DType, row: &[u8], x: &[f32], sums: &[f32]) -> f32 {
                 total += half(b, 0) * block_dot(from_fn(|j| b[2 + j] as i8 as f32), xs);
             }
         }
+        DType::F16 if x.len().is_multiple_of(32) => {
+            // The sparse FFN's down projection is stored as F16 (re-stored after its
+            // columns move): branch-free conversion, so this vectorises too.
+            let (blocks, _) = row.as_chunks::<64>();
+            for (b, xs) in blocks.iter().zip(xs) {
+                total += block_dot(from_fn(|j| half(b, 2 * j)), xs);
+            }
+        }
         _ => {
-            let mut w = vec![0.0f32; x.len()];
-            dequantize(dtype, row, &mut w);
-            for (wc, xc) in w.chunks(8).zip(x.chunks(8)) {
-                total += wc.iter().zip(xc).map(|(a, b)| a * b).sum::<f32>();
+            // Per block of 32 as the quantised types (dequantised on the stack, a short
+            // last block padded with zeros): a product over some blocks only, as the
+            // sparse FFN's down projection takes, then sums as the whole row does.
+            let bytes = dtype.block().1 as usize * 32;
+            for (wc, xc) in row.chunks(bytes).zip(x.chunks(32)) {
+                let (mut w, mut xs) = ([0.0f32; 32], [0.0f32; 32]);
+                dequantize(dtype, wc, &mut w[..xc.len()]);
+                xs[..xc.len()].copy_from_slice(xc);
+                total += block_dot(w, &xs);
             }
         }
     }
@@ -263,6 +319,37 @@ mod tests {
             let got = exact_dot(dtype, &row, &x, &sums) as f64;
             assert!((got - want).abs() < 1e-5 * want.abs().max(1.0), "{dtype:?}: {got} {want}");
         }
+    }
+
+    #[test]
+    fn quantised_values_round_trip_within_a_step_of_their_grid() {
+        let values: Vec<f32> =
+            (0..96).map(|i| libm::sinf(i as f32 * 0.91) * (1.0 + (i % 7) as f32)).collect();
+        for dtype in [DType::F32, DType::F16, DType::Q8_0, DType::Q4_1] {
+            let bytes = quantize(dtype, &values);
+            let (per, size) = dtype.block();
+            assert_eq!(bytes.len() as u64, values.len() as u64 / per * size, "{dtype:?}");
+            let mut back = vec![0.0f32; values.len()];
+            dequantize(dtype, &bytes, &mut back);
+            for (block, (v, b)) in values.chunks(32).zip(back.chunks(32)).enumerate() {
+                let (lo, hi) =
+                    v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, c), &x| (a.min(x), c.max(x)));
+                // Half a step of the type's grid, and f16's rounding of the scale.
+                let step = match dtype {
+                    DType::F32 => 0.0,
+                    DType::F16 => hi.abs().max(lo.abs()) / 1024.0,
+                    DType::Q8_0 => hi.abs().max(lo.abs()) / 127.0,
+                    _ => (hi - lo) / 15.0,
+                };
+                for (x, y) in v.iter().zip(b) {
+                    assert!(
+                        (x - y).abs() <= 0.5 * step * 1.01 + 1e-6,
+                        "{dtype:?} block {block}: {x} came back {y}"
+                    );
+                }
+            }
+        }
+        assert_eq!(quantize(DType::F32, &[1.5]), 1.5f32.to_le_bytes());
     }
 
     /// The AVX2 products are the portable ones to the bit, on rows of every byte value.

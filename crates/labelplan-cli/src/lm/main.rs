@@ -15,6 +15,8 @@ use labelplan_gpu::{GpuContext, GpuOptions};
 use labelplan_lm::eval::{held_out, Perplexity};
 use labelplan_lm::model::Products;
 use labelplan_lm::sample::{Sampler, Sampling};
+use labelplan_lm::sparse::{SparseSet, Sparsity};
+use labelplan_lm::DType;
 use labelplan_lm::{Loaded, Session};
 
 /// The language model of labelplan's page, on the command line.
@@ -37,6 +39,10 @@ enum Command {
         /// Tokens of the text to run through the model.
         #[arg(long, default_value_t = 512)]
         tokens: usize,
+        /// Sparsity sets (routers or thresholds, `.safetensors`) to measure beside the
+        /// dense model, each on the model grouped as it says (CPU).
+        #[arg(long, num_args = 1..)]
+        routers: Vec<PathBuf>,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -96,7 +102,10 @@ enum ProductsArg {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Eval { model, text, tokens, run } => eval(&model, &text, tokens, &run),
+        Command::Eval { model, text, tokens, routers, run } if !routers.is_empty() => {
+            eval_sparse(&model, &text, tokens, &routers, &run)
+        }
+        Command::Eval { model, text, tokens, run, .. } => eval(&model, &text, tokens, &run),
         Command::Generate { model, prompt, chat, tokens, temperature, top_p, seed, json, run } => {
             let sampling = Sampling { temperature, top_p, seed };
             generate(&model, &prompt, chat, tokens, sampling, json, &run)
@@ -156,6 +165,56 @@ fn eval(model: &PathBuf, text: &PathBuf, tokens: usize, run: &RunArgs) -> Result
         ppl.count(),
         ppl.count() as f64 / seconds
     );
+    Ok(())
+}
+
+/// Perplexity, FFN sparsity and speed of the dense model and of each sparsity set, on
+/// the CPU, as a table.
+fn eval_sparse(
+    model: &PathBuf,
+    text: &PathBuf,
+    tokens: usize,
+    sets: &[PathBuf],
+    run: &RunArgs,
+) -> Result<(), String> {
+    if matches!(run.backend, Backend::Gpu) {
+        return Err("--routers runs on the CPU for now (--backend cpu)".into());
+    }
+    let loaded = load(model, run)?;
+    let text = std::fs::read_to_string(text).map_err(|e| format!("{}: {e}", text.display()))?;
+    let ids: Vec<u32> = loaded.tokenizer.encode(held_out(&text)).into_iter().take(tokens).collect();
+    if ids.len() < 2 {
+        return Err("the text has fewer than 2 tokens".into());
+    }
+    println!("{:<40} {:>10} {:>13} {:>9}", "model", "perplexity", "FFN sparsity", "tokens/s");
+    let measure = |name: &str, model: &labelplan_lm::Model, sparsity: &Sparsity| {
+        let (mut cache, mut ppl, mut off, mut all) =
+            (model.cache(ids.len()), Perplexity::default(), 0usize, 0usize);
+        let start = Instant::now();
+        for pair in ids.windows(2) {
+            let logits = model.forward_with(pair[0], &mut cache, sparsity, |_, active| {
+                off += active.iter().filter(|&&a| !a).count();
+                all += active.len();
+            });
+            ppl.add(&logits, pair[1]);
+        }
+        let rate = ppl.count() as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "{name:<40} {:>10.4} {:>12.1}% {rate:>9.1}",
+            ppl.value(),
+            100.0 * off as f64 / all.max(1) as f64
+        );
+    };
+    measure("dense", &loaded.model, &Sparsity::Dense);
+    for path in sets {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let set = SparseSet::from_bytes(&path.display().to_string(), &bytes)?;
+        set.grouping.check(&loaded.model).map_err(|e| format!("{}: {e}", path.display()))?;
+        let grouped = loaded.model.grouped(&set.grouping, DType::F16);
+        let name =
+            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        measure(&name, &grouped, &set.sparsity);
+    }
     Ok(())
 }
 

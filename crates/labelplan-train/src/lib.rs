@@ -1,0 +1,8 @@
+//! labelplan-train: LTE's router training on the language model, natively.
+//!
+//! - [`llama`]: the model's forward pass in candle's tensors (weights frozen, taken
+//!   dequantised from a grouped [`labelplan_lm::Model`]), its FFNs gated by routers;
+//! - [`lte`]: the routers and LTE's two stages of training.
+
+pub mod llama;
+pub mod lte;
