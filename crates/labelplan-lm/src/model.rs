@@ -573,14 +573,14 @@ impl Model {
     }
 
     /// [`Model::forward`] with each FFN's experts chosen by `sparsity` (the model must be
-    /// [grouped](crate::experts) unless it is dense); `used(layer, experts)` is told which
-    /// experts ran in each layer.
+    /// [grouped](crate::experts) unless it is dense); `used(layer, ffn)` sees each
+    /// layer's FFN afterwards (which experts ran: `ffn.active`).
     pub fn forward_with(
         &self,
         token: u32,
         cache: &mut Cache,
         sparsity: &Sparsity,
-        mut used: impl FnMut(usize, &[bool]),
+        mut used: impl FnMut(usize, &FfnScratch),
     ) -> Vec<f32> {
         let c = &self.config;
         assert!(cache.len < cache.positions, "the cache holds {} positions", cache.positions);
@@ -624,7 +624,7 @@ impl Model {
             rms_norm(&x, &layer.ffn_norm, c.eps, &mut h);
             // `att` is free again: the FFN's output goes there.
             sparsity.ffn(layer, l, &h, &mut att, self.products, &mut ffn);
-            used(l, &ffn.active);
+            used(l, &ffn);
             x.iter_mut().zip(&att).for_each(|(x, f)| *x += f);
         }
         cache.len += 1;

@@ -10,7 +10,7 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::experts::{Grouping, EXPERT_SIZE};
-use crate::model::{silu, Layer, Products};
+use crate::model::{silu, Layer, Model, Products};
 
 /// How the experts of each layer are chosen for a token.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -58,6 +58,9 @@ pub struct FfnScratch {
     gates: Vec<f32>,
     /// The experts that ran in the last call.
     pub active: Vec<bool>,
+    /// With [`Sparsity::Thresholds`]: each expert's norm of `silu(gate · x)` in the last
+    /// call (what the thresholds compare; calibration reads them).
+    pub norms: Vec<f32>,
 }
 
 impl FfnScratch {
@@ -69,6 +72,7 @@ impl FfnScratch {
             up: vec![0.0; ff],
             gates: vec![0.0; experts],
             active: vec![true; experts],
+            norms: vec![0.0; experts],
         }
     }
 }
@@ -85,7 +89,7 @@ impl Sparsity {
         products: Products,
         s: &mut FfnScratch,
     ) {
-        let FfnScratch { gate, up, gates, active } = s;
+        let FfnScratch { gate, up, gates, active, norms } = s;
         if *self == Sparsity::Dense {
             active.fill(true);
             layer.gate.matvec(h, gate, products);
@@ -105,8 +109,10 @@ impl Sparsity {
             }
             Sparsity::Thresholds(t) => {
                 layer.gate.matvec(h, gate, products);
-                for (a, g) in active.iter_mut().zip(gate.chunks_exact(EXPERT_SIZE)) {
-                    *a = g.iter().map(|&g| silu(g) * silu(g)).sum::<f32>().sqrt() > t[l];
+                for ((a, n), g) in active.iter_mut().zip(norms.iter_mut()).zip(gate.chunks_exact(EXPERT_SIZE))
+                {
+                    *n = g.iter().map(|&g| silu(g) * silu(g)).sum::<f32>().sqrt();
+                    *a = *n > t[l];
                 }
             }
         }
@@ -133,6 +139,31 @@ impl Sparsity {
         }
         layer.down.matvec_blocks(gate, out, products, active);
     }
+}
+
+/// Per-layer thresholds for [`Sparsity::Thresholds`] under which a share `sparsity` of
+/// the experts' norms fall, over the tokens of `ids` fed in turn to `model` (grouped):
+/// the training-free baseline (CATS/TEAL style, per expert), calibrated on text.
+pub fn calibrate_thresholds(model: &Model, ids: &[u32], sparsity: f32) -> Vec<f32> {
+    let layers = model.config.layers;
+    let (mut norms, mut cache) = (vec![Vec::new(); layers], model.cache(ids.len()));
+    let every = Sparsity::Thresholds(vec![f32::NEG_INFINITY; layers]);
+    for &id in ids {
+        model.forward_with(id, &mut cache, &every, |l, s| norms[l].extend_from_slice(&s.norms));
+    }
+    norms
+        .into_iter()
+        .map(|mut n| {
+            n.sort_by(f32::total_cmp);
+            // An expert runs iff its norm is above: the ⌈s·n⌉ smallest do not.
+            let below = ((sparsity as f64 * n.len() as f64).ceil() as usize).min(n.len());
+            if below == 0 {
+                f32::NEG_INFINITY
+            } else {
+                n[below - 1]
+            }
+        })
+        .collect()
 }
 
 /// A sparsity as the page loads it: the grouping its routers or thresholds were made

@@ -63,7 +63,7 @@ fn the_grouped_model_computes_what_the_gguf_does_and_sparse_runs_repeat() {
         let mut last = Vec::new();
         for &id in &ids {
             last =
-                grouped.forward_with(id, &mut cache, &sparsity, |l, active| used.push((l, active.to_vec())));
+                grouped.forward_with(id, &mut cache, &sparsity, |l, ffn| used.push((l, ffn.active.clone())));
         }
         let mut tokens = Vec::new();
         for _ in 0..8 {
@@ -76,4 +76,35 @@ fn the_grouped_model_computes_what_the_gguf_does_and_sparse_runs_repeat() {
     assert_eq!(run().0, first);
     assert_eq!(used.len(), 30 * ids.len());
     assert!(used.iter().all(|(l, active)| active == &masks[*l]));
+}
+
+#[test]
+fn thresholds_calibrated_on_a_text_leave_that_share_of_experts_off_on_it() {
+    let bytes = common::model();
+    let gguf = Gguf::parse("model.gguf", &bytes).expect("reads");
+    let model = Model::from_gguf(&gguf, &bytes).expect("loads");
+    let tokenizer = Tokenizer::from_gguf(&gguf).expect("a tokenizer");
+    let ids = tokenizer.encode("Call me Ishmael. Some years ago, never mind how long precisely");
+    let thresholds = labelplan_lm::sparse::calibrate_thresholds(&model, &ids, 0.5);
+    assert_eq!(thresholds.len(), 30);
+    let mut off = vec![0usize; 30];
+    let mut cache = model.cache(ids.len());
+    let sparsity = Sparsity::Thresholds(thresholds);
+    for &id in &ids {
+        model.forward_with(id, &mut cache, &sparsity, |l, ffn| {
+            off[l] += ffn.active.iter().filter(|&&a| !a).count()
+        });
+    }
+    // The first layer sees the same inputs as in the dense calibration run: exactly the
+    // calibrated half of its experts is off (ties at the threshold aside). Later layers
+    // see the sparse layers' outputs, so their share drifts (calibrated on the dense
+    // model, as CATS and TEAL are); over all layers it stays near half.
+    let (per_layer, all) = (ids.len() * 48, ids.len() * 48 * 30);
+    assert!(
+        (per_layer / 2..=per_layer / 2 + 2).contains(&off[0]),
+        "{} of {per_layer} off in layer 0",
+        off[0]
+    );
+    let share = off.iter().sum::<usize>() as f64 / all as f64;
+    assert!((0.35..0.65).contains(&share), "{share} of the experts off: {off:?}");
 }

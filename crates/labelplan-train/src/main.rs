@@ -2,18 +2,23 @@
 //! writes them where the page loads them (`cargo xtask train-routers` runs it).
 //!
 //! Usage: `train-routers MODEL TEXT OUT_DIR [--smoke] [--eta=A,B --soft=N --hard=N
-//! --batch=N --positions=N --lr=X]`. `--smoke` runs the tests' 20 small steps of one η.
+//! --batch=N --positions=N --lr=X] [--thresholds=S,T]`. `--smoke` runs the tests' 20
+//! small steps of one η; `--thresholds` (alone: no routers) writes the training-free
+//! baseline calibrated for each target sparsity.
 
 use std::path::Path;
 use std::time::Instant;
 
 use labelplan_lm::experts::Grouping;
+use labelplan_lm::sparse::{SparseSet, Sparsity};
 use labelplan_lm::{DType, Loaded};
 use labelplan_train::llama::Llama;
 use labelplan_train::lte::{self, Schedule};
 
 /// The grouping's k-means: iterations and seed.
 const KMEANS: (usize, u64) = (8, 1);
+/// Tokens of the training text the thresholds are calibrated on.
+const CALIBRATION: usize = 512;
 
 fn main() {
     if let Err(e) = run() {
@@ -44,7 +49,9 @@ fn run() -> Result<(), String> {
     let number = |name: &str, default: f64| -> Result<f64, String> {
         flag(name).map_or(Ok(default), |v| v.parse().map_err(|_| format!("--{name}={v}: not a number")))
     };
-    let schedules: Vec<Schedule> = if let Some(etas) = flag("eta") {
+    let schedules: Vec<Schedule> = if flag("thresholds").is_some() && flag("eta").is_none() {
+        Vec::new()
+    } else if let Some(etas) = flag("eta") {
         etas.split(',')
             .map(|e| {
                 Ok(Schedule {
@@ -72,6 +79,29 @@ fn run() -> Result<(), String> {
             .to_vec()
     };
     std::fs::create_dir_all(out).map_err(|e| format!("{out}: {e}"))?;
+    // `--thresholds=0.3,0.5`: the training-free baseline, calibrated per layer on
+    // CALIBRATION tokens of the training text for each target sparsity.
+    if let Some(targets) = flag("thresholds") {
+        let at = stream.len() / 2;
+        let ids = &stream[at..(at + CALIBRATION).min(stream.len())];
+        for target in targets.split(',') {
+            let share: f32 = target.parse().map_err(|_| format!("--thresholds: {target} is not a share"))?;
+            let thresholds = labelplan_lm::sparse::calibrate_thresholds(&grouped, ids, share);
+            let about = [
+                ("kind", "thresholds".to_owned()),
+                ("target_sparsity", target.to_owned()),
+                ("calibration_tokens", ids.len().to_string()),
+            ];
+            let set = SparseSet {
+                grouping: grouping.clone(),
+                sparsity: Sparsity::Thresholds(thresholds),
+                about: about.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            };
+            let path = Path::new(out).join(format!("thresholds-{target}.safetensors"));
+            std::fs::write(&path, set.to_bytes()?).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!("wrote {} ({:.0} s)", path.display(), started.elapsed().as_secs_f64());
+        }
+    }
     for schedule in &schedules {
         let mut last = None;
         let routers = lte::train(&llama, &stream, schedule, |r| {

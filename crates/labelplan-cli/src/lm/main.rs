@@ -192,9 +192,9 @@ fn eval_sparse(
             (model.cache(ids.len()), Perplexity::default(), 0usize, 0usize);
         let start = Instant::now();
         for pair in ids.windows(2) {
-            let logits = model.forward_with(pair[0], &mut cache, sparsity, |_, active| {
-                off += active.iter().filter(|&&a| !a).count();
-                all += active.len();
+            let logits = model.forward_with(pair[0], &mut cache, sparsity, |_, ffn| {
+                off += ffn.active.iter().filter(|&&a| !a).count();
+                all += ffn.active.len();
             });
             ppl.add(&logits, pair[1]);
         }
