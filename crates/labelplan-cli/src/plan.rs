@@ -132,6 +132,27 @@ fn backend(policy: BackendPolicy) -> Result<(Option<GpuContext>, String), String
     Ok((gpu.ok().filter(|_| choice.on_gpu), choice.why))
 }
 
+/// The backend for a plan: with a manifest and no `--backend`, the kind the manifest's
+/// plan ran on (the auto probe, timed, could choose the other under load, and the
+/// manifest names its backend: the replay would not be the same bytes); a GPU plan
+/// replayed where there is none runs as `auto` chooses, with a note.
+fn replay_backend(
+    policy: BackendPolicy,
+    recorded: Option<&str>,
+) -> Result<(Option<GpuContext>, String), String> {
+    let Some(recorded) = recorded.filter(|_| policy == BackendPolicy::Auto) else {
+        return backend(policy);
+    };
+    let same = if recorded.starts_with("GPU") { BackendPolicy::Gpu } else { BackendPolicy::Cpu };
+    match backend(same) {
+        Ok((gpu, _)) => Ok((gpu, format!("the manifest's plan ran on {recorded}"))),
+        Err(e) => {
+            eprintln!("note: the manifest's plan ran on {recorded}, and here {e}");
+            backend(BackendPolicy::Auto)
+        }
+    }
+}
+
 /// Plans on `gpu` (the CPU when `None`) with a progress bar.
 fn plan_on(
     gpu: Option<&GpuContext>,
@@ -161,6 +182,7 @@ fn plan_on(
 /// Runs `labelplan plan`.
 pub fn run(args: PlanArgs) -> Result<(), String> {
     let (mut data, info) = load(&args)?;
+    let mut recorded = None;
     let settings = match &args.manifest {
         Some(path) => {
             let given = args.settings.given();
@@ -172,11 +194,12 @@ pub fn run(args: PlanArgs) -> Result<(), String> {
             }
             let manifest = read_manifest(path)?;
             manifest.check_input(&info)?;
+            recorded = Some(manifest.backend);
             manifest.settings
         }
         None => args.settings.settings(),
     };
-    let (gpu, why) = backend(args.backend)?;
+    let (gpu, why) = replay_backend(args.backend, recorded.as_deref())?;
     let plan = plan_on(gpu.as_ref(), &mut data, info, &settings)?;
     write_outputs(&args.out, &plan, &data)?;
     summary(&plan, &why, &args.out);

@@ -190,6 +190,14 @@ fn backend_flag_picks_where_the_plan_runs_and_the_manifest_says_so() {
         assert!(stderr.is_empty(), "--backend {flag} wrote to stderr: {stderr}");
         let plan = std::fs::read_to_string(dir.join("plan.json")).expect("plan.json");
         assert!(plan.contains(want), "--backend {flag}: {}", &plan[..plan.len().min(600)]);
+        // Its manifest replayed without --backend runs where it ran (auto's probe is
+        // not asked, which under load could choose the other): the same bytes.
+        let again = scratch(&format!("backend-{flag}-replay"));
+        let manifest = dir.join("plan.json");
+        let out = labelplan(&["plan", path(&input), "--manifest", path(&manifest), "--out", path(&again)]);
+        assert!(out.status.success(), "replay of --backend {flag}: {}", text(&out).1);
+        assert!(text(&out).0.contains("the manifest's plan ran on"), "{}", text(&out).0);
+        assert_eq!(std::fs::read_to_string(again.join("plan.json")).expect("plan.json"), plan);
     }
     let out = labelplan(&["plan", path(&input), "--backend", "tpu", "--out", path(&scratch("tpu"))]);
     assert_eq!(out.status.code(), Some(2), "an unknown backend is a usage error");
