@@ -37,9 +37,8 @@ impl Grouping {
             .iter()
             .enumerate()
             .map(|(l, layer)| {
-                let mut rows = vec![0.0f32; ff * dim];
-                for (r, row) in rows.chunks_exact_mut(dim).enumerate() {
-                    layer.gate.row(r, row);
+                let mut rows = layer.gate.to_f32();
+                for row in rows.chunks_exact_mut(dim) {
                     let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
                     row.iter_mut().for_each(|v| *v /= norm);
                 }

@@ -131,6 +131,13 @@ impl Matrix {
         self.cols / values as usize * bytes as usize
     }
 
+    /// Every row as f32, row after row.
+    pub fn to_f32(&self) -> Vec<f32> {
+        let mut values = vec![0.0f32; self.rows * self.cols];
+        dequantize(self.dtype, &self.bytes, &mut values);
+        values
+    }
+
     /// Row `r` as f32 (the embedding lookup).
     pub fn row(&self, r: usize, out: &mut [f32]) {
         let n = self.row_bytes();

@@ -90,7 +90,7 @@ impl Sparsity {
         s: &mut FfnScratch,
     ) {
         let FfnScratch { gate, up, gates, active, norms } = s;
-        if *self == Sparsity::Dense {
+        if matches!(self, Sparsity::Dense) {
             active.fill(true);
             layer.gate.matvec(h, gate, products);
             layer.up.matvec(h, up, products);

@@ -71,11 +71,7 @@ pub struct Llama {
 }
 
 fn dequantized(m: &Matrix, device: &Device) -> Result<Tensor> {
-    let mut values = vec![0.0f32; m.rows * m.cols];
-    for (r, row) in values.chunks_exact_mut(m.cols).enumerate() {
-        m.row(r, row);
-    }
-    Tensor::from_vec(values, (m.rows, m.cols), device)
+    Tensor::from_vec(m.to_f32(), (m.rows, m.cols), device)
 }
 
 fn transposed(m: &Matrix, device: &Device) -> Result<Frozen> {

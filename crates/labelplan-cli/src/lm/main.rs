@@ -144,13 +144,19 @@ fn session(loaded: Loaded, positions: usize, run: &RunArgs) -> Result<(Session, 
     })
 }
 
-fn eval(model: &PathBuf, text: &PathBuf, tokens: usize, run: &RunArgs) -> Result<(), String> {
-    let loaded = load(model, run)?;
+/// The first `tokens` tokens of the evaluation slice of the text file `text`.
+fn held_out_ids(loaded: &Loaded, text: &PathBuf, tokens: usize) -> Result<Vec<u32>, String> {
     let text = std::fs::read_to_string(text).map_err(|e| format!("{}: {e}", text.display()))?;
     let ids: Vec<u32> = loaded.tokenizer.encode(held_out(&text)).into_iter().take(tokens).collect();
     if ids.len() < 2 {
         return Err("the text has fewer than 2 tokens".into());
     }
+    Ok(ids)
+}
+
+fn eval(model: &PathBuf, text: &PathBuf, tokens: usize, run: &RunArgs) -> Result<(), String> {
+    let loaded = load(model, run)?;
+    let ids = held_out_ids(&loaded, text, tokens)?;
     let (mut session, backend) = session(loaded, ids.len(), run)?;
     let mut ppl = Perplexity::default();
     let start = Instant::now();
@@ -181,11 +187,7 @@ fn eval_sparse(
         return Err("--routers runs on the CPU for now (--backend cpu)".into());
     }
     let loaded = load(model, run)?;
-    let text = std::fs::read_to_string(text).map_err(|e| format!("{}: {e}", text.display()))?;
-    let ids: Vec<u32> = loaded.tokenizer.encode(held_out(&text)).into_iter().take(tokens).collect();
-    if ids.len() < 2 {
-        return Err("the text has fewer than 2 tokens".into());
-    }
+    let ids = held_out_ids(&loaded, text, tokens)?;
     println!("{:<40} {:>10} {:>13} {:>9}", "model", "perplexity", "FFN sparsity", "tokens/s");
     let measure = |name: &str, model: &labelplan_lm::Model, sparsity: &Sparsity| {
         let (mut cache, mut ppl, mut off, mut all) =
