@@ -2,7 +2,8 @@
 // Chromium on WebGPU (SwiftShader here; any real GPU elsewhere) and on the CPU path
 // (WebGPU off), the same prompt and greedy decode in the same script. Figures are the
 // page's own: time to the first token (the prompt read, then one token), and tokens per
-// second after it. A first generation compiles the GPU's pipelines and is not counted.
+// second after it, dense and with each shipped sparsity set. A first generation compiles
+// the GPU's pipelines and is not counted.
 // Usage: LABELPLAN_DIST=... node bench_lm.mjs   (prints one JSON line per backend)
 import { serveDist, launch } from './harness.mjs';
 
@@ -28,13 +29,31 @@ try {
       await page.getByTestId('lm-model').filter({ hasText: 'parameters' }).waitFor({ timeout: 300_000 });
       // Another prompt, so none of the measured one is cached from the warm-up.
       await run(page, 'A warm-up.', 1);
-      const text = await run(page, PROMPT, TOKENS);
-      const m = text.match(/^(.*) · first token after (\d+) ms · ([\d.]+) tokens\/s · (\d+) new tokens · prompt (\d+) tokens \((\d+) already cached\)/);
-      if (!m) throw new Error(`unexpected stats: ${text}`);
-      const [, backend, first, rate, produced, prompt, cached] = m;
-      const read = Number(prompt) - Number(cached);
-      console.log(JSON.stringify({ backend, prompt_tokens: read, first_token_ms: Number(first),
-        prefill_tokens_per_s: +(read / (Number(first) / 1000)).toFixed(1), decode_tokens_per_s: Number(rate), tokens: Number(produced) }));
+      // Dense, then every shipped sparsity set (each after a warm-up of its own, which
+      // reads the set, groups the model and compiles the sparse kernels).
+      const sets = page.getByTestId('lm-sparsity').locator('option');
+      const choices = [];
+      for (let i = 0; i < await sets.count(); i++) {
+        const label = (await sets.nth(i).textContent()).trim();
+        // Thresholds need the dense gate and run on the CPU only.
+        if (webgpu && label.startsWith('thresholds')) continue;
+        choices.push({ value: await sets.nth(i).getAttribute('value'), label });
+      }
+      let dense;
+      for (const { value, label } of choices) {
+        await page.getByTestId('lm-sparsity').selectOption(value);
+        if (value !== 'dense') await run(page, 'A warm-up.', 1);
+        const text = await run(page, PROMPT, TOKENS);
+        const m = text.match(/^(.*) · first token after (\d+) ms · ([\d.]+) tokens\/s · (\d+) new tokens · prompt (\d+) tokens \((\d+) already cached\)/);
+        if (!m) throw new Error(`unexpected stats: ${text}`);
+        const [, backend, first, rate, produced, prompt, cached] = m;
+        const read = Number(prompt) - Number(cached);
+        const flops = value === 'dense' ? null : (await page.getByTestId('lm-flops').textContent()).match(/\((\d+)% less\)/)?.[1];
+        if (value === 'dense') dense = Number(rate);
+        console.log(JSON.stringify({ backend, ffn: label, ffn_flops_saved_percent: flops === null ? 0 : Number(flops),
+          prompt_tokens: read, first_token_ms: Number(first), prefill_tokens_per_s: +(read / (Number(first) / 1000)).toFixed(1),
+          decode_tokens_per_s: Number(rate), token_time_vs_dense: +(dense / Number(rate)).toFixed(2), tokens: Number(produced) }));
+      }
     } finally {
       await context.close();
     }

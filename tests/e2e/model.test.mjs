@@ -100,3 +100,57 @@ test('with WebGPU off the model runs on the CPU with the same tokens; chat mode;
     }
   });
 });
+
+/** Chooses the sparsity set whose label matches `label`, generates, and returns what the page shows. */
+async function generateSparse(page, label) {
+  const select = page.getByTestId('lm-sparsity');
+  await select.locator('option', { hasText: label }).first().waitFor({ state: 'attached', timeout: 60_000 });
+  const value = await select.locator('option', { hasText: label }).first().getAttribute('value');
+  await select.selectOption(value);
+  const { tokens, stats, backend } = await generate(page);
+  const heatmap = page.getByTestId('lm-heatmap');
+  await heatmap.waitFor({ timeout: 60_000 });
+  return { tokens, stats, backend, heatmap };
+}
+
+test('an LTE set runs sparse on WebGPU and on the CPU with the same tokens; heatmap, token experts and chart drawn', async () => {
+  const runs = [];
+  for (const webgpu of [true, false]) {
+    await withBrowser({ webgpu }, async ({ page, logs }) => {
+      await page.goto(`${server.url}?model`);
+      await waitForModel(page);
+      const { tokens, stats, backend, heatmap } = await generateSparse(page, 'LTE');
+      assert.match(backend, webgpu ? /^WebGPU: / : /^CPU$/, `${stats}\n${logs.join('\n')}`);
+      // One column per token read (the prompt's and all but the last new one), 30 layers each.
+      const columns = await heatmap.locator('g.column').count();
+      assert.ok(columns >= tokens.length, `${columns} columns for ${tokens.length} new tokens`);
+      assert.equal(await heatmap.locator('g.column').first().locator('rect').count(), 30);
+      const share = Number(await heatmap.getAttribute('data-mean-share'));
+      assert.ok(share > 0.05 && share < 0.95, `mean share of experts used ${share}`);
+      const flops = (await page.getByTestId('lm-flops').textContent()).trim();
+      assert.match(flops, /MFLOPs per token with the chosen experts against [\d.]+ dense \(\d+% less\)/);
+      await heatmap.locator('g.column').nth(2).click();
+      const experts = page.getByTestId('lm-token-experts');
+      await experts.waitFor();
+      assert.ok(Number(await experts.getAttribute('data-on')) > 0);
+      await screenshots(page, webgpu ? 'model-sparse-webgpu' : 'model-sparse-cpu');
+      const chart = page.getByTestId('lm-chart');
+      assert.ok(Number(await chart.getAttribute('data-points')) >= 4, 'the chart has the evaluation points');
+      assert.ok(await chart.locator('circle[stroke="#000"]').count() >= 1, 'the chosen set is ringed');
+      if (!webgpu) {
+        // Every set's perplexity measured in the page on a pasted text: a row each, drawn hollow.
+        await page.getByTestId('lm-measure-text').fill('Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, I thought I would sail about a little.');
+        await page.getByTestId('lm-measure').click();
+        const table = page.getByTestId('lm-measured');
+        await table.waitFor({ timeout: 600_000 });
+        const sets = await page.getByTestId('lm-sparsity').locator('option').count();
+        assert.equal(await table.locator('tr').count(), 1 + sets, 'a header, dense and every set');
+        assert.equal(await chart.locator('circle.measured-here').count(), sets);
+        await screenshots(page, 'model-sparse-measured');
+      }
+      runs.push({ tokens, share });
+    });
+  }
+  assert.deepEqual(runs[0].tokens, runs[1].tokens, 'the same greedy tokens on WebGPU and on the CPU');
+  assert.equal(runs[0].share, runs[1].share, 'the same experts on WebGPU and on the CPU');
+});

@@ -25,18 +25,38 @@ pub fn fetch() -> Result<(), String> {
 /// Where the trained sparsity sets are kept (committed; the page serves them).
 pub const SPARSITY_DIR: &str = "web/sparsity";
 
+/// Held-out tokens the shipped sets' evaluation reads.
+const EVALUATION_TOKENS: &str = "256";
+
 /// `cargo xtask train-routers [ARGS]`: LTE routers trained on the State of the Union
-/// text, written to [`SPARSITY_DIR`] (`ARGS` go to the trainer, e.g. `--eta=1,2`).
+/// text and the baselines, written to [`SPARSITY_DIR`] (`ARGS` go to the trainer, e.g.
+/// `--eta=1,2`; none: the shipped sets), then every set there evaluated on the held-out
+/// Moby Dick into the folder's manifest.
 pub fn train_routers(args: &[String]) -> Result<(), String> {
     let root = root();
     let model = assets::model(&root)?;
     let text = assets::training_text(&root)?;
+    let dir = root.join(SPARSITY_DIR);
     run(cargo(&root)
         .args(["run", "--release", "-p", "labelplan-train", "--bin", "train-routers", "--"])
-        .arg(model)
+        .arg(&model)
         .arg(text)
-        .arg(root.join(SPARSITY_DIR))
-        .args(args))
+        .arg(&dir)
+        .args(args))?;
+    let mut sets: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    sets.sort();
+    run(cargo(&root)
+        .args(["run", "--release", "-p", "labelplan-cli", "--bin", "labelplan-lm", "--", "eval"])
+        .arg(&model)
+        .arg(assets::text(&root)?)
+        .args(["--tokens", EVALUATION_TOKENS, "--routers"])
+        .args(&sets)
+        .arg("--manifest")
+        .arg(dir.join("manifest.json")))
 }
 
 /// `cargo xtask serve`: build the app (release) and serve it on 127.0.0.1:8080.

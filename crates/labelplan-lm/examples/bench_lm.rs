@@ -15,8 +15,11 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 use labelplan_gpu::{GpuContext, GpuOptions};
 use labelplan_lm::eval::held_out;
+use labelplan_lm::experts::{Grouping, EXPERT_SIZE};
+use labelplan_lm::gpu::GpuModel;
 use labelplan_lm::model::{argmax, Products};
-use labelplan_lm::{Loaded, Session};
+use labelplan_lm::sparse::{FfnScratch, Routers, Sparsity};
+use labelplan_lm::{Config, DType, Loaded, Model, Session};
 use pollster::block_on;
 
 const PROMPT_TOKENS: usize = 64;
@@ -79,8 +82,11 @@ fn memory_bandwidth() -> f64 {
 }
 
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "web/models/SmolLM2-135M-Instruct.Q4_1.gguf".into());
-    let text_path = std::env::args().nth(2).unwrap_or_else(|| "target/assets/moby-dick.txt".into());
+    // `--sparsity`: the sparsity table alone.
+    let sparsity_only = std::env::args().any(|a| a == "--sparsity");
+    let paths: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let path = paths.first().cloned().unwrap_or_else(|| "web/models/SmolLM2-135M-Instruct.Q4_1.gguf".into());
+    let text_path = paths.get(1).cloned().unwrap_or_else(|| "target/assets/moby-dick.txt".into());
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask fetch`"));
     let text = std::fs::read_to_string(&text_path).unwrap_or_else(|e| panic!("{text_path}: {e}"));
     let loaded = Loaded::from_bytes(&path, &bytes).expect("loads");
@@ -94,6 +100,10 @@ fn main() {
         })
         .sum::<usize>()
         + m.head.as_ref().unwrap_or(&m.embed).bytes.len();
+    if sparsity_only {
+        sparsity_table(&loaded.model, &prompt);
+        return;
+    }
     let bandwidth = memory_bandwidth();
     println!(
         "model {} ({:.1}M parameters); prompt {} tokens, then {} decoded greedily",
@@ -144,5 +154,107 @@ fn main() {
             );
         }
         Err(e) => println!("no GPU: {e}"),
+    }
+    sparsity_table(&loaded.model, &prompt);
+}
+
+/// The sparsity table's rows: a name and the share of each layer's experts off (`None`:
+/// the dense FFN).
+const SPARSITIES: [(&str, Option<f32>); 5] = [
+    ("dense", None),
+    ("routed, 0% off", Some(0.0)),
+    ("30% off", Some(0.3)),
+    ("50% off", Some(0.5)),
+    ("70% off", Some(0.7)),
+];
+
+/// Routers that switch off `share` of each layer's experts for every token (zero weights,
+/// a bias of ±1; a different set per layer): the router and the sparse kernels run as
+/// with trained routers, at an exact sparsity.
+fn fixed_share(c: &Config, share: f32) -> Sparsity {
+    let experts = c.ff / EXPERT_SIZE;
+    let off = (share * experts as f32).round() as usize;
+    let masks: Vec<Vec<bool>> =
+        (0..c.layers).map(|l| (0..experts).map(|e| (7 * e + 5 * l) % experts >= off).collect()).collect();
+    Sparsity::Routers(Routers::from_masks(&masks, c.dim))
+}
+
+/// Tokens the GPU decodes per sparsity and round in the sparsity table.
+const GPU_DECODE: usize = 8;
+
+/// FFN time per token (every layer's FFN on a fixed input: 8 tokens on the CPU, best of
+/// five rounds; 4 on the GPU, best of three) and decode tokens/s against the share of
+/// experts off, on the CPU and on the GPU, the model grouped into experts (down
+/// re-stored as F16, as the sets run it).
+fn sparsity_table(model: &Model, prompt: &[u32]) {
+    let c = &model.config;
+    let grouped = std::sync::Arc::new(model.grouped(&Grouping::contiguous(c.layers, c.ff), DType::F16));
+    let sparsities: Vec<Sparsity> =
+        SPARSITIES.iter().map(|(_, share)| share.map_or(Sparsity::Dense, |s| fixed_share(c, s))).collect();
+    let h: Vec<f32> = (0..c.dim).map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 2.0).collect();
+    let cpu_ffn = |sparsity: &Sparsity| {
+        let (mut out, mut scratch) = (vec![0.0; c.dim], FfnScratch::new(c.ff));
+        let start = Instant::now();
+        for _ in 0..8 {
+            for (l, layer) in grouped.layers.iter().enumerate() {
+                sparsity.ffn(layer, l, &h, &mut out, grouped.products, &mut scratch);
+            }
+        }
+        start.elapsed().as_secs_f64() * 1000.0 / 8.0
+    };
+    let positions = prompt.len() + DECODE_TOKENS + 1;
+    let mut cpu = vec![(f64::MAX, 0.0_f64); sparsities.len()];
+    for _ in 0..5 {
+        for (s, best) in sparsities.iter().zip(&mut cpu) {
+            let mut session = Session::cpu(grouped.clone(), positions);
+            block_on(session.set_sparsity(s.clone())).expect("CPU sparsity");
+            *best = (best.0.min(cpu_ffn(s)), best.1.max(ours(&mut session, prompt).1));
+        }
+    }
+    // The GPU (lavapipe here: minutes per round) decodes a few tokens after a short
+    // prompt; every figure is the best of three rounds taken in turns, like the CPU's.
+    let mut gpu = vec![(f64::MAX, 0.0_f64); sparsities.len()];
+    let ctx = block_on(GpuContext::new(GpuOptions::default()));
+    if let Ok(ctx) = &ctx {
+        let mut m = block_on(GpuModel::upload(ctx, &grouped, positions)).expect("uploads");
+        for round in 0..3 {
+            for (s, best) in sparsities.iter().zip(&mut gpu) {
+                block_on(m.set_sparsity(s)).expect("GPU sparsity");
+                if round == 0 {
+                    // Compiles the pipelines; not counted.
+                    block_on(m.run_ffns(1)).expect("warm-up");
+                }
+                let start = Instant::now();
+                block_on(m.run_ffns(4)).expect("FFNs");
+                let ffn = start.elapsed().as_secs_f64() * 1000.0 / 4.0;
+                m.truncate(0);
+                let mut next = block_on(m.feed(&prompt[..4])).expect("prefill");
+                let start = Instant::now();
+                for _ in 0..GPU_DECODE {
+                    next = block_on(m.feed(&[next])).expect("decode");
+                }
+                *best = (best.0.min(ffn), best.1.max(rate(GPU_DECODE, start)));
+                m.truncate(0);
+            }
+        }
+    }
+    println!("\nFFN time per token and decode against the share of experts off (grouped model, down F16):");
+    println!(
+        "{:<10} {:<16} {:>12} {:>8} {:>14} {:>8}",
+        "pass", "sparsity", "FFN ms/token", "x dense", "decode tok/s", "x dense"
+    );
+    let gpu = if ctx.is_ok() { gpu } else { Vec::new() };
+    let backends: [(&str, &[(f64, f64)]); 2] = [("CPU", &cpu), ("GPU", &gpu)];
+    for (pass, rows) in backends {
+        for ((name, _), &(ffn, decode)) in SPARSITIES.iter().zip(rows) {
+            println!(
+                "{pass:<10} {name:<16} {ffn:>12.2} {:>8.2} {decode:>14.1} {:>8.2}",
+                ffn / rows[0].0,
+                rows[0].1 / decode
+            );
+        }
+    }
+    if let Err(e) = ctx {
+        println!("no GPU for the sparse rows: {e}");
     }
 }

@@ -54,3 +54,44 @@ mod tests {
         assert_eq!(held_out("xx Call me Ishmael. Some"), "Call me Ishmael. Some");
     }
 }
+
+/// Perplexity and FFN sparsity of `model` with `sparsity` over a text, fed one (token,
+/// next token) pair at a time so that a caller may pause between them (the page's
+/// worker does).
+#[derive(Debug)]
+pub struct SparseEval<'a> {
+    model: &'a crate::Model,
+    sparsity: &'a crate::sparse::Sparsity,
+    cache: crate::Cache,
+    perplexity: Perplexity,
+    off: usize,
+    all: usize,
+}
+
+impl<'a> SparseEval<'a> {
+    /// A run over at most `positions` tokens.
+    pub fn new(model: &'a crate::Model, sparsity: &'a crate::sparse::Sparsity, positions: usize) -> Self {
+        let cache = model.cache(positions);
+        SparseEval { model, sparsity, cache, perplexity: Perplexity::default(), off: 0, all: 0 }
+    }
+
+    /// Feeds `token` and scores the model's prediction of `next`.
+    pub fn feed(&mut self, token: u32, next: u32) {
+        let (off, all) = (&mut self.off, &mut self.all);
+        let logits = self.model.forward_with(token, &mut self.cache, self.sparsity, |_, ffn| {
+            *off += ffn.active.iter().filter(|&&a| !a).count();
+            *all += ffn.active.len();
+        });
+        self.perplexity.add(&logits, next);
+    }
+
+    /// The perplexity so far.
+    pub fn perplexity(&self) -> Perplexity {
+        self.perplexity
+    }
+
+    /// The share of experts that did not run so far.
+    pub fn sparsity(&self) -> f64 {
+        self.off as f64 / self.all.max(1) as f64
+    }
+}

@@ -8,6 +8,7 @@
 //! - [`model`]: the Llama forward pass on the CPU over a KV cache;
 //! - [`experts`]: FFN neurons grouped into experts, the model permuted to match;
 //! - [`sparse`]: the FFN running only the experts a router or threshold chooses;
+//! - [`shipped`]: the manifest of the sparsity sets the page ships, with their evaluation;
 //! - [`gpu`]: the same forward pass in WGSL on the planner's GPU context;
 //! - [`sample`]: greedy, temperature and top-p choice of the next token, seeded;
 //! - [`chat`]: a conversation in the GGUF's own chat template;
@@ -23,6 +24,7 @@ pub mod model;
 pub mod quant;
 pub mod sample;
 pub mod session;
+pub mod shipped;
 pub mod sparse;
 pub mod tokenizer;
 

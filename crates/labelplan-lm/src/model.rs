@@ -160,12 +160,25 @@ impl Matrix {
         size: usize,
     ) {
         let n = self.row_bytes();
-        let parts = out
-            .chunks_mut(size)
-            .zip(self.bytes.chunks(size * n))
-            .zip(groups)
-            .filter_map(|(part, &on)| on.then_some(part))
-            .collect();
+        // Runs of consecutive groups that run, cut into parts of at most `most` rows: a
+        // few parts per core however the groups fall (one per group made hundreds of
+        // tiny tasks; one per run left a long run to one core).
+        let active = groups.iter().filter(|&&on| on).count() * size;
+        let most = active.div_ceil(2 * parallelism()).max(size);
+        let mut parts = Vec::new();
+        let (mut out, mut bytes) = (out, &self.bytes[..]);
+        let mut g = 0;
+        while g < groups.len() {
+            let run = groups[g..].iter().take_while(|&&on| on == groups[g]).count();
+            let take = (run * size).min(out.len());
+            let (part, rest) = std::mem::take(&mut out).split_at_mut(take);
+            let (part_bytes, rest_bytes) = bytes.split_at((run * size * n).min(bytes.len()));
+            if groups[g] {
+                parts.extend(part.chunks_mut(most).zip(part_bytes.chunks(most * n)));
+            }
+            (out, bytes) = (rest, rest_bytes);
+            g += run;
+        }
         self.with_dot(x, products, SomeRows { parts, n });
     }
 
@@ -398,6 +411,14 @@ fn split_rows(out: &mut [f32], bytes: &[u8], n: usize, f: impl Fn(&mut [f32], &[
     #[cfg(target_arch = "wasm32")]
     let _ = n;
     f(out, bytes);
+}
+
+/// Threads the products are split over: rayon's natively, one in the browser.
+fn parallelism() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    return rayon::current_num_threads();
+    #[cfg(target_arch = "wasm32")]
+    1
 }
 
 /// Runs `f` on each of `parts`: natively on rayon's pool, in the browser in turn.

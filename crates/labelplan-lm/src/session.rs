@@ -8,11 +8,13 @@ use labelplan_gpu::GpuContext;
 
 use crate::gpu::{GpuModel, GpuModelError};
 use crate::model::{argmax, Cache, Model};
+use crate::sparse::Sparsity;
 
-/// Where the forward pass runs.
+/// Where the forward pass runs. The CPU keeps its sparsity and which experts each fed
+/// position used (bit e of `used[position][layer]`); the GPU keeps both on the device.
 #[derive(Debug)]
 enum Pass {
-    Cpu { model: Arc<Model>, cache: Cache },
+    Cpu { model: Arc<Model>, cache: Cache, sparsity: Sparsity, used: Vec<Vec<u64>> },
     Gpu(Box<GpuModel>),
 }
 
@@ -37,7 +39,8 @@ impl Session {
     /// A session on the CPU.
     pub fn cpu(model: Arc<Model>, positions: usize) -> Session {
         let cache = model.cache(positions);
-        Session { pass: Pass::Cpu { model, cache }, fed: Vec::new(), positions }
+        let pass = Pass::Cpu { model, cache, sparsity: Sparsity::Dense, used: Vec::new() };
+        Session { pass, fed: Vec::new(), positions }
     }
 
     /// A session on the GPU `ctx` (the model is uploaded).
@@ -69,7 +72,10 @@ impl Session {
         let keep = same.min(prompt.len().saturating_sub(1));
         self.fed.truncate(keep);
         match &mut self.pass {
-            Pass::Cpu { cache, .. } => cache.len = keep,
+            Pass::Cpu { cache, used, .. } => {
+                cache.len = keep;
+                used.truncate(keep);
+            }
             Pass::Gpu(gpu) => gpu.truncate(keep),
         }
         keep
@@ -83,10 +89,12 @@ impl Session {
             return Err(GpuModelError::Full { positions: self.positions, wanted });
         }
         let next = match &mut self.pass {
-            Pass::Cpu { model, cache } => {
+            Pass::Cpu { model, cache, sparsity, used } => {
                 let mut last = Vec::new();
                 for &t in tokens {
-                    last = model.forward(t, cache);
+                    let mut masks = Vec::with_capacity(model.layers.len());
+                    last = model.forward_with(t, cache, sparsity, |_, s| masks.push(mask_bits(&s.active)));
+                    used.push(masks);
                 }
                 Next { greedy: argmax(&last), logits: logits.then_some(last) }
             }
@@ -99,4 +107,31 @@ impl Session {
         self.fed.extend_from_slice(tokens);
         Ok(next)
     }
+
+    /// Chooses each FFN's experts by `sparsity` from now on, and forgets what was fed
+    /// (its cache was made with the experts chosen before). The model must be
+    /// [grouped](Model::grouped) for anything but [`Sparsity::Dense`].
+    pub async fn set_sparsity(&mut self, sparsity: Sparsity) -> Result<(), GpuModelError> {
+        self.keep_prefix_of(&[]);
+        match &mut self.pass {
+            Pass::Cpu { sparsity: s, .. } => *s = sparsity,
+            Pass::Gpu(gpu) => gpu.set_sparsity(&sparsity).await?,
+        }
+        Ok(())
+    }
+
+    /// Which experts each fed position used, per layer (bit e for expert e); `None` when
+    /// the FFNs run dense.
+    pub async fn experts_used(&self) -> Result<Option<Vec<Vec<u64>>>, GpuModelError> {
+        match &self.pass {
+            Pass::Cpu { sparsity: Sparsity::Dense, .. } => Ok(None),
+            Pass::Cpu { used, .. } => Ok(Some(used.clone())),
+            Pass::Gpu(gpu) => gpu.experts_used().await,
+        }
+    }
+}
+
+/// `active` as bits, expert e at bit e (at most 64 experts).
+pub fn mask_bits(active: &[bool]) -> u64 {
+    active.iter().enumerate().map(|(e, &on)| u64::from(on) << e).sum()
 }

@@ -41,12 +41,35 @@ pub struct Routers {
 }
 
 impl Routers {
+    /// Routers that choose `masks[layer][expert]` for every token (zero weights over
+    /// `dim` inputs, a bias of ±1): fixed masks run through the router's machinery.
+    pub fn from_masks(masks: &[Vec<bool>], dim: usize) -> Routers {
+        Routers {
+            weights: masks.iter().map(|l| vec![0.0; l.len() * dim]).collect(),
+            bias: masks.iter().map(|l| l.iter().map(|&on| if on { 1.0 } else { -1.0 }).collect()).collect(),
+            threshold: 0.5,
+            scales: None,
+        }
+    }
+
+    /// The logits `w · x + b` of layer `l`'s experts' gates.
+    pub fn logits(&self, l: usize, x: &[f32], out: &mut [f32]) {
+        for ((z, w), b) in out.iter_mut().zip(self.weights[l].chunks_exact(x.len())).zip(&self.bias[l]) {
+            *z = w.iter().zip(x).map(|(w, x)| w * x).sum::<f32>() + b;
+        }
+    }
+
     /// Gate values `sigmoid(w · x + b)` of layer `l`'s experts.
     pub fn gates(&self, l: usize, x: &[f32], out: &mut [f32]) {
-        for ((g, w), b) in out.iter_mut().zip(self.weights[l].chunks_exact(x.len())).zip(&self.bias[l]) {
-            let z = w.iter().zip(x).map(|(w, x)| w * x).sum::<f32>() + b;
-            *g = 1.0 / (1.0 + libm::expf(-z));
-        }
+        self.logits(l, x, out);
+        out.iter_mut().for_each(|z| *z = 1.0 / (1.0 + libm::expf(-*z)));
+    }
+
+    /// The logit at which a gate reaches τ: an expert runs iff its logit is above it
+    /// (compared before the sigmoid, whose rounding near τ differs between the CPU and
+    /// the GPU).
+    pub fn logit_threshold(&self) -> f32 {
+        (self.threshold / (1.0 - self.threshold)).ln()
     }
 }
 
@@ -55,7 +78,7 @@ impl Routers {
 pub struct FfnScratch {
     gate: Vec<f32>,
     up: Vec<f32>,
-    gates: Vec<f32>,
+    logits: Vec<f32>,
     /// The experts that ran in the last call.
     pub active: Vec<bool>,
     /// With [`Sparsity::Thresholds`]: each expert's norm of `silu(gate · x)` in the last
@@ -70,7 +93,7 @@ impl FfnScratch {
         FfnScratch {
             gate: vec![0.0; ff],
             up: vec![0.0; ff],
-            gates: vec![0.0; experts],
+            logits: vec![0.0; experts],
             active: vec![true; experts],
             norms: vec![0.0; experts],
         }
@@ -89,7 +112,7 @@ impl Sparsity {
         products: Products,
         s: &mut FfnScratch,
     ) {
-        let FfnScratch { gate, up, gates, active, norms } = s;
+        let FfnScratch { gate, up, logits, active, norms } = s;
         if matches!(self, Sparsity::Dense) {
             active.fill(true);
             layer.gate.matvec(h, gate, products);
@@ -104,8 +127,9 @@ impl Sparsity {
             Sparsity::Dense => unreachable!("handled above"),
             Sparsity::Masks(masks) => active.copy_from_slice(&masks[l]),
             Sparsity::Routers(r) => {
-                r.gates(l, h, gates);
-                active.iter_mut().zip(gates.iter()).for_each(|(a, &g)| *a = g > r.threshold);
+                r.logits(l, h, logits);
+                let at = r.logit_threshold();
+                active.iter_mut().zip(logits.iter()).for_each(|(a, &z)| *a = z > at);
             }
             Sparsity::Thresholds(t) => {
                 layer.gate.matvec(h, gate, products);

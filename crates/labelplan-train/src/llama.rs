@@ -54,11 +54,12 @@ struct LayerWeights {
     down: Frozen,
 }
 
-/// Weights of each layer's experts: `weights(layer, h)` is a `batch·positions ×
-/// experts` tensor for the FFN input `h` (`batch·positions × dim`, after the norm); expert `e`'s output is
+/// Weights of each layer's experts: `weights(layer, h, hidden)` is a `batch·positions ×
+/// experts` tensor for the FFN input `h` (`batch·positions × dim`, after the norm) and
+/// the dense hidden values `hidden` (`batch·positions × ff`); expert `e`'s output is
 /// multiplied by it (LTE's stage 1: the router's gates; stage 2: the hard mask times
-/// the trained scales).
-pub type ExpertWeights<'a> = &'a dyn Fn(usize, &Tensor) -> Result<Tensor>;
+/// the trained scales; the post-hoc router's data: ones, after reading both).
+pub type ExpertWeights<'a> = &'a dyn Fn(usize, &Tensor, &Tensor) -> Result<Tensor>;
 
 /// The frozen model.
 pub struct Llama {
@@ -148,7 +149,7 @@ impl Llama {
             let hidden = match experts {
                 None => hidden,
                 Some(weights) => {
-                    let g = weights(l, &h)?;
+                    let g = weights(l, &h, &hidden)?;
                     let experts = g.dim(D::Minus1)?;
                     hidden
                         .reshape((batch * t, experts, c.ff / experts))?

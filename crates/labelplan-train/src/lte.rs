@@ -99,6 +99,22 @@ impl RouterVars {
         )
     }
 
+    /// Variables holding `routers`' weights and bias (a warm start).
+    pub fn from_routers(routers: &Routers, device: &Device) -> Result<RouterVars> {
+        let experts = routers.bias[0].len();
+        let weights = routers
+            .weights
+            .iter()
+            .map(|w| Var::from_tensor(&Tensor::from_slice(w, (experts, w.len() / experts), device)?.t()?))
+            .collect::<Result<_>>()?;
+        let bias = routers
+            .bias
+            .iter()
+            .map(|b| Var::from_tensor(&Tensor::from_slice(b, b.len(), device)?))
+            .collect::<Result<_>>()?;
+        Ok(RouterVars { weights, bias })
+    }
+
     fn vars(&self) -> Vec<Var> {
         self.weights.iter().chain(&self.bias).cloned().collect()
     }
@@ -141,24 +157,29 @@ pub fn batch(
     ))
 }
 
-/// Trains routers for `schedule` on `stream` (the training text's tokens); `report` is
-/// told each step. Returns the routers with stage 2's scales.
+/// Trains routers for `schedule` on `stream` (the training text's tokens), from `start`
+/// (a warm start) or from zero weights; `report` is told each step. Returns the routers
+/// with stage 2's scales.
 pub fn train(
     llama: &Llama,
     stream: &[u32],
     schedule: &Schedule,
+    start: Option<&Routers>,
     mut report: impl FnMut(StepReport),
 ) -> Result<Routers> {
     let device = Device::Cpu;
     let c = llama.config();
     let experts = c.ff / labelplan_lm::experts::EXPERT_SIZE;
-    let routers = RouterVars::new(c.layers, c.dim, experts, &device)?;
+    let routers = match start {
+        Some(r) => RouterVars::from_routers(r, &device)?,
+        None => RouterVars::new(c.layers, c.dim, experts, &device)?,
+    };
     let params = ParamsAdamW { lr: schedule.learning_rate, weight_decay: 0.0, ..Default::default() };
     let mut optimizer = AdamW::new(routers.vars(), params.clone())?;
     for step in 0..schedule.soft_steps {
         let (inputs, targets) = batch(stream, step, schedule.batch, schedule.positions, &device)?;
         let gates = RefCell::new(Vec::new());
-        let weights = |l: usize, h: &Tensor| {
+        let weights = |l: usize, h: &Tensor, _: &Tensor| {
             let g = routers.gates(l, h)?;
             gates.borrow_mut().push(g.clone());
             Ok(g)
@@ -187,7 +208,7 @@ pub fn train(
         let (inputs, targets) =
             batch(stream, schedule.soft_steps + step, schedule.batch, schedule.positions, &device)?;
         let gates = RefCell::new(Vec::new());
-        let weights = |l: usize, h: &Tensor| {
+        let weights = |l: usize, h: &Tensor, _: &Tensor| {
             // The mask is a constant to autograd: only the scales learn.
             let g = routers.gates(l, h)?.detach();
             let on = g.gt(THRESHOLD as f64)?.to_dtype(DType::F32)?;

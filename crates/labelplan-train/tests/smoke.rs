@@ -27,7 +27,7 @@ fn smoke_training_lowers_the_loss_and_repeats_to_the_byte() {
     let llama = Llama::new(&loaded.model.grouped(&grouping, DType::F16), &Device::Cpu).expect("on the CPU");
     let run = || {
         let mut reports = Vec::new();
-        let routers = lte::train(&llama, stream, &SMOKE, |r| reports.push(r)).expect("trains");
+        let routers = lte::train(&llama, stream, &SMOKE, None, |r| reports.push(r)).expect("trains");
         let last = *reports.last().expect("steps ran");
         (lte::sparse_set(&grouping, routers, &SMOKE, &last).to_bytes().expect("stored"), reports)
     };

@@ -2,6 +2,8 @@
 //! browser's cache storage, or a dropped file) and generating text on WebGPU or the CPU,
 //! streamed token by token. The GPU is the planner's context: one device, one registry.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -9,13 +11,20 @@ use futures::lock::Mutex;
 use labelplan_core::progress::Unit;
 use labelplan_gpu::GpuContext;
 use labelplan_lm::chat::Message;
+use labelplan_lm::eval::SparseEval;
+use labelplan_lm::experts::{Grouping, EXPERT_SIZE};
 use labelplan_lm::model::Products;
 use labelplan_lm::sample::{Sampler, Sampling};
-use labelplan_lm::{Loaded, Model, Session, Tokenizer};
+use labelplan_lm::shipped::Measured;
+use labelplan_lm::sparse::{SparseSet, Sparsity};
+use labelplan_lm::{DType, Loaded, Model, Session, Tokenizer};
+use sha2::{Digest, Sha256};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::protocol::{Generate, Generated, ModelInfo, ModelSource, Response};
+use crate::protocol::{
+    ExpertUse, Generate, Generated, Measure, ModelInfo, ModelSource, Response, SparsityChoice,
+};
 
 /// Tokens a conversation may hold (prompt and answers), on either pass.
 pub const CONTEXT: usize = 1024;
@@ -30,7 +39,20 @@ pub struct LanguageModel {
     template: Option<labelplan_lm::chat::ChatTemplate>,
     /// One generation at a time: a new one waits here until the one it replaced sees
     /// its cancel and lets go.
-    session: Rc<Mutex<Option<Session>>>,
+    session: Rc<Mutex<Option<Held>>>,
+    /// Sparsity sets read so far, by URL.
+    sets: RefCell<HashMap<String, Rc<SparseSet>>>,
+    /// The model grouped into experts for the sets (they share one grouping), made when
+    /// a set is first chosen.
+    grouped: RefCell<Option<(Grouping, Arc<Model>)>>,
+}
+
+/// The running session and what it runs: the model as loaded or grouped, and the
+/// sparsity set it was given (its URL).
+struct Held {
+    session: Session,
+    grouped: bool,
+    sparsity: Option<String>,
 }
 
 /// What a job reports through: answers, progress and the user's stop.
@@ -49,9 +71,9 @@ fn js_error(e: wasm_bindgen::JsValue) -> String {
 
 /// The bytes of `url`, from the cache storage when it holds them (else fetched and put
 /// there), with byte progress; and whether they came from the cache.
-async fn fetch_cached(url: &str, job: &dyn Reporter) -> Result<(Vec<u8>, bool), String> {
+async fn fetch_cached(url: &str, what: &str, job: &dyn Reporter) -> Result<(Vec<u8>, bool), String> {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let fail = |e| format!("could not fetch the model {url}: {}", js_error(e));
+    let fail = |e| format!("could not fetch {what} {url}: {}", js_error(e));
     // No cache storage (an insecure origin, a private window's quota): download only.
     let cache: Option<web_sys::Cache> = match scope.caches() {
         Ok(caches) => JsFuture::from(caches.open(CACHE_NAME)).await.ok().map(JsCast::unchecked_into),
@@ -67,7 +89,7 @@ async fn fetch_cached(url: &str, job: &dyn Reporter) -> Result<(Vec<u8>, bool), 
         None => JsFuture::from(scope.fetch_with_str(url)).await.map_err(fail)?.unchecked_into(),
     };
     if !response.ok() {
-        return Err(format!("could not fetch the model {url}: HTTP {}", response.status()));
+        return Err(format!("could not fetch {what} {url}: HTTP {}", response.status()));
     }
     let stored = match (&cache, from_cache) {
         (Some(c), false) => Some(c.put_with_str(url, &response.clone().map_err(fail)?)),
@@ -80,10 +102,13 @@ async fn fetch_cached(url: &str, job: &dyn Reporter) -> Result<(Vec<u8>, bool), 
         .flatten()
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    let body = response.body().ok_or_else(|| format!("the model {url} came without a body"))?;
+    let body = response.body().ok_or_else(|| format!("{what} {url} came without a body"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let stage =
-        if from_cache { "Reading the model from the browser's cache" } else { "Downloading the model" };
+    let stage = if from_cache {
+        format!("Reading {what} from the browser's cache")
+    } else {
+        format!("Downloading {what}")
+    };
     let mut bytes = Vec::with_capacity(total as usize);
     loop {
         if job.cancelled() {
@@ -96,7 +121,7 @@ async fn fetch_cached(url: &str, job: &dyn Reporter) -> Result<(Vec<u8>, bool), 
         }
         let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(fail)?;
         bytes.extend(js_sys::Uint8Array::new(&value).to_vec());
-        job.progress(stage, Unit::Bytes, bytes.len() as u64, total.max(bytes.len() as u64));
+        job.progress(&stage, Unit::Bytes, bytes.len() as u64, total.max(bytes.len() as u64));
     }
     if let Some(put) = stored {
         // A full quota only means the next visit downloads again.
@@ -114,7 +139,7 @@ pub async fn load(
     let (name, bytes, from_cache) = match source {
         ModelSource::Url(url) => {
             let name = url.rsplit('/').next().unwrap_or(&url).to_owned();
-            let (bytes, from_cache) = fetch_cached(&url, job).await?;
+            let (bytes, from_cache) = fetch_cached(&url, "the model", job).await?;
             (name, bytes, from_cache)
         }
         ModelSource::File(file) => {
@@ -146,34 +171,124 @@ pub async fn load(
         tokenizer: loaded.tokenizer,
         template: loaded.template,
         session: Rc::default(),
+        sets: RefCell::default(),
+        grouped: RefCell::default(),
     };
     Ok((model, info))
 }
 
-/// The session for `on_gpu`, made (uploaded) when the one held runs elsewhere; a GPU that
-/// fails leaves the CPU, saying why.
-async fn session_for(
-    held: &mut Option<Session>,
+/// The sparsity set `choice` names: read before, or fetched, checked against its
+/// SHA-256 and the model, and kept.
+async fn sparse_set(
     lm: &LanguageModel,
+    choice: &SparsityChoice,
+    job: &dyn Reporter,
+) -> Result<Rc<SparseSet>, String> {
+    if let Some(set) = lm.sets.borrow().get(&choice.url) {
+        return Ok(set.clone());
+    }
+    let what = format!("the sparsity set \"{}\"", choice.label);
+    let (bytes, _) = fetch_cached(&choice.url, &what, job).await?;
+    let digest = format!("{:x}", Sha256::digest(&bytes));
+    if digest != choice.sha256 {
+        return Err(format!(
+            "{} is not the file the page's manifest names (SHA-256 {digest}, expected {}): reload the page",
+            choice.url, choice.sha256
+        ));
+    }
+    let set = SparseSet::from_bytes(&choice.url, &bytes)?;
+    set.grouping
+        .check(&lm.model)
+        .map_err(|e| format!("{}: {e} (the sets are for SmolLM2-135M)", choice.label))?;
+    let set = Rc::new(set);
+    lm.sets.borrow_mut().insert(choice.url.clone(), set.clone());
+    Ok(set)
+}
+
+/// The model grouped as `grouping` says (made once per grouping: the down projection
+/// is re-stored, which takes a moment).
+async fn grouped_model(lm: &LanguageModel, grouping: &Grouping, job: &dyn Reporter) -> Arc<Model> {
+    let made = lm.grouped.borrow().as_ref().filter(|(g, _)| g == grouping).map(|(_, m)| m.clone());
+    if let Some(model) = made {
+        return model;
+    }
+    job.progress("Grouping the FFN's neurons into experts", Unit::Steps, 0, 0);
+    crate::worker::next_macrotask().await;
+    let model = Arc::new(lm.model.grouped(grouping, DType::F16));
+    *lm.grouped.borrow_mut() = Some((grouping.clone(), model.clone()));
+    model
+}
+
+/// The session for `on_gpu` on `model` (`grouped` or not), made (uploaded) when the one
+/// held runs elsewhere or another model; a GPU that fails leaves the CPU, saying why.
+async fn session_for(
+    held: &mut Option<Held>,
+    model: Arc<Model>,
+    grouped: bool,
     gpu: Option<GpuContext>,
     job: &dyn Reporter,
 ) -> String {
-    if held.as_ref().map(Session::on_gpu) == Some(gpu.is_some()) {
+    if held.as_ref().is_some_and(|h| h.session.on_gpu() == gpu.is_some() && h.grouped == grouped) {
         return String::new();
     }
     *held = None;
     let mut note = String::new();
     if let Some(ctx) = gpu {
         job.progress("Uploading the model to the GPU", Unit::Steps, 0, 0);
-        match Session::gpu(&ctx, &lm.model, CONTEXT).await {
-            Ok(s) => *held = Some(s),
+        match Session::gpu(&ctx, &model, CONTEXT).await {
+            Ok(session) => *held = Some(Held { session, grouped, sparsity: None }),
             Err(e) => note = format!(" (the GPU failed: {e})"),
         }
     }
     if held.is_none() {
-        *held = Some(Session::cpu(lm.model.clone(), CONTEXT));
+        *held = Some(Held { session: Session::cpu(model, CONTEXT), grouped, sparsity: None });
     }
     note
+}
+
+/// Most tokens [`measure`] reads: each takes a forward pass per set on the CPU.
+pub const MEASURE_MAX: u32 = 512;
+
+/// Perplexity of the dense model and of each set in `request` on its text, on the CPU
+/// (what `labelplan-lm eval --routers` measures natively), with progress per token.
+pub async fn measure(
+    lm: &LanguageModel,
+    request: &Measure,
+    job: &dyn Reporter,
+) -> Result<Vec<Measured>, String> {
+    let ids: Vec<u32> = lm
+        .tokenizer
+        .encode(&request.text)
+        .into_iter()
+        .take(request.tokens.min(MEASURE_MAX) as usize)
+        .collect();
+    if ids.len() < 2 {
+        return Err("the text to measure on is shorter than 2 tokens: paste a paragraph or more".into());
+    }
+    let mut runs = vec![("dense".to_owned(), "dense".to_owned(), lm.model.clone(), Sparsity::Dense)];
+    for choice in &request.sets {
+        let set = sparse_set(lm, choice, job).await?;
+        let model = grouped_model(lm, &set.grouping, job).await;
+        runs.push((choice.label.clone(), set.kind(), model, set.sparsity.clone()));
+    }
+    let mut rows = Vec::new();
+    let total = (runs.len() * (ids.len() - 1)) as u64;
+    for (r, (label, kind, model, sparsity)) in runs.into_iter().enumerate() {
+        let mut run = SparseEval::new(&model, &sparsity, ids.len());
+        for (i, pair) in ids.windows(2).enumerate() {
+            run.feed(pair[0], pair[1]);
+            if i % 4 == 3 {
+                let done = (r * (ids.len() - 1) + i + 1) as u64;
+                job.progress(&format!("Measuring perplexity: {label}"), Unit::Tokens, done, total);
+                crate::worker::next_macrotask().await;
+                if job.cancelled() {
+                    return Err("cancelled".into());
+                }
+            }
+        }
+        rows.push(Measured { label, kind, perplexity: run.perplexity().value(), sparsity: run.sparsity() });
+    }
+    Ok(rows)
 }
 
 /// The prompt's text: the messages in the chat template, or the one text as it is.
@@ -197,8 +312,29 @@ pub async fn generate(
 ) -> Result<Generated, String> {
     let started = js_sys::Date::now();
     let mut held = lm.session.lock().await;
-    let note = session_for(&mut held, lm, gpu, job).await;
-    let session = held.as_mut().expect("a session was made");
+    let set = match &request.sparsity {
+        Some(choice) => Some(sparse_set(lm, choice, job).await?),
+        None => None,
+    };
+    let model = match &set {
+        Some(set) => grouped_model(lm, &set.grouping, job).await,
+        None => lm.model.clone(),
+    };
+    let note = session_for(&mut held, model.clone(), set.is_some(), gpu, job).await;
+    let held = held.as_mut().expect("a session was made");
+    let wanted = request.sparsity.as_ref().map(|c| c.url.clone());
+    if held.sparsity != wanted {
+        let sparsity = set.as_ref().map_or(Sparsity::Dense, |s| s.sparsity.clone());
+        held.sparsity = None;
+        held.session.set_sparsity(sparsity).await.map_err(|e| match e {
+            labelplan_lm::gpu::GpuModelError::Unsupported(why) => {
+                format!("{why}: choose the CPU to run this set")
+            }
+            e => e.to_string(),
+        })?;
+        held.sparsity = wanted;
+    }
+    let session = &mut held.session;
     let backend = if session.on_gpu() { format!("WebGPU: {gpu_name}") } else { "CPU".into() } + &note;
     let ids = lm.tokenizer.encode(&prompt_text(lm, request)?);
     if ids.is_empty() {
@@ -253,6 +389,14 @@ pub async fn generate(
         next = session.feed(&[token], !greedy).await.map_err(|e| e.to_string())?;
     }
     let seconds = (js_sys::Date::now() - decode_started) / 1000.0;
+    let experts = match &set {
+        Some(set) => session
+            .experts_used()
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|used| expert_use(lm, &model, set, session.fed(), used)),
+        None => None,
+    };
     Ok(Generated {
         prompt_tokens: ids.len() as u32,
         reused_tokens: reused as u32,
@@ -265,7 +409,37 @@ pub async fn generate(
         first_token_ms,
         backend,
         stopped,
+        experts,
     })
+}
+
+/// What the heatmap and the FLOPs line show: each fed token's text and experts, and
+/// the FFN's multiply-adds ×2 per token, dense and with the experts that ran (the
+/// router's product added; thresholds run the gate projection dense).
+fn expert_use(
+    lm: &LanguageModel,
+    model: &Model,
+    set: &SparseSet,
+    fed: &[u32],
+    used: Vec<Vec<u64>>,
+) -> ExpertUse {
+    let c = &model.config;
+    let experts = c.ff / EXPERT_SIZE;
+    let product = 2.0 * (c.dim * c.ff) as f64;
+    let dense_flops = 3.0 * product * c.layers as f64;
+    let share = |mask: u64| f64::from(mask.count_ones()) / experts as f64;
+    let per_layer = |mask: u64| match set.sparsity {
+        Sparsity::Thresholds(_) => product * (1.0 + 2.0 * share(mask)),
+        _ => 2.0 * (c.dim * experts) as f64 + 3.0 * product * share(mask),
+    };
+    let total: f64 = used.iter().flatten().map(|&m| per_layer(m)).sum();
+    ExpertUse {
+        experts: experts as u32,
+        tokens: fed.iter().map(|&t| lm.tokenizer.decode(&[t])).collect(),
+        sparse_flops: total / used.len().max(1) as f64,
+        used,
+        dense_flops,
+    }
 }
 
 fn stopped(prompt: usize, reused: usize, backend: String) -> Generated {
@@ -277,5 +451,6 @@ fn stopped(prompt: usize, reused: usize, backend: String) -> Generated {
         tokens_per_second: 0.0,
         backend,
         stopped: true,
+        experts: None,
     }
 }

@@ -96,6 +96,21 @@ pub enum Request {
     /// Continue a prompt or a conversation with the loaded model, streaming
     /// [`Response::Token`]s and ending with [`Response::Generated`]: a job.
     Generate(Box<Generate>),
+    /// Perplexity on the user's text of the dense model and of each set (answered by
+    /// [`Response::Measured`]): a job.
+    Measure(Box<Measure>),
+}
+
+/// What to measure: the first `tokens` tokens of `text`, dense and with each set, on
+/// the CPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    /// The text.
+    pub text: String,
+    /// Tokens of it at most.
+    pub tokens: u32,
+    /// The sets beside dense.
+    pub sets: Vec<SparsityChoice>,
 }
 
 /// Where a language model comes from.
@@ -124,6 +139,36 @@ pub struct Generate {
     pub max_tokens: u32,
     /// Run on WebGPU when there is one (else the CPU).
     pub on_gpu: bool,
+    /// Run each FFN's experts as this shipped sparsity set chooses (`None`: the dense
+    /// model as loaded).
+    pub sparsity: Option<SparsityChoice>,
+}
+
+/// A shipped sparsity set, as the page's manifest names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SparsityChoice {
+    /// Where it is served (absolute).
+    pub url: String,
+    /// Its SHA-256 (hex): a file that does not match is refused.
+    pub sha256: String,
+    /// Its label.
+    pub label: String,
+}
+
+/// Which experts each token of a sparse generation used, and what the FFN cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpertUse {
+    /// Experts per layer.
+    pub experts: u32,
+    /// The text of each token fed (the prompt's and the answer's): the heatmap's columns.
+    pub tokens: Vec<String>,
+    /// `used[token][layer]`: bit e set iff expert e ran.
+    #[serde(with = "crate::codec::as_bytes")]
+    pub used: Vec<Vec<u64>>,
+    /// FFN multiply-adds ×2 per token, dense.
+    pub dense_flops: f64,
+    /// The same with the chosen experts, averaged over the tokens (the router included).
+    pub sparse_flops: f64,
 }
 
 /// The loaded language model.
@@ -160,6 +205,8 @@ pub struct Generated {
     pub backend: String,
     /// Stopped by the user before the end.
     pub stopped: bool,
+    /// With a sparsity set: which experts ran.
+    pub experts: Option<ExpertUse>,
 }
 
 /// A frame of the map, as the page's view and slider set it.
@@ -299,6 +346,8 @@ pub enum Response {
     },
     /// A generation ended.
     Generated(Generated),
+    /// Perplexities measured on the user's text: dense first, then each set.
+    Measured(Vec<labelplan_lm::shipped::Measured>),
 }
 
 /// One row of a dataset as hovering shows it.

@@ -30,8 +30,8 @@ use yew_agent::prelude::*;
 use crate::blob_reader::BlobReader;
 use crate::model_jobs::{self, LanguageModel, Reporter};
 use crate::protocol::{
-    BackendStatus, ColumnCodes, Failure, FileHandle, Generate, Item, MapDraw, ModelSource, Request, Response,
-    Tagged,
+    BackendStatus, ColumnCodes, Failure, FileHandle, Generate, Item, MapDraw, Measure, ModelSource, Request,
+    Response, Tagged,
 };
 
 /// Everything the worker keeps between requests.
@@ -228,6 +228,9 @@ async fn handle(request: Request, state: Rc<RefCell<State>>, answers: Answers, c
         Request::Generate(request) => {
             generate(&request, &state, ModelJob { answers: answers.clone(), cancel }).await
         }
+        Request::Measure(request) => {
+            measure(&request, &state, ModelJob { answers: answers.clone(), cancel }).await
+        }
         Request::Export(_)
         | Request::Describe { .. }
         | Request::Column { .. }
@@ -293,6 +296,16 @@ async fn generate(
     let gpu = gpu.ok().filter(|_| request.on_gpu);
     match model_jobs::generate(&lm, request, gpu, gpu_name, &job).await {
         Ok(done) => Ok(Response::Generated(done)),
+        Err(message) => Err(failure(message)),
+    }
+}
+
+/// Measures perplexity on the user's text with the loaded language model.
+async fn measure(request: &Measure, state: &Rc<RefCell<State>>, job: ModelJob) -> Result<Response, Response> {
+    let lm = state.borrow().language_model.clone().ok_or_else(|| failure("load a model first".into()))?;
+    match model_jobs::measure(&lm, request, &job).await {
+        Ok(_) if job.cancelled() => Err(Response::Cancelled),
+        Ok(rows) => Ok(Response::Measured(rows)),
         Err(message) => Err(failure(message)),
     }
 }

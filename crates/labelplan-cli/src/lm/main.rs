@@ -4,7 +4,7 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,12 +12,14 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::executor::block_on;
 use labelplan_gpu::{GpuContext, GpuOptions};
-use labelplan_lm::eval::{held_out, Perplexity};
+use labelplan_lm::eval::{held_out, Perplexity, SparseEval};
 use labelplan_lm::model::Products;
 use labelplan_lm::sample::{Sampler, Sampling};
-use labelplan_lm::sparse::{SparseSet, Sparsity};
+use labelplan_lm::shipped::{Measured, SetsManifest, ShippedSet};
+use labelplan_lm::sparse::{Routers, SparseSet, Sparsity};
 use labelplan_lm::DType;
 use labelplan_lm::{Loaded, Session};
+use sha2::{Digest, Sha256};
 
 /// The language model of labelplan's page, on the command line.
 #[derive(Debug, Parser)]
@@ -43,6 +45,10 @@ enum Command {
         /// dense model, each on the model grouped as it says (CPU).
         #[arg(long, num_args = 1..)]
         routers: Vec<PathBuf>,
+        /// Also write the sets' manifest with this evaluation here (the page's
+        /// `web/sparsity/manifest.json`): the sets in its folder are the shipped ones.
+        #[arg(long, requires = "routers")]
+        manifest: Option<PathBuf>,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -102,8 +108,8 @@ enum ProductsArg {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Eval { model, text, tokens, routers, run } if !routers.is_empty() => {
-            eval_sparse(&model, &text, tokens, &routers, &run)
+        Command::Eval { model, text, tokens, routers, manifest, run } if !routers.is_empty() => {
+            eval_sparse(&model, &text, tokens, &routers, manifest.as_deref(), &run)
         }
         Command::Eval { model, text, tokens, run, .. } => eval(&model, &text, tokens, &run),
         Command::Generate { model, prompt, chat, tokens, temperature, top_p, seed, json, run } => {
@@ -174,13 +180,15 @@ fn eval(model: &PathBuf, text: &PathBuf, tokens: usize, run: &RunArgs) -> Result
     Ok(())
 }
 
-/// Perplexity, FFN sparsity and speed of the dense model and of each sparsity set, on
-/// the CPU, as a table.
+/// Perplexity, FFN sparsity and speed of the dense model and of each sparsity set (an
+/// LTE set with stage 2's scales also without them), on the CPU, as a table; and the
+/// manifest of the sets with this evaluation, when asked.
 fn eval_sparse(
     model: &PathBuf,
     text: &PathBuf,
     tokens: usize,
     sets: &[PathBuf],
+    manifest: Option<&Path>,
     run: &RunArgs,
 ) -> Result<(), String> {
     if matches!(run.backend, Backend::Gpu) {
@@ -189,33 +197,52 @@ fn eval_sparse(
     let loaded = load(model, run)?;
     let ids = held_out_ids(&loaded, text, tokens)?;
     println!("{:<40} {:>10} {:>13} {:>9}", "model", "perplexity", "FFN sparsity", "tokens/s");
-    let measure = |name: &str, model: &labelplan_lm::Model, sparsity: &Sparsity| {
-        let (mut cache, mut ppl, mut off, mut all) =
-            (model.cache(ids.len()), Perplexity::default(), 0usize, 0usize);
+    let mut rows = Vec::new();
+    let mut measure = |name: &str, kind: &str, model: &labelplan_lm::Model, sparsity: &Sparsity| {
+        let mut run = SparseEval::new(model, sparsity, ids.len());
         let start = Instant::now();
         for pair in ids.windows(2) {
-            let logits = model.forward_with(pair[0], &mut cache, sparsity, |_, ffn| {
-                off += ffn.active.iter().filter(|&&a| !a).count();
-                all += ffn.active.len();
-            });
-            ppl.add(&logits, pair[1]);
+            run.feed(pair[0], pair[1]);
         }
+        let (ppl, sparsity) = (run.perplexity(), run.sparsity());
         let rate = ppl.count() as f64 / start.elapsed().as_secs_f64();
-        println!(
-            "{name:<40} {:>10.4} {:>12.1}% {rate:>9.1}",
-            ppl.value(),
-            100.0 * off as f64 / all.max(1) as f64
-        );
+        println!("{name:<40} {:>10.4} {:>12.1}% {rate:>9.1}", ppl.value(), 100.0 * sparsity);
+        rows.push(Measured {
+            label: name.to_owned(),
+            kind: kind.to_owned(),
+            perplexity: ppl.value(),
+            sparsity,
+        });
     };
-    measure("dense", &loaded.model, &Sparsity::Dense);
+    measure("dense", "dense", &loaded.model, &Sparsity::Dense);
+    let mut shipped = Vec::new();
+    let folder = manifest.map(|m| m.parent().unwrap_or(Path::new("")).canonicalize()).transpose();
+    let folder = folder.map_err(|e| format!("the manifest's folder: {e}"))?;
     for path in sets {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let set = SparseSet::from_bytes(&path.display().to_string(), &bytes)?;
         set.grouping.check(&loaded.model).map_err(|e| format!("{}: {e}", path.display()))?;
         let grouped = loaded.model.grouped(&set.grouping, DType::F16);
-        let name =
-            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        measure(&name, &grouped, &set.sparsity);
+        let (label, kind) = (set.label(), set.kind());
+        measure(&label, &kind, &grouped, &set.sparsity);
+        if let Sparsity::Routers(r @ Routers { scales: Some(_), .. }) = &set.sparsity {
+            let stage1 = Sparsity::Routers(Routers { scales: None, ..r.clone() });
+            measure(&format!("{label}, without stage 2"), &format!("{kind}-stage1"), &grouped, &stage1);
+        }
+        if folder.is_some() && path.parent().and_then(|p| p.canonicalize().ok()) == folder {
+            let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let sha256 = format!("{:x}", Sha256::digest(&bytes));
+            shipped.push(ShippedSet { file, label, kind, sha256, bytes: bytes.len() as u64 });
+        }
+    }
+    if let Some(path) = manifest {
+        let name = model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = text.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let described = format!("{} held-out tokens of {file}", ids.len());
+        let m = SetsManifest { model: name, text: described, sets: shipped, evaluation: rows };
+        let json = serde_json::to_string_pretty(&m).map_err(|e| e.to_string())? + "\n";
+        std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("wrote {} ({} sets)", path.display(), m.sets.len());
     }
     Ok(())
 }

@@ -16,8 +16,10 @@ pub mod shaders;
 
 use labelplan_gpu::{GpuBinding, GpuBuffer, GpuCommand, GpuContext, GpuError};
 
+use crate::experts::EXPERT_SIZE;
 use crate::model::{Config, Matrix, Model};
 use crate::quant::DType;
+use crate::sparse::{Routers, Sparsity};
 
 /// Positions queued in one submission during prefill (a browser may stop a single
 /// submission that runs for too long).
@@ -52,6 +54,30 @@ struct LayerBindings {
     down: GpuBinding,
 }
 
+/// One layer's FFN weights, kept to bind the sparse kernels when a sparsity is chosen.
+#[derive(Debug)]
+struct FfnWeights {
+    norm: GpuBuffer,
+    gate: GpuBuffer,
+    up: GpuBuffer,
+    down: GpuBuffer,
+    /// Gate's, up's and down's types.
+    types: [DType; 3],
+}
+
+/// One layer's sparse FFN: the router with the compaction of its list, then gate/up and
+/// down over the listed experts.
+#[derive(Debug)]
+struct SparseLayer {
+    router: GpuBinding,
+    ffn_in: GpuBinding,
+    down: GpuBinding,
+    /// Each position's mask of running experts (2 words).
+    used: GpuBuffer,
+    /// The router's weights, bias and scales, held for the bindings.
+    _buffers: [GpuBuffer; 3],
+}
+
 /// The model on the device, with its KV cache and token list.
 #[derive(Debug)]
 pub struct GpuModel {
@@ -67,6 +93,13 @@ pub struct GpuModel {
     layers: Vec<LayerBindings>,
     head: GpuBinding,
     argmax: GpuBinding,
+    x: GpuBuffer,
+    act: GpuBuffer,
+    ffn: Vec<FfnWeights>,
+    /// The listed experts of the layer running (count, then ids), shared by the layers.
+    listed: GpuBuffer,
+    /// Set by [`GpuModel::set_sparsity`]: the layers' sparse FFNs.
+    sparse: Option<Vec<SparseLayer>>,
     /// Held so the device keeps them as long as the bindings that use them.
     _buffers: Vec<GpuBuffer>,
 }
@@ -158,6 +191,7 @@ impl GpuModel {
             ctx.bind(&kernel(shaders::argmax(&c, positions)).await?, &[&logits, &tokens, &step]).await?;
         let attention_kernel = kernel(shaders::attention(&c, positions)).await?;
         let mut layers = Vec::with_capacity(model.layers.len());
+        let mut ffn = Vec::with_capacity(model.layers.len());
         for (i, l) in model.layers.iter().enumerate() {
             let name = |part: &str| format!("blk.{i}.{part}.weight");
             let [wq, wk, wv, wo, wg, wu, wd] = [
@@ -187,10 +221,18 @@ impl GpuModel {
                 ffn_in: ctx.bind(&ffn_kernel, &[&x, &ffn_norm, &wg, &wu, &act]).await?,
                 down: ctx.bind(&down_kernel, &[&act, &wd, &x]).await?,
             });
-            keep.extend([wq, wk, wv, wo, wg, wu, wd, attn_norm, ffn_norm, cache]);
+            keep.extend([wq, wk, wv, wo, attn_norm, cache]);
+            ffn.push(FfnWeights {
+                norm: ffn_norm,
+                gate: wg,
+                up: wu,
+                down: wd,
+                types: [l.gate.dtype, l.up.dtype, l.down.dtype],
+            });
         }
-        keep.extend([x, q, att, act, scores, rope, embed_w, final_norm]);
+        keep.extend([q, att, scores, rope, embed_w, final_norm]);
         keep.extend(head_w);
+        let listed = ctx.zeroed("lm.listed", 4 * (1 + c.ff / EXPERT_SIZE) as u64);
         Ok(GpuModel {
             ctx: ctx.clone(),
             config: c,
@@ -204,8 +246,94 @@ impl GpuModel {
             layers,
             head,
             argmax,
+            x,
+            act,
+            ffn,
+            listed,
+            sparse: None,
             _buffers: keep,
         })
+    }
+
+    /// Chooses each layer's experts by `sparsity` for the positions fed from now on
+    /// ([`Sparsity::Dense`]: every expert, the dense kernels). The model must have been
+    /// [grouped](Model::grouped). Routers run on the device, and so does the list of the
+    /// experts they choose: still one readback per token. [`Sparsity::Masks`] run as
+    /// routers that are always on or off; [`Sparsity::Thresholds`] need the dense gate
+    /// and run on the CPU only.
+    pub async fn set_sparsity(&mut self, sparsity: &Sparsity) -> Result<(), GpuModelError> {
+        let c = &self.config;
+        let (layers, experts) = (c.layers, c.ff / EXPERT_SIZE);
+        let routers = match sparsity {
+            Sparsity::Dense => {
+                self.sparse = None;
+                return Ok(());
+            }
+            Sparsity::Routers(r) => r.clone(),
+            Sparsity::Masks(m) => Routers::from_masks(m, c.dim),
+            Sparsity::Thresholds(_) => {
+                return Err(GpuModelError::Unsupported(
+                    "thresholds compare the dense gate; they run on the CPU only".into(),
+                ))
+            }
+        };
+        let fits = routers.weights.len() == layers
+            && routers.weights.iter().all(|w| w.len() == experts * c.dim)
+            && routers.bias.iter().all(|b| b.len() == experts)
+            && routers.scales.as_ref().is_none_or(|s| s.iter().all(|s| s.len() == experts));
+        if !fits || experts > 64 || !c.ff.is_multiple_of(EXPERT_SIZE) {
+            return Err(GpuModelError::Unsupported(format!(
+                "routers for {} layers do not fit this model's {layers} layers of {experts} experts \
+                 over {} inputs (the GPU router takes at most 64 experts)",
+                routers.weights.len(),
+                c.dim
+            )));
+        }
+        let ctx = &self.ctx;
+        let kernel = |s: shaders::Shader| async move { ctx.kernel(&s.label, &s.source, "main").await };
+        let router = kernel(shaders::router(c, self.positions, experts, routers.logit_threshold())).await?;
+        let mut sparse = Vec::with_capacity(layers);
+        for (l, w) in self.ffn.iter().enumerate() {
+            let ffn_in = kernel(shaders::ffn_in_sparse(c, self.positions, [w.types[0], w.types[1]])).await?;
+            let down = kernel(shaders::down_sparse(c, self.positions, w.types[2])).await?;
+            let scales = routers.scales.as_ref().map_or_else(|| vec![1.0; experts], |s| s[l].clone());
+            let buffers = [
+                ctx.buffer("lm.router.weight", f32_bytes(&routers.weights[l])),
+                ctx.buffer("lm.router.bias", f32_bytes(&routers.bias[l])),
+                ctx.buffer("lm.router.scale", f32_bytes(&scales)),
+            ];
+            let used = ctx.zeroed("lm.used", 8 * self.positions as u64);
+            sparse.push(SparseLayer {
+                router: ctx
+                    .bind(
+                        &router,
+                        &[&self.x, &w.norm, &buffers[0], &buffers[1], &self.listed, &used, &self.step],
+                    )
+                    .await?,
+                ffn_in: ctx
+                    .bind(&ffn_in, &[&self.x, &w.norm, &w.gate, &w.up, &self.act, &self.listed, &buffers[2]])
+                    .await?,
+                down: ctx.bind(&down, &[&self.act, &w.down, &self.x, &self.listed]).await?,
+                used,
+                _buffers: buffers,
+            });
+        }
+        self.sparse = Some(sparse);
+        Ok(())
+    }
+
+    /// Which experts ran at each position fed so far, per layer: `[position][layer]`, bit
+    /// e for expert e (`None` without a sparsity set: every expert ran).
+    pub async fn experts_used(&self) -> Result<Option<Vec<Vec<u64>>>, GpuModelError> {
+        let Some(sparse) = &self.sparse else { return Ok(None) };
+        let reads: Vec<_> = sparse.iter().map(|s| (&s.used, 0, 8 * self.len.max(1) as u64)).collect();
+        let out = self.ctx.run(&[], &reads).await?;
+        let words: Vec<Vec<u32>> = out.iter().map(|o| bytemuck::pod_collect_to_vec(o)).collect();
+        Ok(Some(
+            (0..self.len)
+                .map(|pos| words.iter().map(|w| w[2 * pos] as u64 | (w[2 * pos + 1] as u64) << 32).collect())
+                .collect(),
+        ))
     }
 
     /// Positions fed so far.
@@ -228,9 +356,10 @@ impl GpuModel {
         self.len = self.len.min(len);
     }
 
-    /// Dispatches per position: the embedding, 5 per layer, head and arg-max.
+    /// Dispatches per position: the embedding, 5 per layer (6 with a sparsity: the
+    /// router), head and arg-max.
     pub fn dispatches_per_token(&self) -> usize {
-        3 + 5 * self.layers.len()
+        3 + if self.sparse.is_some() { 6 } else { 5 } * self.layers.len()
     }
 
     /// Feeds `tokens` at the next positions and returns the greedy next token (the
@@ -261,14 +390,13 @@ impl GpuModel {
                     bytes: 4,
                 });
                 commands.push(GpuCommand::Dispatch(&self.embed, c.dim.div_ceil(64) as u32));
-                for l in &self.layers {
+                for (i, l) in self.layers.iter().enumerate() {
                     commands.extend([
                         GpuCommand::Dispatch(&l.qkv, groups(c.dim + 2 * kv)),
                         GpuCommand::Dispatch(&l.attention, c.heads as u32),
                         GpuCommand::Dispatch(&l.output, groups(c.dim)),
-                        GpuCommand::Dispatch(&l.ffn_in, groups(c.ff)),
-                        GpuCommand::Dispatch(&l.down, groups(c.dim)),
                     ]);
+                    self.ffn_commands(i, &mut commands);
                 }
             }
             let last = chunk_end == wanted;
@@ -284,6 +412,40 @@ impl GpuModel {
         }
         self.len = wanted;
         Ok(next)
+    }
+
+    /// Layer `i`'s FFN dispatches, dense or sparse.
+    fn ffn_commands<'a>(&'a self, i: usize, commands: &mut Vec<GpuCommand<'a>>) {
+        let c = &self.config;
+        let groups = |rows: usize| rows.div_ceil(8) as u32;
+        match &self.sparse {
+            None => commands.extend([
+                GpuCommand::Dispatch(&self.layers[i].ffn_in, groups(c.ff)),
+                GpuCommand::Dispatch(&self.layers[i].down, groups(c.dim)),
+            ]),
+            // Gate/up's grid covers every expert; the workgroups past the listed count
+            // return at once.
+            Some(sparse) => commands.extend([
+                GpuCommand::Dispatch(&sparse[i].router, 1),
+                GpuCommand::Dispatch(&sparse[i].ffn_in, groups(c.ff)),
+                GpuCommand::Dispatch(&sparse[i].down, groups(c.dim)),
+            ]),
+        }
+    }
+
+    /// Runs every layer's FFN `repeats` times on the residual stream as it stands, then
+    /// reads back one word: what a benchmark times to tell the FFN's share of a token
+    /// from the rest. It overwrites the residual stream, so what was fed is forgotten.
+    pub async fn run_ffns(&mut self, repeats: usize) -> Result<(), GpuModelError> {
+        let mut commands = Vec::new();
+        for _ in 0..repeats {
+            for i in 0..self.layers.len() {
+                self.ffn_commands(i, &mut commands);
+            }
+        }
+        self.ctx.run(&commands, &[(&self.x, 0, 4)]).await?;
+        self.len = 0;
+        Ok(())
     }
 
     /// The logits after the last position fed.

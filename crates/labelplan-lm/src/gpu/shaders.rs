@@ -3,6 +3,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use crate::experts::EXPERT_SIZE;
 use crate::model::Config;
 use crate::quant::DType;
 
@@ -144,14 +145,47 @@ pub fn add_product(c: &Config, positions: usize, dtype: DType, rows: usize, cols
 pub fn ffn_in(c: &Config, positions: usize, types: [DType; 2]) -> Shader {
     let mut constants = model_constants(c, positions);
     constants.push(("ROWS", u(c.ff)));
-    let parts = [
+    let parts = gate_up_parts(c, types);
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    assemble("ffn_in", &constants, &parts, include_str!("ffn_in.wgsl"))
+}
+
+/// What the FFN's first half reads: the normed residual, the gate and up projections.
+fn gate_up_parts(c: &Config, types: [DType; 2]) -> [String; 4] {
+    [
         NORM.to_string(),
         normed_input(c),
         weight("WG", types[0], c.dim, Read::Products),
         weight("WU", types[1], c.dim, Read::Products),
-    ];
+    ]
+}
+
+/// A layer's router over `experts` experts (at most 64, one invocation each) and the
+/// compaction of the chosen ones: an expert runs iff its router's logit is above
+/// `logit_threshold`.
+pub fn router(c: &Config, positions: usize, experts: usize, logit_threshold: f32) -> Shader {
+    let mut constants = model_constants(c, positions);
+    constants.push(("EXPERTS", u(experts)));
+    constants.push(("LOGIT_THRESHOLD", f(logit_threshold)));
+    assemble("router", &constants, &[NORM, &normed_input(c)], include_str!("router.wgsl"))
+}
+
+/// [`ffn_in`] over the listed experts only.
+pub fn ffn_in_sparse(c: &Config, positions: usize, types: [DType; 2]) -> Shader {
+    let mut constants = model_constants(c, positions);
+    constants.push(("EXPERT_SIZE", u(EXPERT_SIZE)));
+    constants.push(("GROUPS_PER_EXPERT", u(EXPERT_SIZE / 8)));
+    let parts = gate_up_parts(c, types);
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-    assemble("ffn_in", &constants, &parts, include_str!("ffn_in.wgsl"))
+    assemble("ffn_in_sparse", &constants, &parts, include_str!("ffn_in_sparse.wgsl"))
+}
+
+/// The down projection (of type `dtype`) over the listed experts' blocks only.
+pub fn down_sparse(c: &Config, positions: usize, dtype: DType) -> Shader {
+    let mut constants = model_constants(c, positions);
+    constants.push(("ROWS", u(c.dim)));
+    let w = weight("W", dtype, c.ff, Read::Products);
+    assemble("down_sparse", &constants, &[&input("inp[j]", c.ff), &w], include_str!("down_sparse.wgsl"))
 }
 
 /// The final norm and the logits.
@@ -176,12 +210,14 @@ pub fn argmax(c: &Config, positions: usize) -> Shader {
 /// Every kernel for `c` with every weight type, for the validation test.
 pub fn all(c: &Config, positions: usize) -> Vec<Shader> {
     let types = [DType::F32, DType::F16, DType::Q8_0, DType::Q4_1];
-    let mut out = vec![attention(c, positions), argmax(c, positions)];
+    let mut out = vec![attention(c, positions), argmax(c, positions), router(c, positions, 48, 0.0)];
     for t in types {
         out.push(add_product(c, positions, t, c.dim, STAGED_MAX + 32));
         out.push(qkv(c, positions, [t; 3]));
         out.push(add_product(c, positions, t, c.dim, c.ff));
         out.push(ffn_in(c, positions, [t; 2]));
+        out.push(ffn_in_sparse(c, positions, [t; 2]));
+        out.push(down_sparse(c, positions, t));
         out.push(head(c, positions, t));
         out.push(embed(c, positions, t));
     }

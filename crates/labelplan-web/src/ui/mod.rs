@@ -18,6 +18,7 @@ mod plan_form;
 mod plan_result;
 mod privacy;
 mod progress;
+mod sparsity_view;
 pub mod state;
 mod summary;
 

@@ -8,14 +8,42 @@ use std::rc::Rc;
 use yew::prelude::*;
 use yew_agent::reactor::{use_reactor_bridge, ReactorEvent};
 
+use labelplan_lm::shipped::{Measured, SetsManifest};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
 use super::progress::{human_bytes, ProgressPanel};
+use super::sparsity_view::{ExpertHeatmap, SparsityChart};
 use super::state::Busy;
 use super::{absolute_url, privacy};
-use crate::protocol::{FileHandle, Generate, Generated, ModelInfo, ModelSource, Request, Response, Tagged};
+use crate::protocol::{
+    FileHandle, Generate, Generated, Measure, ModelInfo, ModelSource, Request, Response, SparsityChoice,
+    Tagged,
+};
 use crate::worker::Engine;
 
 /// Where the model is served, relative to the page (`cargo xtask fetch` puts it there).
 pub const MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// Tokens of the user's text the in-page measurement reads.
+const MEASURE_TOKENS: u32 = 128;
+
+/// The shipped sparsity sets' manifest, relative to the page.
+pub const SETS_URL: &str = "sparsity/manifest.json";
+
+/// The sets' manifest, fetched and read.
+async fn fetch_manifest() -> Result<SetsManifest, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let url = absolute_url(SETS_URL);
+    let fail = |e: wasm_bindgen::JsValue| format!("could not read {url}: {e:?}");
+    let response: web_sys::Response =
+        JsFuture::from(window.fetch_with_str(&url)).await.map_err(fail)?.unchecked_into();
+    if !response.ok() {
+        return Err(format!("could not fetch {url}: HTTP {}", response.status()));
+    }
+    let json = JsFuture::from(response.json().map_err(fail)?).await.map_err(fail)?;
+    serde_wasm_bindgen::from_value(json).map_err(|e| format!("{url} is not a sets manifest: {e}"))
+}
 
 /// What the page shows.
 #[derive(Clone, PartialEq, Default)]
@@ -32,6 +60,10 @@ pub struct ModelState {
     conversation: Vec<(String, String)>,
     /// The user turn of the running generation (chat mode).
     asked: Option<String>,
+    /// Tokens per second of the last dense generation (beside a sparse one's).
+    dense_rate: Option<f64>,
+    /// Perplexities measured in the page on the user's text.
+    measured: Vec<Measured>,
 }
 
 /// What changes it.
@@ -87,6 +119,9 @@ impl Reducible for ModelState {
                             s.conversation.push(("user".into(), asked));
                             s.conversation.push(("assistant".into(), s.text.clone()));
                         }
+                        if done.experts.is_none() && !done.stopped && done.tokens.len() > 1 {
+                            s.dense_rate = Some(done.tokens_per_second);
+                        }
                         s.last = Some(done);
                         s.busy = None;
                     }
@@ -96,6 +131,10 @@ impl Reducible for ModelState {
                             s.busy = None;
                             s.asked = None;
                         }
+                    }
+                    Response::Measured(rows) if running => {
+                        s.measured = rows;
+                        s.busy = None;
                     }
                     Response::Cancelled if running => s.busy = None,
                     _ => {}
@@ -152,17 +191,50 @@ pub fn ModelPage() -> Html {
     let on_gpu_choice = use_state(|| None::<bool>);
     let on_gpu = on_gpu_choice.unwrap_or(gpu_ok) && gpu_ok;
     let busy = state.busy.is_some();
+    let manifest = use_state(|| None::<Result<SetsManifest, String>>);
+    {
+        let manifest = manifest.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move { manifest.set(Some(fetch_manifest().await)) })
+        });
+    }
+    // The sets are for the served model; a dropped GGUF runs dense.
+    let served = use_state(|| true);
+    let chosen_set = use_state(|| None::<usize>);
+    let sets = match (&*manifest, *served) {
+        (Some(Ok(m)), true) => m.sets.clone(),
+        _ => Vec::new(),
+    };
+    let choices: Vec<SparsityChoice> = sets
+        .iter()
+        .map(|set| SparsityChoice {
+            url: absolute_url(&format!("sparsity/{}", set.file)),
+            sha256: set.sha256.clone(),
+            label: set.label.clone(),
+        })
+        .collect();
+    let choice = chosen_set.and_then(|i| choices.get(i).cloned());
+    let measure_text = use_state(String::new);
+    let on_measure = {
+        let (job, text, choices) = (job.clone(), measure_text.clone(), choices.clone());
+        Callback::from(move |_: MouseEvent| {
+            let request = Measure { text: (*text).clone(), tokens: MEASURE_TOKENS, sets: choices.clone() };
+            job("Measuring perplexity".into(), None, Request::Measure(Box::new(request)));
+        })
+    };
 
     let on_generate = {
         let job = job.clone();
         let (prompt, chat) = (prompt.clone(), *chat);
         let conversation = state.conversation.clone();
         let (temperature, seed, max_tokens) = (*temperature, *seed, *max_tokens);
+        let choice = choice.clone();
         Callback::from(move |_: MouseEvent| {
             let text = (*prompt).clone();
             let mut messages = if chat { conversation.clone() } else { Vec::new() };
             messages.push(("user".into(), text.clone()));
-            let request = Generate { messages, chat, temperature, seed, max_tokens, on_gpu };
+            let sparsity = choice.clone();
+            let request = Generate { messages, chat, temperature, seed, max_tokens, on_gpu, sparsity };
             job("Generating".into(), Some(text).filter(|_| chat), Request::Generate(Box::new(request)));
             if chat {
                 prompt.set(String::new());
@@ -178,8 +250,10 @@ pub fn ModelPage() -> Html {
         })
     };
     let on_file = {
-        let job = job.clone();
+        let (job, served, chosen_set) = (job.clone(), served.clone(), chosen_set.clone());
         Callback::from(move |e: Event| {
+            served.set(false);
+            chosen_set.set(None);
             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
             if let Some(file) = input.files().and_then(|f| f.get(0)) {
                 let name = file.name();
@@ -257,7 +331,22 @@ pub fn ModelPage() -> Html {
                                 <option value="cpu" selected={!on_gpu}>{ "CPU" }</option>
                             </select>
                         </label>
+                        <label>{ "FFN experts " }
+                            <select data-testid="lm-sparsity" disabled={sets.is_empty()}
+                                onchange={ let c = chosen_set.clone(); Callback::from(move |e: Event| {
+                                    let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+                                    c.set(select.value().parse().ok());
+                                }) }>
+                                <option value="dense" selected={chosen_set.is_none()}>{ "all (dense)" }</option>
+                                { for sets.iter().enumerate().map(|(i, set)| html! {
+                                    <option value={i.to_string()} selected={*chosen_set == Some(i)}>{ &set.label }</option>
+                                }) }
+                            </select>
+                        </label>
                     </div>
+                    if let Some(Err(why)) = &*manifest {
+                        <div class="hint" data-testid="lm-sets-error">{ format!("No sparsity sets: {why}") }</div>
+                    }
                     if let Some(Err(why)) = state.info.as_ref().map(|i| &i.gpu) {
                         <div class="hint">{ format!("No WebGPU here ({why}): the model runs on the CPU.") }</div>
                     }
@@ -281,6 +370,40 @@ pub fn ModelPage() -> Html {
                             g.backend, g.first_token_ms, g.tokens_per_second, g.tokens.len(), g.prompt_tokens,
                             g.reused_tokens, if g.stopped { " · stopped" } else { "" },
                         ) }</p>
+                    }
+                    if let Some(u) = state.last.as_ref().and_then(|g| g.experts.as_ref()) {
+                        <p class="hint" data-testid="lm-flops">{ format!(
+                            "FFN: {:.1} MFLOPs per token with the chosen experts against {:.1} dense ({:.0}% less){}",
+                            u.sparse_flops / 1e6, u.dense_flops / 1e6, 100.0 * (1.0 - u.sparse_flops / u.dense_flops),
+                            match (state.dense_rate, state.last.as_ref()) {
+                                (Some(d), Some(g)) => format!(" · {:.1} tokens/s against {d:.1} in the last dense run", g.tokens_per_second),
+                                _ => String::new(),
+                            },
+                        ) }</p>
+                        <ExpertHeatmap usage={u.clone()} />
+                    }
+                    if let Some(Ok(m)) = &*manifest {
+                        <SparsityChart rows={m.evaluation.clone()} text={m.text.clone()} measured={state.measured.clone()}
+                            chosen={choice.as_ref().map(|c| c.label.clone())} />
+                        <div class="measure-here">
+                            <textarea data-testid="lm-measure-text" rows="3" value={(*measure_text).clone()}
+                                placeholder="Paste a text to measure every set's perplexity on it, here, on the CPU"
+                                oninput={ let t = measure_text.clone(); Callback::from(move |e: InputEvent| {
+                                    let area: web_sys::HtmlTextAreaElement = e.target_unchecked_into();
+                                    t.set(area.value());
+                                }) } />
+                            <button data-testid="lm-measure" onclick={on_measure}
+                                disabled={busy || state.info.is_none() || sets.is_empty() || measure_text.trim().is_empty()}>
+                                { format!("Measure on this text (first {MEASURE_TOKENS} tokens)") }</button>
+                        </div>
+                        if !state.measured.is_empty() {
+                            <table class="measured" data-testid="lm-measured">
+                                <tr><th>{ "measured here" }</th><th>{ "perplexity" }</th><th>{ "experts off" }</th></tr>
+                                { for state.measured.iter().map(|r| html! {
+                                    <tr><td>{ &r.label }</td><td>{ format!("{:.1}", r.perplexity) }</td><td>{ format!("{:.1}%", 100.0 * r.sparsity) }</td></tr>
+                                }) }
+                            </table>
+                        }
                     }
                 </section>
             </main>

@@ -327,7 +327,8 @@ impl AppState {
             Response::Cancelled
             | Response::ModelLoaded(_)
             | Response::Token { .. }
-            | Response::Generated(_) => {}
+            | Response::Generated(_)
+            | Response::Measured(_) => {}
             Response::Described(items) => s.described = Some(Rc::new(items)),
             Response::Column(codes) => {
                 s.coded.retain(|c| c.name != codes.name);
