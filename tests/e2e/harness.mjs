@@ -111,6 +111,25 @@ export async function waitForSummaryOf(page, file) {
   await page.getByTestId('progress').waitFor({ state: 'detached', timeout: 60_000 });
 }
 
+/**
+ * Records every text the element `testId` shows from the page's first script on, so that
+ * a state too short for Playwright's polling (a download over loopback) is still seen;
+ * `seenTexts(page)` reads them (reset by each navigation).
+ */
+export async function recordTexts(page, testId) {
+  await page.addInitScript((id) => {
+    const seen = (window.__seenTexts = []);
+    const note = () => {
+      for (const el of document.querySelectorAll(`[data-testid="${id}"]`)) {
+        if (seen.at(-1) !== el.textContent) seen.push(el.textContent);
+      }
+    };
+    new MutationObserver(note).observe(document, { subtree: true, childList: true, characterData: true });
+  }, testId);
+}
+
+export const seenTexts = (page) => page.evaluate(() => window.__seenTexts ?? []);
+
 export async function screenshot(page, name) {
   await mkdir(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });

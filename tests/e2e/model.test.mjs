@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { openSync, readSync, writeFileSync, rmSync, closeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { serveDist, withBrowser, screenshots, repo } from './harness.mjs';
+import { serveDist, withBrowser, screenshots, repo, recordTexts, seenTexts } from './harness.mjs';
 
 const MODEL = join(repo, 'web', 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const PROMPT = 'The capital of France is';
@@ -45,10 +45,11 @@ async function generate(page) {
 test('on WebGPU the page downloads the model with progress, keeps it cached, and writes the native greedy tokens', async () => {
   const native = nativeGreedy();
   await withBrowser({ webgpu: true }, async ({ page, logs, requests }) => {
+    await recordTexts(page, 'progress');
     await page.goto(`${server.url}?model`);
-    await page.getByTestId('progress').filter({ hasText: /Downloading the model.*MiB of 93\.8 MiB/ })
-      .waitFor({ timeout: 60_000 });
     const info = await waitForModel(page);
+    const progress = await seenTexts(page);
+    assert.ok(progress.some((t) => /Downloading the model.*MiB of 93\.8 MiB/.test(t)), progress.join('\n'));
     assert.match(info, /134\.5M parameters, 93\.8 MiB \(downloaded from this site\)/, info);
     const origin = new URL(server.url).origin;
     assert.ok(requests.some((r) => r.startsWith(`${origin}/models/SmolLM2-135M-Instruct.Q4_1.gguf`)));

@@ -8,8 +8,8 @@
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::{Matrix, Model};
-use crate::quant::{dequantize, quantize, DType};
+use crate::model::{Layout, Matrix, Model};
+use crate::quant::{quantize, DType};
 
 /// Neurons per expert: one block of the quantised types, so an expert is whole blocks.
 pub const EXPERT_SIZE: usize = 32;
@@ -142,6 +142,7 @@ pub fn balanced_kmeans(
 impl Matrix {
     /// The rows in `order` (row `k` of the result is row `order[k]`): bytes moved, exact.
     pub fn take_rows(&self, order: &[u32]) -> Matrix {
+        assert_eq!(self.layout, Layout::Rows, "rows are taken from a matrix stored row after row");
         let n = self.bytes.len() / self.rows;
         let bytes =
             order.iter().flat_map(|&r| &self.bytes[r as usize * n..(r as usize + 1) * n]).copied().collect();
@@ -150,20 +151,21 @@ impl Matrix {
 
     /// The columns in `order`, stored as `dtype` (a quantised type's blocks run along
     /// the columns, so they are dequantised, permuted and stored again; the same order
-    /// in the same type keeps the bytes).
+    /// in the same type keeps the bytes), in [`Layout::Blocks`]: an expert's block of
+    /// every row is one run, what the sparse FFN reads.
     pub fn take_columns(&self, order: &[u32], dtype: DType) -> Matrix {
         if dtype == self.dtype && order.iter().enumerate().all(|(k, &c)| k as u32 == c) {
-            return self.clone();
+            return self.clone().with_layout(Layout::Blocks);
         }
-        let n = self.bytes.len() / self.rows;
         let (mut row, mut taken) = (vec![0.0f32; self.cols], vec![0.0f32; order.len()]);
         let mut bytes = Vec::new();
         for r in 0..self.rows {
-            dequantize(self.dtype, &self.bytes[r * n..(r + 1) * n], &mut row);
+            self.row(r, &mut row);
             taken.iter_mut().zip(order).for_each(|(t, &c)| *t = row[c as usize]);
             bytes.extend(quantize(dtype, &taken));
         }
-        Matrix { dtype, rows: self.rows, cols: order.len(), bytes }
+        Matrix { dtype, rows: self.rows, cols: order.len(), layout: Layout::Rows, bytes }
+            .with_layout(Layout::Blocks)
     }
 }
 
@@ -216,7 +218,13 @@ mod tests {
     #[test]
     fn columns_and_rows_move_with_their_values() {
         let values: Vec<f32> = (0..2 * 64).map(|i| i as f32 * 0.25 - 3.0).collect();
-        let m = Matrix { dtype: DType::F32, rows: 2, cols: 64, bytes: quantize(DType::F32, &values) };
+        let m = Matrix {
+            dtype: DType::F32,
+            rows: 2,
+            cols: 64,
+            layout: Layout::Rows,
+            bytes: quantize(DType::F32, &values),
+        };
         let order: Vec<u32> = (0..64).rev().collect();
         let t = m.take_columns(&order, DType::F32);
         let mut row = vec![0.0; 64];

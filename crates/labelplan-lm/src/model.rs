@@ -96,6 +96,19 @@ pub enum Products {
     Quantized,
 }
 
+/// How a matrix's blocks of 32 values are ordered in its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// Row after row (the GGUF's).
+    #[default]
+    Rows,
+    /// Block 0 of every row, then block 1 of every row, and so on: the sparse FFN's
+    /// down projection, which reads only some blocks of each row (one per expert that
+    /// ran), reads each as one contiguous run; row after row, the memory traffic hardly
+    /// falls with the blocks skipped (the prefetchers fetch the rows whole).
+    Blocks,
+}
+
 /// A weight matrix in its stored type: `rows` rows of `cols` values.
 #[derive(Debug, Clone)]
 pub struct Matrix {
@@ -105,7 +118,9 @@ pub struct Matrix {
     pub rows: usize,
     /// Values per row (the input width).
     pub cols: usize,
-    /// The rows' bytes, row after row.
+    /// The blocks' order in `bytes`.
+    pub layout: Layout,
+    /// The values' bytes, in `layout`'s order.
     pub bytes: Vec<u8>,
 }
 
@@ -122,7 +137,7 @@ impl Matrix {
         if t.shape() != (cols as u64, rows as u64) {
             return Err(fail(format!("tensor {name} is {:?}; {cols} × {rows} expected", t.dims)));
         }
-        Ok(Matrix { dtype: t.dtype, rows, cols, bytes: gguf.data(file, t).to_vec() })
+        Ok(Matrix { dtype: t.dtype, rows, cols, layout: Layout::Rows, bytes: gguf.data(file, t).to_vec() })
     }
 
     /// Bytes of one row.
@@ -131,22 +146,60 @@ impl Matrix {
         self.cols / values as usize * bytes as usize
     }
 
-    /// Every row as f32, row after row.
+    /// Every row as f32, row after row (whatever the layout).
     pub fn to_f32(&self) -> Vec<f32> {
         let mut values = vec![0.0f32; self.rows * self.cols];
-        dequantize(self.dtype, &self.bytes, &mut values);
+        for (r, row) in values.chunks_exact_mut(self.cols).enumerate() {
+            self.row(r, row);
+        }
         values
     }
 
     /// Row `r` as f32 (the embedding lookup).
     pub fn row(&self, r: usize, out: &mut [f32]) {
         let n = self.row_bytes();
-        dequantize(self.dtype, &self.bytes[r * n..(r + 1) * n], out);
+        match self.layout {
+            Layout::Rows => dequantize(self.dtype, &self.bytes[r * n..(r + 1) * n], out),
+            Layout::Blocks => {
+                let block = n / self.cols.div_ceil(32);
+                for (b, values) in out.chunks_mut(32).enumerate() {
+                    let at = (b * self.rows + r) * block;
+                    dequantize(self.dtype, &self.bytes[at..at + block], values);
+                }
+            }
+        }
+    }
+
+    /// This matrix with its blocks in `layout`'s order (whole blocks of 32 values: the
+    /// columns must be a multiple of 32 for [`Layout::Blocks`]).
+    pub fn with_layout(self, layout: Layout) -> Matrix {
+        if layout == self.layout {
+            return self;
+        }
+        assert!(self.cols.is_multiple_of(32), "{} columns are not whole blocks", self.cols);
+        let (rows, blocks) = (self.rows, self.cols / 32);
+        let block = self.row_bytes() / blocks;
+        let mut bytes = Vec::with_capacity(self.bytes.len());
+        let (outer, inner) = if layout == Layout::Blocks { (blocks, rows) } else { (rows, blocks) };
+        for o in 0..outer {
+            for i in 0..inner {
+                // Block `i` of row `o` (to Rows) or block `o` of row `i` (to Blocks), read
+                // where the other layout keeps it.
+                let at = (i * outer + o) * block;
+                bytes.extend_from_slice(&self.bytes[at..at + block]);
+            }
+        }
+        Matrix { layout, bytes, ..self }
     }
 
     /// `out[r] = row_r · x` for every row (natively, rows split across the cores).
     pub fn matvec(&self, x: &[f32], out: &mut [f32], products: Products) {
-        self.with_dot(x, products, AllRows { out, bytes: &self.bytes, n: self.row_bytes() });
+        match self.layout {
+            Layout::Rows => {
+                self.with_dot(x, products, AllRows { out, bytes: &self.bytes, n: self.row_bytes() })
+            }
+            Layout::Blocks => self.matvec_blocks(x, out, products, &vec![true; self.cols / 32]),
+        }
     }
 
     /// [`Matrix::matvec`] for the rows of some groups of `size` consecutive rows only
@@ -159,6 +212,7 @@ impl Matrix {
         groups: &[bool],
         size: usize,
     ) {
+        assert_eq!(self.layout, Layout::Rows, "groups of rows are read row after row");
         let n = self.row_bytes();
         // Runs of consecutive groups that run, cut into parts of at most `most` rows: a
         // few parts per core however the groups fall (one per group made hundreds of
@@ -188,11 +242,15 @@ impl Matrix {
     pub fn matvec_blocks(&self, x: &[f32], out: &mut [f32], products: Products, blocks: &[bool]) {
         let n = self.row_bytes();
         let on = blocks.iter().enumerate().filter_map(|(b, &on)| on.then_some(b)).collect();
-        self.with_dot(
-            x,
-            products,
-            SomeBlocks { out, bytes: &self.bytes, n, on, block_bytes: n / blocks.len() },
-        );
+        let block_bytes = n / blocks.len();
+        match self.layout {
+            Layout::Rows => {
+                self.with_dot(x, products, SomeBlocks { out, bytes: &self.bytes, n, on, block_bytes })
+            }
+            Layout::Blocks => {
+                self.with_dot(x, products, BlockRuns { out, bytes: &self.bytes, on, block_bytes })
+            }
+        }
     }
 
     /// Runs `job` with the row product for input `x` in this matrix's type.
@@ -222,7 +280,9 @@ struct AllRows<'a> {
 impl DotJob for AllRows<'_> {
     fn run<D: RowDot>(self, dot: &D) {
         let n = self.n;
-        split_rows(self.out, self.bytes, n, |out, bytes| vectorized(Rows { out, bytes, n, dot }));
+        split_rows(self.out, self.bytes, n, |out, bytes| {
+            vectorized(Rows { out, bytes, n, dot, first: 0, add: false })
+        });
     }
 }
 
@@ -235,7 +295,9 @@ struct SomeRows<'a> {
 impl DotJob for SomeRows<'_> {
     fn run<D: RowDot>(self, dot: &D) {
         let n = self.n;
-        for_each_part(self.parts, |(out, bytes)| vectorized(Rows { out, bytes, n, dot }));
+        for_each_part(self.parts, |(out, bytes)| {
+            vectorized(Rows { out, bytes, n, dot, first: 0, add: false })
+        });
     }
 }
 
@@ -251,7 +313,33 @@ struct SomeBlocks<'a> {
 impl DotJob for SomeBlocks<'_> {
     fn run<D: RowDot>(self, dot: &D) {
         let (n, dot) = (self.n, &BlocksDot { dot, on: &self.on, bytes: self.block_bytes });
-        split_rows(self.out, self.bytes, n, |out, bytes| vectorized(Rows { out, bytes, n, dot }));
+        split_rows(self.out, self.bytes, n, |out, bytes| {
+            vectorized(Rows { out, bytes, n, dot, first: 0, add: false })
+        });
+    }
+}
+
+/// Every row, over some of its blocks, in [`Layout::Blocks`]: each part of the rows
+/// adds block after block (each one contiguous run of the bytes), so every row sums in
+/// the full product's order.
+struct BlockRuns<'a> {
+    out: &'a mut [f32],
+    bytes: &'a [u8],
+    on: Vec<usize>,
+    block_bytes: usize,
+}
+
+impl DotJob for BlockRuns<'_> {
+    fn run<D: RowDot>(self, dot: &D) {
+        let (rows, size) = (self.out.len(), self.block_bytes);
+        let (on, bytes) = (&self.on, self.bytes);
+        split_out(self.out, |first, out| {
+            out.fill(0.0);
+            for &b in on {
+                let run = &bytes[(b * rows + first) * size..(b * rows + first + out.len()) * size];
+                vectorized(Rows { out: &mut *out, bytes: run, n: size, dot, first: b, add: true });
+            }
+        });
     }
 }
 
@@ -328,12 +416,15 @@ impl RowDot for QuantizedDot {
     }
 }
 
-/// Rows of `bytes` (`n` bytes each) and their outputs: one part of a product.
+/// Rows of `bytes` (`n` bytes each, from block `first` of each row on) and their
+/// outputs: one part of a product, written or (`add`) added to what is there.
 struct Rows<'a, D> {
     out: &'a mut [f32],
     bytes: &'a [u8],
     n: usize,
     dot: &'a D,
+    first: usize,
+    add: bool,
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -349,15 +440,12 @@ impl<D: RowDot> pulp::WithSimd for Rows<'_, D> {
 
 impl<D: RowDot> Rows<'_, D> {
     #[inline(always)]
+    /// `out[r] = row r · x`, or `+=` it. A plain loop: a closure in this chain is
+    /// compiled without the caller's vector instructions and calls each one (20× slower).
     fn run(self) {
-        self.run_with(|dot, row| dot.dot(row, 0));
-    }
-
-    /// `out[r] = dot(self.dot, row r)`.
-    #[inline(always)]
-    fn run_with(self, dot: impl Fn(&D, &[u8]) -> f32) {
         for (o, row) in self.out.iter_mut().zip(self.bytes.chunks_exact(self.n)) {
-            *o = dot(self.dot, row);
+            let d = self.dot.dot(row, self.first);
+            *o = if self.add { *o + d } else { d };
         }
     }
 }
@@ -373,8 +461,20 @@ impl<D: RowDot> pulp::NullaryFnOnce for Avx2Rows<'_, D> {
     // Inlined, with the dot, into the function that enables AVX2.
     #[inline(always)]
     fn call(self) {
-        let Avx2Rows(simd, rows) = self;
-        rows.run_with(|dot, row| dot.dot_avx2(simd, row, 0));
+        let Avx2Rows(simd, Rows { out, bytes, n, dot, first, add }) = self;
+        Rows { out, bytes, n, dot: &Avx2Dot(simd, dot), first, add }.run();
+    }
+}
+
+/// A row product taken with AVX2's instructions.
+#[cfg(target_arch = "x86_64")]
+struct Avx2Dot<'a, D>(pulp::x86::V3, &'a D);
+
+#[cfg(target_arch = "x86_64")]
+impl<D: RowDot> RowDot for Avx2Dot<'_, D> {
+    #[inline(always)]
+    fn dot(&self, row: &[u8], first: usize) -> f32 {
+        self.1.dot_avx2(self.0, row, first)
     }
 }
 
@@ -394,23 +494,26 @@ fn vectorized<D: RowDot>(rows: Rows<'_, D>) {
     rows.run();
 }
 
-/// Runs `f` on consecutive parts of `out` and their rows' `bytes` (`n` a row): natively
-/// on rayon's pool, a few parts per core so that a slow core is evened out; in the
-/// browser on its one thread.
+/// Runs `f` on consecutive parts of `out` and their rows' `bytes` (`n` a row).
 fn split_rows(out: &mut [f32], bytes: &[u8], n: usize, f: impl Fn(&mut [f32], &[u8]) + Sync) {
+    split_out(out, |first, part| f(part, &bytes[first * n..(first + part.len()) * n]));
+}
+
+/// Runs `f(first, part)` on consecutive parts of `out` (`first`: the part's first index):
+/// natively on rayon's pool, a few parts per core so that a slow core is evened out; in
+/// the browser on its one thread.
+fn split_out(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
         let threads = rayon::current_num_threads();
         if threads > 1 {
             let per = out.len().div_ceil(threads * 2);
-            out.par_chunks_mut(per).zip(bytes.par_chunks(per * n)).for_each(|(o, b)| f(o, b));
+            out.par_chunks_mut(per).enumerate().for_each(|(k, o)| f(k * per, o));
             return;
         }
     }
-    #[cfg(target_arch = "wasm32")]
-    let _ = n;
-    f(out, bytes);
+    f(0, out);
 }
 
 /// Threads the products are split over: rayon's natively, one in the browser.

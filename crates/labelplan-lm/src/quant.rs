@@ -375,5 +375,26 @@ mod tests {
                 assert_eq!(portable.to_bits(), avx2.to_bits(), "{dtype:?}, row {seed}: {portable} {avx2}");
             }
         }
+        // F16: every half widens to the same bits (NaNs, infinities and subnormals too),
+        // and rows of finite halves give the same products.
+        let every: Vec<u8> = (0..=u16::MAX).flat_map(|h| h.to_le_bytes()).collect();
+        for eight in every.as_chunks::<16>().0 {
+            let wide: [f32; 8] = pulp::cast(avx2::halves(simd, pulp::cast(*eight)));
+            for (j, w) in wide.iter().enumerate() {
+                assert_eq!(w.to_bits(), half(eight, 2 * j).to_bits(), "half {:?}", &eight[2 * j..2 * j + 2]);
+            }
+        }
+        for seed in 0..64usize {
+            let row: Vec<u8> = (0..576usize)
+                .flat_map(|i| {
+                    let h = ((i + 977 * seed) * 2654435761usize >> 11) as u16;
+                    // Magnitudes below 2 (no infinities), subnormals included.
+                    (h & 0xbfff).to_le_bytes()
+                })
+                .collect();
+            let (portable, avx2) =
+                (exact_dot(DType::F16, &row, &x, &sums), avx2::exact_dot(simd, DType::F16, &row, &x, &sums));
+            assert_eq!(portable.to_bits(), avx2.to_bits(), "F16, row {seed}: {portable} {avx2}");
+        }
     }
 }

@@ -145,6 +145,13 @@ fn sparse_gpu_ffn_matches_the_cpu_and_lists_the_same_experts() {
     }
     block_on(gpu.set_sparsity(&Sparsity::Dense)).expect("dense again");
     assert!(block_on(gpu.experts_used()).expect("nothing to read").is_none());
+    // Dense, the grouped model's down projection (stored by blocks) runs whole.
+    gpu.truncate(0);
+    block_on(gpu.feed(&ids)).expect("prefill");
+    let mut cache = grouped.cache(ids.len());
+    let want = ids.iter().map(|&id| grouped.forward(id, &mut cache)).last().expect("logits");
+    let g = gap(&block_on(gpu.logits()).expect("logits"), &want);
+    assert!(g <= GPU_TOL, "dense grouped: gap {g}");
     assert!(matches!(
         block_on(gpu.set_sparsity(&Sparsity::Thresholds(vec![0.0; c.layers]))),
         Err(GpuModelError::Unsupported(_))

@@ -17,7 +17,7 @@ pub mod shaders;
 use labelplan_gpu::{GpuBinding, GpuBuffer, GpuCommand, GpuContext, GpuError};
 
 use crate::experts::EXPERT_SIZE;
-use crate::model::{Config, Matrix, Model};
+use crate::model::{Config, Layout, Matrix, Model};
 use crate::quant::DType;
 use crate::sparse::{Routers, Sparsity};
 
@@ -63,6 +63,8 @@ struct FfnWeights {
     down: GpuBuffer,
     /// Gate's, up's and down's types.
     types: [DType; 3],
+    /// Down's layout (the grouped model's is by blocks).
+    down_layout: Layout,
 }
 
 /// One layer's sparse FFN: the router with the compaction of its list, then gate/up and
@@ -209,9 +211,12 @@ impl GpuModel {
             let ffn_norm = ctx.buffer("ffn_norm", f32_bytes(&l.ffn_norm));
             let cache = ctx.zeroed("lm.cache", 4 * 2 * (positions * kv) as u64);
             let qkv_kernel = kernel(shaders::qkv(&c, positions, [l.q.dtype, l.k.dtype, l.v.dtype])).await?;
-            let o_kernel = kernel(shaders::add_product(&c, positions, l.o.dtype, c.dim, c.dim)).await?;
+            let o_kernel =
+                kernel(shaders::add_product(&c, positions, (l.o.dtype, l.o.layout), c.dim, c.dim)).await?;
             let ffn_kernel = kernel(shaders::ffn_in(&c, positions, [l.gate.dtype, l.up.dtype])).await?;
-            let down_kernel = kernel(shaders::add_product(&c, positions, l.down.dtype, c.dim, c.ff)).await?;
+            let down_kernel =
+                kernel(shaders::add_product(&c, positions, (l.down.dtype, l.down.layout), c.dim, c.ff))
+                    .await?;
             layers.push(LayerBindings {
                 qkv: ctx
                     .bind(&qkv_kernel, &[&x, &attn_norm, &wq, &wk, &wv, &q, &cache, &rope, &step])
@@ -228,6 +233,7 @@ impl GpuModel {
                 up: wu,
                 down: wd,
                 types: [l.gate.dtype, l.up.dtype, l.down.dtype],
+                down_layout: l.down.layout,
             });
         }
         keep.extend([q, att, scores, rope, embed_w, final_norm]);
@@ -295,7 +301,7 @@ impl GpuModel {
         let mut sparse = Vec::with_capacity(layers);
         for (l, w) in self.ffn.iter().enumerate() {
             let ffn_in = kernel(shaders::ffn_in_sparse(c, self.positions, [w.types[0], w.types[1]])).await?;
-            let down = kernel(shaders::down_sparse(c, self.positions, w.types[2])).await?;
+            let down = kernel(shaders::down_sparse(c, self.positions, w.types[2], w.down_layout)).await?;
             let scales = routers.scales.as_ref().map_or_else(|| vec![1.0; experts], |s| s[l].clone());
             let buffers = [
                 ctx.buffer("lm.router.weight", f32_bytes(&routers.weights[l])),

@@ -4,7 +4,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::experts::EXPERT_SIZE;
-use crate::model::Config;
+use crate::model::{Config, Layout};
 use crate::quant::DType;
 
 const COMMON: &str = include_str!("common.wgsl");
@@ -30,8 +30,14 @@ enum Read {
     Values,
 }
 
-/// WGSL reading the weight `name` of type `dtype` with `cols` values per row.
+/// WGSL reading the weight `name` of type `dtype` with `cols` values per row, stored
+/// row after row.
 fn weight(name: &str, dtype: DType, cols: usize, read: Read) -> String {
+    weight_in(name, dtype, cols, read, Layout::Rows, 0)
+}
+
+/// [`weight`] stored in `layout` (for [`Layout::Blocks`], `rows` rows; products only).
+fn weight_in(name: &str, dtype: DType, cols: usize, read: Read, layout: Layout, rows: usize) -> String {
     let marker = format!("//# {}:", dtype.name());
     let start = WEIGHTS.find(&marker).unwrap_or_else(|| panic!("weights.wgsl has no {marker}"));
     let section = &WEIGHTS[start..];
@@ -43,6 +49,16 @@ fn weight(name: &str, dtype: DType, cols: usize, read: Read) -> String {
     };
     let code = code.replace("W_BLOCKS", &format!("{name}_BLOCKS")).replace("_W(", &format!("_{name}("));
     let mut code = code.replace("W[", &format!("{name}["));
+    if layout == Layout::Blocks {
+        assert!(read == Read::Products, "values are read from matrices stored row after row");
+        let rows_first = format!("(r * {name}_BLOCKS + b)");
+        assert!(
+            code.contains(&rows_first),
+            "weights.wgsl's {} products index blocks as {rows_first}",
+            dtype.name()
+        );
+        code = code.replace(&rows_first, &format!("(b * {rows}u + r)"));
+    }
     if read == Read::Products {
         // One lane's share of a row: every LANES-th block from `lane` on.
         code.push_str(&format!(
@@ -70,6 +86,22 @@ fn input(value: &str, len: usize) -> String {
         "var<workgroup> staged: array<f32, {len}>;\n\
          fn input(j: u32) -> f32 {{ return staged[j]; }}\n\
          fn stage(lid: u32) {{\n    for (var j = lid; j < {len}u; j += 64u) {{ staged[j] = {value}; }}\n    workgroupBarrier();\n}}\n"
+    )
+}
+
+/// `input` for the sparse down projection: only the listed experts' hidden values are
+/// staged, at their own places (the others are never read; staging them all would cost
+/// as much at any sparsity).
+fn listed_input(len: usize) -> String {
+    if len > STAGED_MAX {
+        return input("inp[j]", len);
+    }
+    format!(
+        "var<workgroup> staged: array<f32, {len}>;\n\
+         fn input(j: u32) -> f32 {{ return staged[j]; }}\n\
+         fn stage(lid: u32) {{\n    for (var i = lid; i < experts[0] * 32u; i += 64u) {{\n        \
+         let j = experts[1u + i / 32u] * 32u + i % 32u;\n        staged[j] = inp[j];\n    }}\n    \
+         workgroupBarrier();\n}}\n"
     )
 }
 
@@ -134,10 +166,10 @@ pub fn attention(c: &Config, positions: usize) -> Shader {
 }
 
 /// `x += W · input` with `rows × cols` weights of type `dtype`.
-pub fn add_product(c: &Config, positions: usize, dtype: DType, rows: usize, cols: usize) -> Shader {
+pub fn add_product(c: &Config, positions: usize, w: (DType, Layout), rows: usize, cols: usize) -> Shader {
     let mut constants = model_constants(c, positions);
     constants.push(("ROWS", u(rows)));
-    let w = weight("W", dtype, cols, Read::Products);
+    let w = weight_in("W", w.0, cols, Read::Products, w.1, rows);
     assemble("add_product", &constants, &[&input("inp[j]", cols), &w], include_str!("add_product.wgsl"))
 }
 
@@ -181,11 +213,11 @@ pub fn ffn_in_sparse(c: &Config, positions: usize, types: [DType; 2]) -> Shader 
 }
 
 /// The down projection (of type `dtype`) over the listed experts' blocks only.
-pub fn down_sparse(c: &Config, positions: usize, dtype: DType) -> Shader {
+pub fn down_sparse(c: &Config, positions: usize, dtype: DType, layout: Layout) -> Shader {
     let mut constants = model_constants(c, positions);
     constants.push(("ROWS", u(c.dim)));
-    let w = weight("W", dtype, c.ff, Read::Products);
-    assemble("down_sparse", &constants, &[&input("inp[j]", c.ff), &w], include_str!("down_sparse.wgsl"))
+    let w = weight_in("W", dtype, c.ff, Read::Products, layout, c.dim);
+    assemble("down_sparse", &constants, &[&listed_input(c.ff), &w], include_str!("down_sparse.wgsl"))
 }
 
 /// The final norm and the logits.
@@ -212,12 +244,13 @@ pub fn all(c: &Config, positions: usize) -> Vec<Shader> {
     let types = [DType::F32, DType::F16, DType::Q8_0, DType::Q4_1];
     let mut out = vec![attention(c, positions), argmax(c, positions), router(c, positions, 48, 0.0)];
     for t in types {
-        out.push(add_product(c, positions, t, c.dim, STAGED_MAX + 32));
+        out.push(add_product(c, positions, (t, Layout::Rows), c.dim, STAGED_MAX + 32));
         out.push(qkv(c, positions, [t; 3]));
-        out.push(add_product(c, positions, t, c.dim, c.ff));
+        out.push(add_product(c, positions, (t, Layout::Blocks), c.dim, c.ff));
         out.push(ffn_in(c, positions, [t; 2]));
         out.push(ffn_in_sparse(c, positions, [t; 2]));
-        out.push(down_sparse(c, positions, t));
+        out.push(down_sparse(c, positions, t, Layout::Rows));
+        out.push(down_sparse(c, positions, t, Layout::Blocks));
         out.push(head(c, positions, t));
         out.push(embed(c, positions, t));
     }
