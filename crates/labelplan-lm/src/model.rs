@@ -439,9 +439,9 @@ impl<D: RowDot> pulp::WithSimd for Rows<'_, D> {
 }
 
 impl<D: RowDot> Rows<'_, D> {
-    #[inline(always)]
     /// `out[r] = row r · x`, or `+=` it. A plain loop: a closure in this chain is
     /// compiled without the caller's vector instructions and calls each one (20× slower).
+    #[inline(always)]
     fn run(self) {
         for (o, row) in self.out.iter_mut().zip(self.bytes.chunks_exact(self.n)) {
             let d = self.dot.dot(row, self.first);

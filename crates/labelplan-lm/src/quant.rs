@@ -387,7 +387,7 @@ mod tests {
         for seed in 0..64usize {
             let row: Vec<u8> = (0..576usize)
                 .flat_map(|i| {
-                    let h = ((i + 977 * seed) * 2654435761usize >> 11) as u16;
+                    let h = (((i + 977 * seed) * 2654435761usize) >> 11) as u16;
                     // Magnitudes below 2 (no infinities), subnormals included.
                     (h & 0xbfff).to_le_bytes()
                 })
