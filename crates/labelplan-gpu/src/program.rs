@@ -41,6 +41,10 @@ pub enum GpuCommand<'a> {
     /// `groups` workgroups of a bound kernel (grids over the per-dimension limit fold
     /// into y; shaders recover the linear index as `wid.x + wid.y * nwg.x`).
     Dispatch(&'a GpuBinding, u32),
+    /// A bound kernel over the grid whose size (x, y, z: three u32) an earlier step
+    /// wrote at a byte offset of a buffer made by [`GpuContext::zeroed_indirect`]: work
+    /// sized on the device, with no readback.
+    DispatchIndirect(&'a GpuBinding, &'a GpuBuffer, u64),
     /// `bytes` bytes from one buffer's offset to another's (multiples of 4).
     Copy {
         /// The source.
@@ -92,6 +96,21 @@ impl GpuContext {
         GpuBuffer { buffer: self.empty_storage(label, bytes), bytes }
     }
 
+    /// A zeroed storage buffer of `bytes` from which [`GpuCommand::DispatchIndirect`] may
+    /// also read its grid.
+    pub fn zeroed_indirect(&self, label: &str, bytes: u64) -> GpuBuffer {
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(12),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::INDIRECT
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        GpuBuffer { buffer, bytes }
+    }
+
     /// A uniform buffer of `bytes` (a multiple of 16), written with [`GpuContext::write`]
     /// or filled by copies.
     pub fn uniform_buffer(&self, label: &str, bytes: u64) -> GpuBuffer {
@@ -134,12 +153,21 @@ impl GpuContext {
                         continue;
                     }
                     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-                    while let Some(&GpuCommand::Dispatch(binding, groups)) = commands.get(at) {
-                        let pipeline = binding.kernel.pipeline(&self.device);
-                        let x = groups.clamp(1, self.max_workgroups());
-                        pass.set_pipeline(pipeline);
-                        pass.set_bind_group(0, &binding.group, &[]);
-                        pass.dispatch_workgroups(x, groups.div_ceil(x).max(1), 1);
+                    while let Some(&command) = commands.get(at) {
+                        match command {
+                            GpuCommand::Dispatch(binding, groups) => {
+                                pass.set_pipeline(binding.kernel.pipeline(&self.device));
+                                pass.set_bind_group(0, &binding.group, &[]);
+                                let x = groups.clamp(1, self.max_workgroups());
+                                pass.dispatch_workgroups(x, groups.div_ceil(x).max(1), 1);
+                            }
+                            GpuCommand::DispatchIndirect(binding, args, offset) => {
+                                pass.set_pipeline(binding.kernel.pipeline(&self.device));
+                                pass.set_bind_group(0, &binding.group, &[]);
+                                pass.dispatch_workgroups_indirect(&args.buffer, offset);
+                            }
+                            GpuCommand::Copy { .. } => break,
+                        }
                         at += 1;
                     }
                 }

@@ -248,7 +248,7 @@ fn sparsity_table(model: &Model, prompt: &[u32]) {
     for (pass, rows) in backends {
         for ((name, _), &(ffn, decode)) in SPARSITIES.iter().zip(rows) {
             println!(
-                "{pass:<10} {name:<16} {ffn:>12.2} {:>8.2} {decode:>14.1} {:>8.2}",
+                "{pass:<10} {name:<16} {ffn:>12.2} {:>8.2} {decode:>14.2} {:>8.2}",
                 ffn / rows[0].0,
                 rows[0].1 / decode
             );

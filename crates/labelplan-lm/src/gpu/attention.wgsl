@@ -16,14 +16,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let n = step.pos + 1u;
     let s0 = h * POSITIONS;
     var m = -3.4e38;
-    for (var t = lid; t < n; t += 64u) {
-        var s = 0.0;
-        for (var d = 0u; d < HEAD_DIM; d++) {
-            s += q[h * HEAD_DIM + d] * cache[t * KV_ROWS + kv + d];
+    // Loops over positions and dimensions count with a counter the same in every
+    // invocation: a loop nested in one whose counter differs between invocations ran
+    // 30× slower on lavapipe.
+    for (var t0 = 0u; t0 < n; t0 += 64u) {
+        let t = t0 + lid;
+        if (t < n) {
+            var s = 0.0;
+            for (var d = 0u; d < HEAD_DIM; d++) {
+                s += q[h * HEAD_DIM + d] * cache[t * KV_ROWS + kv + d];
+            }
+            s *= SCALE;
+            scores[s0 + t] = s;
+            m = max(m, s);
         }
-        s *= SCALE;
-        scores[s0 + t] = s;
-        m = max(m, s);
     }
     shared_max[lid] = m;
     workgroupBarrier();
@@ -42,11 +48,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     storageBarrier();
     let total = group_sum(lid, sum);
-    for (var d = lid; d < HEAD_DIM; d += 64u) {
-        var o = 0.0;
-        for (var t = 0u; t < n; t++) {
-            o += scores[s0 + t] * cache[(POSITIONS + t) * KV_ROWS + kv + d];
+    for (var d0 = 0u; d0 < HEAD_DIM; d0 += 64u) {
+        let d = d0 + lid;
+        if (d < HEAD_DIM) {
+            var o = 0.0;
+            for (var t = 0u; t < n; t++) {
+                o += scores[s0 + t] * cache[(POSITIONS + t) * KV_ROWS + kv + d];
+            }
+            out[h * HEAD_DIM + d] = o / total;
         }
-        out[h * HEAD_DIM + d] = o / total;
     }
 }

@@ -1,7 +1,7 @@
 // The FFN's first half over the listed experts only: RMSNorm of x, then gate and up
 // rows of the k-th listed expert in workgroups k·GROUPS_PER_EXPERT onwards; silu(gate)
-// ⊙ up times the expert's scale. The grid is sized for every expert; workgroups past
-// the listed count leave at once (their hidden values are never read).
+// ⊙ up times the expert's scale. The grid is the listed experts' (an indirect dispatch
+// the router sized): no workgroup is launched for an expert that does not run.
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm: array<f32>;
@@ -17,16 +17,16 @@ var<workgroup> listed: u32;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
-    let k = g / GROUPS_PER_EXPERT;
     if (lid == 0u) {
         listed = experts[0];
     }
-    if (k >= workgroupUniformLoad(&listed)) {
+    // A guard only: the router sized the grid to the listed experts.
+    if (g >= workgroupUniformLoad(&listed) * GROUPS_PER_EXPERT) {
         return;
     }
     norm_scale(lid);
     stage(lid);
-    let e = experts[1u + k];
+    let e = experts[1u + g / GROUPS_PER_EXPERT];
     let row = e * EXPERT_SIZE + (g % GROUPS_PER_EXPERT) * ROWS_PER_GROUP + lid / LANES;
     let lane = lid % LANES;
     let gate = lane_sum(lid, lane_WG(row, lane));

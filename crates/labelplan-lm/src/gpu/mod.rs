@@ -80,6 +80,13 @@ struct SparseLayer {
     _buffers: [GpuBuffer; 3],
 }
 
+/// Rows of `cols` values stored column after column: a router's weights as its kernel
+/// reads them (the experts' invocations read one input's weights side by side).
+fn transposed(rows: &[f32], cols: usize) -> Vec<f32> {
+    let n = rows.len() / cols;
+    (0..rows.len()).map(|i| rows[(i % n) * cols + i / n]).collect()
+}
+
 /// The model on the device, with its KV cache and token list.
 #[derive(Debug)]
 pub struct GpuModel {
@@ -238,7 +245,9 @@ impl GpuModel {
         }
         keep.extend([q, att, scores, rope, embed_w, final_norm]);
         keep.extend(head_w);
-        let listed = ctx.zeroed("lm.listed", 4 * (1 + c.ff / EXPERT_SIZE) as u64);
+        // The count, the ids, then the gate/up kernel's grid (x, y, z) for an indirect
+        // dispatch.
+        let listed = ctx.zeroed_indirect("lm.listed", 4 * (4 + c.ff / EXPERT_SIZE) as u64);
         Ok(GpuModel {
             ctx: ctx.clone(),
             config: c,
@@ -304,7 +313,7 @@ impl GpuModel {
             let down = kernel(shaders::down_sparse(c, self.positions, w.types[2], w.down_layout)).await?;
             let scales = routers.scales.as_ref().map_or_else(|| vec![1.0; experts], |s| s[l].clone());
             let buffers = [
-                ctx.buffer("lm.router.weight", f32_bytes(&routers.weights[l])),
+                ctx.buffer("lm.router.weight", f32_bytes(&transposed(&routers.weights[l], c.dim))),
                 ctx.buffer("lm.router.bias", f32_bytes(&routers.bias[l])),
                 ctx.buffer("lm.router.scale", f32_bytes(&scales)),
             ];
@@ -407,7 +416,10 @@ impl GpuModel {
             }
             let last = chunk_end == wanted;
             if last {
-                commands.push(GpuCommand::Dispatch(&self.head, groups(c.vocab)));
+                commands.push(GpuCommand::Dispatch(
+                    &self.head,
+                    c.vocab.div_ceil(8 * shaders::HEAD_PASSES) as u32,
+                ));
                 commands.push(GpuCommand::Dispatch(&self.argmax, 1));
             }
             let reads = if last { vec![(&self.tokens, 4 * wanted as u64, 4)] } else { Vec::new() };
@@ -424,16 +436,16 @@ impl GpuModel {
     fn ffn_commands<'a>(&'a self, i: usize, commands: &mut Vec<GpuCommand<'a>>) {
         let c = &self.config;
         let groups = |rows: usize| rows.div_ceil(8) as u32;
+        let experts = c.ff / EXPERT_SIZE;
         match &self.sparse {
             None => commands.extend([
                 GpuCommand::Dispatch(&self.layers[i].ffn_in, groups(c.ff)),
                 GpuCommand::Dispatch(&self.layers[i].down, groups(c.dim)),
             ]),
-            // Gate/up's grid covers every expert; the workgroups past the listed count
-            // return at once.
+            // Gate/up's grid is the listed experts' workgroups, written by the router.
             Some(sparse) => commands.extend([
                 GpuCommand::Dispatch(&sparse[i].router, 1),
-                GpuCommand::Dispatch(&sparse[i].ffn_in, groups(c.ff)),
+                GpuCommand::DispatchIndirect(&sparse[i].ffn_in, &self.listed, 4 * (1 + experts) as u64),
                 GpuCommand::Dispatch(&sparse[i].down, groups(c.dim)),
             ]),
         }

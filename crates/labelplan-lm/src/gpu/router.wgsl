@@ -1,11 +1,14 @@
 // A layer's router and the compaction of its chosen experts, in one workgroup: expert
 // e runs iff its gate sigmoid(R_e · h + b_e) is above τ, that is iff R_e · h + b_e >
 // LOGIT_THRESHOLD; the running experts are listed in order in `experts` (count first)
-// for the FFN kernels, which stay on the device (no readback), and their mask is kept
-// per position for the page.
+// for the FFN kernels, which stay on the device (no readback), followed by the grid of
+// the gate/up kernel's indirect dispatch (GROUPS_PER_EXPERT workgroups per listed
+// expert); their mask is kept per position for the page.
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm: array<f32>;
+// R is stored input after input (R[j · EXPERTS + e]): neighbouring invocations read
+// neighbouring words.
 @group(0) @binding(2) var<storage, read> R: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> experts: array<u32>;
@@ -22,7 +25,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     if (lid < EXPERTS) {
         var z = 0.0;
         for (var j = 0u; j < DIM; j++) {
-            z += R[lid * DIM + j] * input(j);
+            z += R[j * EXPERTS + lid] * input(j);
         }
         running = select(0u, 1u, z + bias[lid] > LOGIT_THRESHOLD);
     }
@@ -39,6 +42,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
             }
         }
         experts[0] = count;
+        experts[1u + EXPERTS] = count * GROUPS_PER_EXPERT;
+        experts[2u + EXPERTS] = 1u;
+        experts[3u + EXPERTS] = 1u;
         used[2u * step.pos] = mask.x;
         used[2u * step.pos + 1u] = mask.y;
     }

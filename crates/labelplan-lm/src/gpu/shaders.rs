@@ -99,7 +99,7 @@ fn listed_input(len: usize) -> String {
     format!(
         "var<workgroup> staged: array<f32, {len}>;\n\
          fn input(j: u32) -> f32 {{ return staged[j]; }}\n\
-         fn stage(lid: u32) {{\n    for (var i = lid; i < experts[0] * 32u; i += 64u) {{\n        \
+         fn stage(lid: u32) {{\n    let n = experts[0] * 32u;\n    for (var i = lid; i < n; i += 64u) {{\n        \
          let j = experts[1u + i / 32u] * 32u + i % 32u;\n        staged[j] = inp[j];\n    }}\n    \
          workgroupBarrier();\n}}\n"
     )
@@ -192,6 +192,9 @@ fn gate_up_parts(c: &Config, types: [DType; 2]) -> [String; 4] {
     ]
 }
 
+/// Workgroups of the sparse gate/up kernel per listed expert (8 rows each).
+const GROUPS_PER_EXPERT: usize = EXPERT_SIZE / 8;
+
 /// A layer's router over `experts` experts (at most 64, one invocation each) and the
 /// compaction of the chosen ones: an expert runs iff its router's logit is above
 /// `logit_threshold`.
@@ -199,6 +202,7 @@ pub fn router(c: &Config, positions: usize, experts: usize, logit_threshold: f32
     let mut constants = model_constants(c, positions);
     constants.push(("EXPERTS", u(experts)));
     constants.push(("LOGIT_THRESHOLD", f(logit_threshold)));
+    constants.push(("GROUPS_PER_EXPERT", u(GROUPS_PER_EXPERT)));
     assemble("router", &constants, &[NORM, &normed_input(c)], include_str!("router.wgsl"))
 }
 
@@ -206,7 +210,7 @@ pub fn router(c: &Config, positions: usize, experts: usize, logit_threshold: f32
 pub fn ffn_in_sparse(c: &Config, positions: usize, types: [DType; 2]) -> Shader {
     let mut constants = model_constants(c, positions);
     constants.push(("EXPERT_SIZE", u(EXPERT_SIZE)));
-    constants.push(("GROUPS_PER_EXPERT", u(EXPERT_SIZE / 8)));
+    constants.push(("GROUPS_PER_EXPERT", u(GROUPS_PER_EXPERT)));
     let parts = gate_up_parts(c, types);
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     assemble("ffn_in_sparse", &constants, &parts, include_str!("ffn_in_sparse.wgsl"))
@@ -220,10 +224,14 @@ pub fn down_sparse(c: &Config, positions: usize, dtype: DType, layout: Layout) -
     assemble("down_sparse", &constants, &[&listed_input(c.ff), &w], include_str!("down_sparse.wgsl"))
 }
 
+/// Groups of 8 rows each workgroup of the head takes.
+pub const HEAD_PASSES: usize = 4;
+
 /// The final norm and the logits.
 pub fn head(c: &Config, positions: usize, dtype: DType) -> Shader {
     let mut constants = model_constants(c, positions);
     constants.push(("ROWS", u(c.vocab)));
+    constants.push(("PASSES", u(HEAD_PASSES)));
     let w = weight("W", dtype, c.dim, Read::Products);
     assemble("head", &constants, &[NORM, &normed_input(c), &w], include_str!("head.wgsl"))
 }
