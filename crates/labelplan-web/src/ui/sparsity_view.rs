@@ -144,6 +144,15 @@ fn kind_style(kind: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// A point's radius: the chosen set's ringed and larger, stage 1's smaller.
+fn radius(kind: &str, chosen: bool) -> &'static str {
+    match (chosen, kind) {
+        (true, _) => "7",
+        (false, "lte-stage1") => "2.5",
+        _ => "4.5",
+    }
+}
+
 /// Properties of [`SparsityChart`].
 #[derive(Properties, PartialEq)]
 pub struct ChartProps {
@@ -162,7 +171,10 @@ pub struct ChartProps {
 #[function_component]
 pub fn SparsityChart(props: &ChartProps) -> Html {
     let drawable = |r: &&Measured| r.perplexity.is_finite() && r.perplexity > 0.0;
-    let rows: Vec<&Measured> = props.rows.iter().filter(drawable).collect();
+    let mut rows: Vec<&Measured> = props.rows.iter().filter(drawable).collect();
+    // Stage 1 only sits next to its stage 2: drawn last and smaller, so neither hides
+    // the other.
+    rows.sort_by_key(|r| r.kind == "lte-stage1");
     let measured: Vec<&Measured> = props.measured.iter().filter(drawable).collect();
     let (lo, hi) = rows
         .iter()
@@ -217,7 +229,7 @@ pub fn SparsityChart(props: &ChartProps) -> Html {
                     let (colour, _) = kind_style(&r.kind);
                     let chosen = props.chosen.as_deref() == Some(r.label.as_str());
                     html! {
-                        <circle cx={x(r.sparsity).to_string()} cy={y(r.perplexity).to_string()} r={if chosen { "7" } else { "4.5" }}
+                        <circle cx={x(r.sparsity).to_string()} cy={y(r.perplexity).to_string()} r={radius(&r.kind, chosen)}
                             fill={colour} stroke={if chosen { "#000" } else { "none" }} stroke-width="2">
                             <title>{ format!("{}: perplexity {:.1} at {:.1}% of experts off", r.label, r.perplexity, 100.0 * r.sparsity) }</title>
                         </circle>
@@ -228,7 +240,7 @@ pub fn SparsityChart(props: &ChartProps) -> Html {
                     let ly = TOP + 16.0 * i as f64 + 6.0;
                     html! {
                         <g>
-                            <circle cx={(WIDTH - RIGHT + 16.0).to_string()} cy={ly.to_string()} r="4.5" fill={colour} />
+                            <circle cx={(WIDTH - RIGHT + 16.0).to_string()} cy={ly.to_string()} r={radius(kind, false)} fill={colour} />
                             <text x={(WIDTH - RIGHT + 26.0).to_string()} y={(ly + 4.0).to_string()}>{ name }</text>
                         </g>
                     }
