@@ -310,7 +310,7 @@ impl GpuModel {
         let mut sparse = Vec::with_capacity(layers);
         for (l, w) in self.ffn.iter().enumerate() {
             let ffn_in = kernel(shaders::ffn_in_sparse(c, self.positions, [w.types[0], w.types[1]])).await?;
-            let down = kernel(shaders::down_sparse(c, self.positions, w.types[2], w.down_layout)).await?;
+            let down = kernel(shaders::down_sparse(c, self.positions, (w.types[2], w.down_layout))).await?;
             let scales = routers.scales.as_ref().map_or_else(|| vec![1.0; experts], |s| s[l].clone());
             let buffers = [
                 ctx.buffer("lm.router.weight", f32_bytes(&transposed(&routers.weights[l], c.dim))),

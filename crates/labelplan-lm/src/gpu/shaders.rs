@@ -216,11 +216,11 @@ pub fn ffn_in_sparse(c: &Config, positions: usize, types: [DType; 2]) -> Shader 
     assemble("ffn_in_sparse", &constants, &parts, include_str!("ffn_in_sparse.wgsl"))
 }
 
-/// The down projection (of type `dtype`) over the listed experts' blocks only.
-pub fn down_sparse(c: &Config, positions: usize, dtype: DType, layout: Layout) -> Shader {
+/// The down projection (its type and layout) over the listed experts' blocks only.
+pub fn down_sparse(c: &Config, positions: usize, w: (DType, Layout)) -> Shader {
     let mut constants = model_constants(c, positions);
     constants.push(("ROWS", u(c.dim)));
-    let w = weight_in("W", dtype, c.ff, Read::Products, layout, c.dim);
+    let w = weight_in("W", w.0, c.ff, Read::Products, w.1, c.dim);
     assemble("down_sparse", &constants, &[&listed_input(c.ff), &w], include_str!("down_sparse.wgsl"))
 }
 
@@ -257,8 +257,8 @@ pub fn all(c: &Config, positions: usize) -> Vec<Shader> {
         out.push(add_product(c, positions, (t, Layout::Blocks), c.dim, c.ff));
         out.push(ffn_in(c, positions, [t; 2]));
         out.push(ffn_in_sparse(c, positions, [t; 2]));
-        out.push(down_sparse(c, positions, t, Layout::Rows));
-        out.push(down_sparse(c, positions, t, Layout::Blocks));
+        out.push(down_sparse(c, positions, (t, Layout::Rows)));
+        out.push(down_sparse(c, positions, (t, Layout::Blocks)));
         out.push(head(c, positions, t));
         out.push(embed(c, positions, t));
     }
