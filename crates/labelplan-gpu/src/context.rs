@@ -134,10 +134,23 @@ impl GpuContext {
 
     /// A zeroed storage buffer of `bytes` (also a copy source and destination).
     pub(crate) fn empty_storage(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.empty_storage_for(label, bytes, wgpu::BufferUsages::empty())
+    }
+
+    /// [`GpuContext::empty_storage`] with the `extra` usages too.
+    pub(crate) fn empty_storage_for(
+        &self,
+        label: &str,
+        bytes: u64,
+        extra: wgpu::BufferUsages,
+    ) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes.max(4),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST
+                | extra,
             mapped_at_creation: false,
         })
     }

@@ -99,16 +99,7 @@ impl GpuContext {
     /// A zeroed storage buffer of `bytes` from which [`GpuCommand::DispatchIndirect`] may
     /// also read its grid.
     pub fn zeroed_indirect(&self, label: &str, bytes: u64) -> GpuBuffer {
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: bytes.max(12),
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::INDIRECT
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        GpuBuffer { buffer, bytes }
+        GpuBuffer { buffer: self.empty_storage_for(label, bytes, wgpu::BufferUsages::INDIRECT), bytes }
     }
 
     /// A uniform buffer of `bytes` (a multiple of 16), written with [`GpuContext::write`]

@@ -11,19 +11,10 @@
 @group(0) @binding(5) var<storage, read> experts: array<u32>;
 @group(0) @binding(6) var<storage, read> scales: array<f32>;
 
-var<workgroup> listed: u32;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let g = wid.x + wid.y * nwg.x;
-    if (lid == 0u) {
-        listed = experts[0];
-    }
-    // A guard only: the router sized the grid to the listed experts.
-    if (g >= workgroupUniformLoad(&listed) * GROUPS_PER_EXPERT) {
-        return;
-    }
     norm_scale(lid);
     stage(lid);
     let e = experts[1u + g / GROUPS_PER_EXPERT];

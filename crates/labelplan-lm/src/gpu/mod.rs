@@ -416,10 +416,8 @@ impl GpuModel {
             }
             let last = chunk_end == wanted;
             if last {
-                commands.push(GpuCommand::Dispatch(
-                    &self.head,
-                    c.vocab.div_ceil(8 * shaders::HEAD_PASSES) as u32,
-                ));
+                let head_groups = groups(c.vocab).div_ceil(shaders::HEAD_PASSES as u32);
+                commands.push(GpuCommand::Dispatch(&self.head, head_groups));
                 commands.push(GpuCommand::Dispatch(&self.argmax, 1));
             }
             let reads = if last { vec![(&self.tokens, 4 * wanted as u64, 4)] } else { Vec::new() };
