@@ -3,7 +3,8 @@
 // (WebGPU off), the same prompt and greedy decode in the same script. Figures are the
 // page's own: time to the first token (the prompt read, then one token), and tokens per
 // second after it, dense and with each shipped sparsity set. A first generation compiles
-// the GPU's pipelines and is not counted.
+// the GPU's pipelines and is not counted. Then the page's timing of the FFN alone and
+// of decoding against the share of experts off (0, 30, 50, 70%).
 // Usage: LABELPLAN_DIST=... node bench_lm.mjs   (prints one JSON line per backend)
 import { serveDist, launch } from './harness.mjs';
 
@@ -54,6 +55,20 @@ try {
         console.log(JSON.stringify({ backend, ffn: label, ffn_flops_saved_percent: flops === null ? 0 : Number(flops),
           prompt_tokens: read, first_token_ms: Number(first), prefill_tokens_per_s: +(read / (Number(first) / 1000)).toFixed(1),
           decode_tokens_per_s: +rate.toFixed(3), token_time_vs_dense: +(dense / rate).toFixed(2), tokens: Number(produced) }));
+      }
+      // The page's own timing of every layer's FFN and of decoding against the share of
+      // experts off (routers with a fixed share; best of three rounds).
+      await page.getByTestId('lm-speed-rounds').fill('3');
+      await page.getByTestId('lm-speed-rounds').dispatchEvent('change');
+      await page.getByTestId('lm-speed').click();
+      const speed = page.getByTestId('lm-speed-table');
+      await speed.waitFor({ timeout: 3_600_000 });
+      const backend = await speed.getAttribute('data-backend');
+      for (const row of await speed.locator('tr[data-off]').all()) {
+        const at = async (a) => Number(await row.getAttribute(a));
+        console.log(JSON.stringify({ backend, experts_off: await row.getAttribute('data-off'),
+          ffn_ms_per_token: +(await at('data-ffn-ms')).toFixed(2), ffn_vs_dense: +(await at('data-ffn-ratio')).toFixed(2),
+          decode_tokens_per_s: +(await at('data-tokens-per-second')).toFixed(3), token_time_vs_dense: +(await at('data-token-ratio')).toFixed(2) }));
       }
     } finally {
       await context.close();

@@ -114,7 +114,7 @@ async function generateSparse(page, label) {
   return { tokens, stats, backend, heatmap };
 }
 
-test('an LTE set runs sparse on WebGPU and on the CPU with the same tokens; heatmap, token experts and chart drawn', async () => {
+test('an LTE set runs sparse on WebGPU and on the CPU with the same tokens; heatmap, token experts, chart and speed table drawn', async () => {
   const runs = [];
   for (const webgpu of [true, false]) {
     await withBrowser({ webgpu }, async ({ page, logs }) => {
@@ -148,6 +148,22 @@ test('an LTE set runs sparse on WebGPU and on the CPU with the same tokens; heat
         assert.equal(await table.locator('tr').count(), 1 + sets, 'a header, dense and every set');
         assert.equal(await chart.locator('circle.measured-here').count(), sets);
         await screenshots(page, 'model-sparse-measured');
+        // The FFN and decoding timed here against the share of experts off: a row per
+        // share, dense first (the figures are this machine's; only their form is checked).
+        await page.getByTestId('lm-speed-rounds').fill('1');
+        await page.getByTestId('lm-speed-rounds').dispatchEvent('change');
+        await page.getByTestId('lm-speed').click();
+        const speed = page.getByTestId('lm-speed-table');
+        await speed.waitFor({ timeout: 600_000 });
+        assert.equal(await speed.getAttribute('data-backend'), 'CPU');
+        const rows = speed.locator('tr[data-off]');
+        assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.off)), ['dense', '0', '0.3', '0.5', '0.7']);
+        for (const attr of ['data-ffn-ms', 'data-tokens-per-second']) {
+          const values = await rows.evaluateAll((trs, a) => trs.map((tr) => Number(tr.getAttribute(a))), attr);
+          assert.ok(values.every((v) => Number.isFinite(v) && v > 0), `${attr}: ${values}`);
+        }
+        assert.equal(await rows.first().getAttribute('data-ffn-ratio'), '1');
+        await screenshots(page, 'model-speed');
       }
       runs.push({ tokens, share });
     });

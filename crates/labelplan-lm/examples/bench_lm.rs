@@ -15,11 +15,10 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 use labelplan_gpu::{GpuContext, GpuOptions};
 use labelplan_lm::eval::held_out;
-use labelplan_lm::experts::{Grouping, EXPERT_SIZE};
-use labelplan_lm::gpu::GpuModel;
+use labelplan_lm::experts::Grouping;
 use labelplan_lm::model::{argmax, Products};
-use labelplan_lm::sparse::{FfnScratch, Routers, Sparsity};
-use labelplan_lm::{Config, DType, Loaded, Model, Session};
+use labelplan_lm::speed::{self, SpeedPlan};
+use labelplan_lm::{DType, Loaded, Model, Session};
 use pollster::block_on;
 
 const PROMPT_TOKENS: usize = 64;
@@ -158,99 +157,47 @@ fn main() {
     sparsity_table(&loaded.model, &prompt);
 }
 
-/// The sparsity table's rows: a name and the share of each layer's experts off (`None`:
-/// the dense FFN).
-const SPARSITIES: [(&str, Option<f32>); 5] = [
-    ("dense", None),
-    ("routed, 0% off", Some(0.0)),
-    ("30% off", Some(0.3)),
-    ("50% off", Some(0.5)),
-    ("70% off", Some(0.7)),
-];
+/// Tokens of the prompt before the GPU decodes in the sparsity table (lavapipe: about a
+/// second a token).
+const GPU_PROMPT: usize = 4;
 
-/// Routers that switch off `share` of each layer's experts for every token (zero weights,
-/// a bias of ±1; a different set per layer): the router and the sparse kernels run as
-/// with trained routers, at an exact sparsity.
-fn fixed_share(c: &Config, share: f32) -> Sparsity {
-    let experts = c.ff / EXPERT_SIZE;
-    let off = (share * experts as f32).round() as usize;
-    let masks: Vec<Vec<bool>> =
-        (0..c.layers).map(|l| (0..experts).map(|e| (7 * e + 5 * l) % experts >= off).collect()).collect();
-    Sparsity::Routers(Routers::from_masks(&masks, c.dim))
-}
-
-/// Tokens the GPU decodes per sparsity and round in the sparsity table.
-const GPU_DECODE: usize = 8;
-
-/// FFN time per token (every layer's FFN on a fixed input: 8 tokens on the CPU, best of
-/// five rounds; 4 on the GPU, best of three) and decode tokens/s against the share of
-/// experts off, on the CPU and on the GPU, the model grouped into experts (down
-/// re-stored as F16, as the sets run it).
+/// FFN time per token and decode tokens/s against the share of experts off, on the CPU
+/// (best of five rounds) and on the GPU (best of three, fewer tokens), the model grouped
+/// into experts (down re-stored as F16, as the sets run it).
 fn sparsity_table(model: &Model, prompt: &[u32]) {
     let c = &model.config;
     let grouped = std::sync::Arc::new(model.grouped(&Grouping::contiguous(c.layers, c.ff), DType::F16));
-    let sparsities: Vec<Sparsity> =
-        SPARSITIES.iter().map(|(_, share)| share.map_or(Sparsity::Dense, |s| fixed_share(c, s))).collect();
-    let h: Vec<f32> = (0..c.dim).map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 2.0).collect();
-    let cpu_ffn = |sparsity: &Sparsity| {
-        let (mut out, mut scratch) = (vec![0.0; c.dim], FfnScratch::new(c.ff));
-        let start = Instant::now();
-        for _ in 0..8 {
-            for (l, layer) in grouped.layers.iter().enumerate() {
-                sparsity.ffn(layer, l, &h, &mut out, grouped.products, &mut scratch);
-            }
-        }
-        start.elapsed().as_secs_f64() * 1000.0 / 8.0
-    };
-    let positions = prompt.len() + DECODE_TOKENS + 1;
-    let mut cpu = vec![(f64::MAX, 0.0_f64); sparsities.len()];
-    for _ in 0..5 {
-        for (s, best) in sparsities.iter().zip(&mut cpu) {
-            let mut session = Session::cpu(grouped.clone(), positions);
-            block_on(session.set_sparsity(s.clone())).expect("CPU sparsity");
-            *best = (best.0.min(cpu_ffn(s)), best.1.max(ours(&mut session, prompt).1));
-        }
-    }
-    // The GPU (lavapipe here: minutes per round) decodes a few tokens after a short
-    // prompt; every figure is the best of three rounds taken in turns, like the CPU's.
-    let mut gpu = vec![(f64::MAX, 0.0_f64); sparsities.len()];
+    let started = Instant::now();
+    let now_ms = || started.elapsed().as_secs_f64() * 1000.0;
+    let go_on = |_, _| std::future::ready(true);
+    let mut cpu = Session::cpu(grouped.clone(), prompt.len() + DECODE_TOKENS);
+    let plan = SpeedPlan { rounds: 5, ffn_repeats: 8, decode_tokens: DECODE_TOKENS };
+    let cpu =
+        block_on(speed::measure(&mut cpu, plan, prompt, &now_ms, go_on)).expect("CPU").expect("not stopped");
     let ctx = block_on(GpuContext::new(GpuOptions::default()));
-    if let Ok(ctx) = &ctx {
-        let mut m = block_on(GpuModel::upload(ctx, &grouped, positions)).expect("uploads");
-        for round in 0..3 {
-            for (s, best) in sparsities.iter().zip(&mut gpu) {
-                block_on(m.set_sparsity(s)).expect("GPU sparsity");
-                if round == 0 {
-                    // Compiles the pipelines; not counted.
-                    block_on(m.run_ffns(1)).expect("warm-up");
-                }
-                let start = Instant::now();
-                block_on(m.run_ffns(4)).expect("FFNs");
-                let ffn = start.elapsed().as_secs_f64() * 1000.0 / 4.0;
-                m.truncate(0);
-                let mut next = block_on(m.feed(&prompt[..4])).expect("prefill");
-                let start = Instant::now();
-                for _ in 0..GPU_DECODE {
-                    next = block_on(m.feed(&[next])).expect("decode");
-                }
-                *best = (best.0.min(ffn), best.1.max(rate(GPU_DECODE, start)));
-                m.truncate(0);
-            }
-        }
-    }
+    let gpu = ctx.as_ref().ok().map(|ctx| {
+        let plan = SpeedPlan { rounds: 3, ffn_repeats: 4, decode_tokens: 8 };
+        let positions = GPU_PROMPT + plan.decode_tokens;
+        let mut gpu = block_on(Session::gpu(ctx, &grouped, positions)).expect("uploads");
+        block_on(speed::measure(&mut gpu, plan, &prompt[..GPU_PROMPT], &now_ms, go_on))
+            .expect("GPU")
+            .expect("not stopped")
+    });
     println!("\nFFN time per token and decode against the share of experts off (grouped model, down F16):");
     println!(
         "{:<10} {:<16} {:>12} {:>8} {:>14} {:>8}",
         "pass", "sparsity", "FFN ms/token", "x dense", "decode tok/s", "x dense"
     );
-    let gpu = if ctx.is_ok() { gpu } else { Vec::new() };
-    let backends: [(&str, &[(f64, f64)]); 2] = [("CPU", &cpu), ("GPU", &gpu)];
-    for (pass, rows) in backends {
-        for ((name, _), &(ffn, decode)) in SPARSITIES.iter().zip(rows) {
+    let backends = [("CPU", Some(cpu)), ("GPU", gpu)];
+    for (pass, rows) in backends.iter().filter_map(|(p, r)| Some((p, r.as_ref()?))) {
+        for row in rows {
             println!(
-                "{pass:<10} {name:<16} {ffn:>12.2} {:>8.2} {decode:>14.2} {:>8.2}",
-                ffn / rows[0].0,
-                rows[0].1 / decode
+                "{pass:<10} {:<16} {:>12.2} {:>8.2} {:>14.2} {:>8.2}",
+                row.name,
+                row.ffn_ms,
+                row.ffn_ratio(&rows[0]),
+                row.tokens_per_second,
+                row.token_ratio(&rows[0])
             );
         }
     }

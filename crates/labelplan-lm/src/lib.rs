@@ -13,7 +13,8 @@
 //! - [`sample`]: greedy, temperature and top-p choice of the next token, seeded;
 //! - [`chat`]: a conversation in the GGUF's own chat template;
 //! - [`session`]: a conversation on either pass, fed a few tokens at a time;
-//! - [`eval`]: perplexity on held-out text.
+//! - [`eval`]: perplexity on held-out text;
+//! - [`speed`]: the FFN's and a token's time against the share of experts off.
 
 pub mod chat;
 pub mod eval;
@@ -26,6 +27,7 @@ pub mod sample;
 pub mod session;
 pub mod shipped;
 pub mod sparse;
+pub mod speed;
 pub mod tokenizer;
 
 pub use gguf::{Gguf, GgufError, TensorInfo, Value};

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use labelplan_gpu::GpuContext;
 
 use crate::gpu::{GpuModel, GpuModelError};
-use crate::model::{argmax, Cache, Model};
-use crate::sparse::Sparsity;
+use crate::model::{argmax, Cache, Config, Model};
+use crate::sparse::{FfnScratch, Sparsity};
 
 /// Where the forward pass runs. The CPU keeps its sparsity and which experts each fed
 /// position used (bit e of `used[position][layer]`); the GPU keeps both on the device.
@@ -47,6 +47,14 @@ impl Session {
     pub async fn gpu(ctx: &GpuContext, model: &Model, positions: usize) -> Result<Session, GpuModelError> {
         let gpu = GpuModel::upload(ctx, model, positions).await?;
         Ok(Session { pass: Pass::Gpu(Box::new(gpu)), fed: Vec::new(), positions })
+    }
+
+    /// The model's shape.
+    pub fn config(&self) -> &Config {
+        match &self.pass {
+            Pass::Cpu { model, .. } => &model.config,
+            Pass::Gpu(gpu) => gpu.config(),
+        }
     }
 
     /// Whether the pass runs on the GPU.
@@ -116,6 +124,28 @@ impl Session {
         match &mut self.pass {
             Pass::Cpu { sparsity: s, .. } => *s = sparsity,
             Pass::Gpu(gpu) => gpu.set_sparsity(&sparsity).await?,
+        }
+        Ok(())
+    }
+
+    /// Runs every layer's FFN `repeats` times on a fixed input with the sparsity set:
+    /// what a benchmark times to tell the FFN's share of a token from the rest. Forgets
+    /// what was fed (the GPU overwrites its residual stream).
+    pub async fn run_ffns(&mut self, repeats: usize) -> Result<(), GpuModelError> {
+        self.keep_prefix_of(&[]);
+        match &mut self.pass {
+            Pass::Cpu { model, sparsity, .. } => {
+                let c = &model.config;
+                let h: Vec<f32> = (0..c.dim).map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 2.0).collect();
+                let (mut out, mut scratch) = (vec![0.0; c.dim], FfnScratch::new(c.ff));
+                for _ in 0..repeats {
+                    for (l, layer) in model.layers.iter().enumerate() {
+                        sparsity.ffn(layer, l, &h, &mut out, model.products, &mut scratch);
+                    }
+                }
+                std::hint::black_box(&out);
+            }
+            Pass::Gpu(gpu) => gpu.run_ffns(repeats).await?,
         }
         Ok(())
     }

@@ -17,13 +17,14 @@ use labelplan_lm::model::Products;
 use labelplan_lm::sample::{Sampler, Sampling};
 use labelplan_lm::shipped::Measured;
 use labelplan_lm::sparse::{SparseSet, Sparsity};
+use labelplan_lm::speed::{self, SpeedPlan};
 use labelplan_lm::{DType, Loaded, Model, Session, Tokenizer};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::protocol::{
-    ExpertUse, Generate, Generated, Measure, ModelInfo, ModelSource, Response, SparsityChoice,
+    ExpertUse, Generate, Generated, Measure, ModelInfo, ModelSource, Response, SparsityChoice, SpeedReport,
 };
 
 /// Tokens a conversation may hold (prompt and answers), on either pass.
@@ -289,6 +290,59 @@ pub async fn measure(
         rows.push(Measured { label, kind, perplexity: run.perplexity().value(), sparsity: run.sparsity() });
     }
     Ok(rows)
+}
+
+/// What the speed timing decodes after (any text would do: its routers ignore it).
+const TIMING_PROMPT: &str = "The capital of France is";
+
+/// Times every layer's FFN and decoding against the share of experts off
+/// ([`speed::measure`]) on the model grouped into experts (the sets' grouping if one was
+/// made, else neighbours: the speed is the same), on the GPU when `gpu` holds one (an
+/// upload of its own, sized for the timing) or the CPU. It holds the session, so no
+/// generation runs beside it.
+pub async fn time_sparsity(
+    lm: &LanguageModel,
+    rounds: u32,
+    gpu: Option<Result<GpuContext, String>>,
+    job: &dyn Reporter,
+) -> Result<SpeedReport, String> {
+    let _held = lm.session.lock().await;
+    let c = &lm.model.config;
+    if !c.ff.is_multiple_of(EXPERT_SIZE) {
+        return Err(format!(
+            "this model's FFN of {} neurons does not split into experts of {EXPERT_SIZE}",
+            c.ff
+        ));
+    }
+    let grouping = lm.grouped.borrow().as_ref().map(|(g, _)| g.clone());
+    let grouping = grouping.unwrap_or_else(|| Grouping::contiguous(c.layers, c.ff));
+    let model = grouped_model(lm, &grouping, job).await;
+    let prompt = lm.tokenizer.encode(TIMING_PROMPT);
+    let plan = SpeedPlan { rounds: rounds.max(1) as usize, ffn_repeats: 4, decode_tokens: 8 };
+    let positions = prompt.len() + plan.decode_tokens;
+    let (mut session, backend) = match gpu {
+        Some(Ok(ctx)) => {
+            job.progress("Uploading the model to the GPU", Unit::Steps, 0, 0);
+            let session =
+                Session::gpu(&ctx, &model, positions).await.map_err(|e| format!("the GPU failed: {e}"))?;
+            (session, format!("WebGPU: {}", ctx.adapter_description()))
+        }
+        Some(Err(why)) => return Err(why),
+        None => (Session::cpu(model, positions), "CPU".to_owned()),
+    };
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let clock = scope.performance().ok_or("this browser gives workers no clock (performance.now)")?;
+    let between = |done: usize, total: usize| async move {
+        let row = speed::SHARES[done % speed::SHARES.len()].0;
+        job.progress(&format!("Timing the FFN and decoding: {row}"), Unit::Steps, done as u64, total as u64);
+        crate::worker::next_macrotask().await;
+        !job.cancelled()
+    };
+    let rows = speed::measure(&mut session, plan, &prompt, &|| clock.now(), between)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("cancelled")?;
+    Ok(SpeedReport { backend, rows })
 }
 
 /// The prompt's text: the messages in the chat template, or the one text as it is.

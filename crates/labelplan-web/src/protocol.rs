@@ -99,6 +99,27 @@ pub enum Request {
     /// Perplexity on the user's text of the dense model and of each set (answered by
     /// [`Response::Measured`]): a job.
     Measure(Box<Measure>),
+    /// The FFN's and a decoded token's time against the share of experts off, on this
+    /// device (answered by [`Response::Timed`]): a job.
+    TimeSparsity(TimeSparsity),
+}
+
+/// What to time: where, and for how many rounds (each row keeps its best).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeSparsity {
+    /// WebGPU, else the CPU.
+    pub on_gpu: bool,
+    /// Rounds over every row.
+    pub rounds: u32,
+}
+
+/// The timing's rows, dense first, and where they ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeedReport {
+    /// "WebGPU: adapter" or "CPU", with why the GPU was not used if it was asked for.
+    pub backend: String,
+    /// One row per share of experts off.
+    pub rows: Vec<labelplan_lm::speed::SpeedRow>,
 }
 
 /// What to measure: the first `tokens` tokens of `text`, dense and with each set, on
@@ -348,6 +369,8 @@ pub enum Response {
     Generated(Generated),
     /// Perplexities measured on the user's text: dense first, then each set.
     Measured(Vec<labelplan_lm::shipped::Measured>),
+    /// The FFN and decoding timed against the share of experts off.
+    Timed(SpeedReport),
 }
 
 /// One row of a dataset as hovering shows it.

@@ -31,7 +31,7 @@ use crate::blob_reader::BlobReader;
 use crate::model_jobs::{self, LanguageModel, Reporter};
 use crate::protocol::{
     BackendStatus, ColumnCodes, Failure, FileHandle, Generate, Item, MapDraw, Measure, ModelSource, Request,
-    Response, Tagged,
+    Response, Tagged, TimeSparsity,
 };
 
 /// Everything the worker keeps between requests.
@@ -231,6 +231,9 @@ async fn handle(request: Request, state: Rc<RefCell<State>>, answers: Answers, c
         Request::Measure(request) => {
             measure(&request, &state, ModelJob { answers: answers.clone(), cancel }).await
         }
+        Request::TimeSparsity(request) => {
+            time_sparsity(request, &state, ModelJob { answers: answers.clone(), cancel }).await
+        }
         Request::Export(_)
         | Request::Describe { .. }
         | Request::Column { .. }
@@ -306,6 +309,26 @@ async fn measure(request: &Measure, state: &Rc<RefCell<State>>, job: ModelJob) -
     match model_jobs::measure(&lm, request, &job).await {
         Ok(_) if job.cancelled() => Err(Response::Cancelled),
         Ok(rows) => Ok(Response::Measured(rows)),
+        Err(message) => Err(failure(message)),
+    }
+}
+
+/// Times the loaded language model's FFN and decoding against the share of experts off.
+async fn time_sparsity(
+    request: TimeSparsity,
+    state: &Rc<RefCell<State>>,
+    job: ModelJob,
+) -> Result<Response, Response> {
+    let (lm, gpu) = {
+        let s = state.borrow();
+        (s.language_model.clone(), s.backend.gpu.clone())
+    };
+    let lm = lm.ok_or_else(|| failure("load a model first".into()))?;
+    let gpu = if request.on_gpu { Some(gpu.map_err(|why| format!("no WebGPU here: {why}"))) } else { None };
+    match model_jobs::time_sparsity(&lm, request.rounds, gpu, &job).await {
+        Ok(_) if job.cancelled() => Err(Response::Cancelled),
+        Ok(report) => Ok(Response::Timed(report)),
+        Err(_) if job.cancelled() => Err(Response::Cancelled),
         Err(message) => Err(failure(message)),
     }
 }

@@ -12,8 +12,9 @@ var<workgroup> best_index: array<u32, 256>;
 fn main(@builtin(local_invocation_index) lid: u32) {
     var v = -3.4e38;
     var at = 0u;
-    for (var i = lid; i < VOCAB; i += 256u) {
-        if (logits[i] > v) {
+    for (var i0 = 0u; i0 < VOCAB; i0 += 256u) {
+        let i = i0 + lid;
+        if (i < VOCAB && logits[i] > v) {
             v = logits[i];
             at = i;
         }

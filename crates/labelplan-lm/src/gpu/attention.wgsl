@@ -41,10 +41,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
     let top = shared_max[0];
     var sum = 0.0;
-    for (var t = lid; t < n; t += 64u) {
-        let e = exp(scores[s0 + t] - top);
-        scores[s0 + t] = e;
-        sum += e;
+    for (var t0 = 0u; t0 < n; t0 += 64u) {
+        let t = t0 + lid;
+        if (t < n) {
+            let e = exp(scores[s0 + t] - top);
+            scores[s0 + t] = e;
+            sum += e;
+        }
     }
     storageBarrier();
     let total = group_sum(lid, sum);

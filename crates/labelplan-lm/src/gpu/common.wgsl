@@ -1,6 +1,6 @@
 // What the kernels share: the step's position, and for the matrix-vector products 64
-// invocations per workgroup, 8 rows per workgroup, 8 lanes per row each summing every
-// 8th block.
+// invocations per workgroup, 8 rows at a time (`passes.wgsl`), 8 lanes per row each
+// summing every 8th block.
 
 const LANES: u32 = 8u;
 const ROWS_PER_GROUP: u32 = 8u;
@@ -10,21 +10,6 @@ struct Step {
 }
 
 var<workgroup> partial: array<f32, 64>;
-
-// The sum of `v` over the lanes of `lid`'s row, valid at lane 0. Called by every
-// invocation (it holds barriers).
-fn lane_sum(lid: u32, v: f32) -> f32 {
-    partial[lid] = v;
-    workgroupBarrier();
-    var s = 0.0;
-    if (lid % LANES == 0u) {
-        for (var i = 0u; i < LANES; i++) {
-            s += partial[lid + i];
-        }
-    }
-    workgroupBarrier();
-    return s;
-}
 
 // The sum of `v` over the whole workgroup, for every invocation.
 fn group_sum(lid: u32, v: f32) -> f32 {
@@ -41,9 +26,4 @@ fn group_sum(lid: u32, v: f32) -> f32 {
     let s = partial[0];
     workgroupBarrier();
     return s;
-}
-
-// Row and lane of this invocation in workgroup `g`.
-fn row_of(g: u32, lid: u32) -> u32 {
-    return g * ROWS_PER_GROUP + lid / LANES;
 }

@@ -11,18 +11,27 @@
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    stage(lid);
-    let row = row_of(wid.x + wid.y * nwg.x, lid);
+    let first = first_row(wid.x + wid.y * nwg.x);
     let lane = lid % LANES;
     let count = experts[0];
-    var acc = 0.0;
-    if (row < ROWS) {
-        for (var k = lane; k < count; k += LANES) {
-            acc += block_W(row, experts[1u + k]);
+    for (var p = 0u; p < PASSES; p++) {
+        let row = first + pass_row(p, lid);
+        var acc = 0.0;
+        if (row < ROWS) {
+            // The same trip count in every invocation (a software GPU runs a loop whose
+            // counter starts at the lane far slower).
+            for (var k0 = 0u; k0 < count; k0 += LANES) {
+                let k = k0 + lane;
+                if (k < count) {
+                    acc += block_W(row, experts[1u + k]);
+                }
+            }
         }
+        lanes[p * 64u + lid] = vec2(acc, 0.0);
     }
-    let total = lane_sum(lid, acc);
-    if (lane == 0u && row < ROWS) {
-        x[row] += total;
+    workgroupBarrier();
+    let row = first + lid;
+    if (lid < PASSES * ROWS_PER_GROUP && row < ROWS) {
+        x[row] += lanes_total(lid).x;
     }
 }

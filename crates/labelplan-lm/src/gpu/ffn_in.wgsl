@@ -11,17 +11,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     norm_scale(lid);
     stage(lid);
-    let row = row_of(wid.x + wid.y * nwg.x, lid);
+    let first = first_row(wid.x + wid.y * nwg.x);
     let lane = lid % LANES;
-    var g = 0.0;
-    var u = 0.0;
-    if (row < ROWS) {
-        g = lane_WG(row, lane);
-        u = lane_WU(row, lane);
+    for (var p = 0u; p < PASSES; p++) {
+        let row = first + pass_row(p, lid);
+        var gate_up = vec2(0.0);
+        if (row < ROWS) {
+            gate_up = vec2(lane_WG(row, lane), lane_WU(row, lane));
+        }
+        lanes[p * 64u + lid] = gate_up;
     }
-    let gate = lane_sum(lid, g);
-    let up = lane_sum(lid, u);
-    if (lane == 0u && row < ROWS) {
-        act[row] = gate / (1.0 + exp(-gate)) * up;
+    workgroupBarrier();
+    let row = first + lid;
+    if (lid < PASSES * ROWS_PER_GROUP && row < ROWS) {
+        let t = lanes_total(lid);
+        act[row] = t.x / (1.0 + exp(-t.x)) * t.y;
     }
 }

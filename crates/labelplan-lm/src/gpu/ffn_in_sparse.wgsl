@@ -18,11 +18,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     norm_scale(lid);
     stage(lid);
     let e = experts[1u + g / GROUPS_PER_EXPERT];
-    let row = e * EXPERT_SIZE + (g % GROUPS_PER_EXPERT) * ROWS_PER_GROUP + lid / LANES;
+    let first = e * EXPERT_SIZE + first_row(g % GROUPS_PER_EXPERT);
     let lane = lid % LANES;
-    let gate = lane_sum(lid, lane_WG(row, lane));
-    let up = lane_sum(lid, lane_WU(row, lane));
-    if (lane == 0u) {
-        act[row] = gate / (1.0 + exp(-gate)) * up * scales[e];
+    for (var p = 0u; p < PASSES; p++) {
+        let row = first + pass_row(p, lid);
+        lanes[p * 64u + lid] = vec2(lane_WG(row, lane), lane_WU(row, lane));
+    }
+    workgroupBarrier();
+    if (lid < PASSES * ROWS_PER_GROUP) {
+        let t = lanes_total(lid);
+        act[first + lid] = t.x / (1.0 + exp(-t.x)) * t.y * scales[e];
     }
 }

@@ -1,6 +1,5 @@
 // The output head: the final RMSNorm of x, then the logits W · x, PASSES groups of rows
-// per workgroup (the norm and the staged input, DIM values, are worth reusing over
-// more than 8 of the vocabulary's rows).
+// per workgroup (`passes.wgsl`).
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm: array<f32>;
@@ -12,16 +11,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     norm_scale(lid);
     stage(lid);
+    let first = first_row(wid.x + wid.y * nwg.x);
     let lane = lid % LANES;
     for (var p = 0u; p < PASSES; p++) {
-        let row = row_of((wid.x + wid.y * nwg.x) * PASSES + p, lid);
+        let row = first + pass_row(p, lid);
         var acc = 0.0;
         if (row < ROWS) {
             acc = lane_W(row, lane);
         }
-        let total = lane_sum(lid, acc);
-        if (lane == 0u && row < ROWS) {
-            logits[row] = total;
-        }
+        lanes[p * 64u + lid] = vec2(acc, 0.0);
+    }
+    workgroupBarrier();
+    let row = first + lid;
+    if (lid < PASSES * ROWS_PER_GROUP && row < ROWS) {
+        logits[row] = lanes_total(lid).x;
     }
 }

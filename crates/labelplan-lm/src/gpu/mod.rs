@@ -20,6 +20,7 @@ use crate::experts::EXPERT_SIZE;
 use crate::model::{Config, Layout, Matrix, Model};
 use crate::quant::DType;
 use crate::sparse::{Routers, Sparsity};
+use shaders::product_groups;
 
 /// Positions queued in one submission during prefill (a browser may stop a single
 /// submission that runs for too long).
@@ -361,6 +362,11 @@ impl GpuModel {
         self.len == 0
     }
 
+    /// The model's shape.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Positions the cache holds.
     pub fn positions(&self) -> usize {
         self.positions
@@ -389,7 +395,6 @@ impl GpuModel {
         }
         self.ctx.write(&self.tokens, 4 * self.len as u64, bytemuck::cast_slice(tokens));
         let c = &self.config;
-        let groups = |rows: usize| rows.div_ceil(8) as u32;
         let kv = c.kv_heads * c.head_dim;
         let first = self.len;
         let mut next = 0;
@@ -407,17 +412,16 @@ impl GpuModel {
                 commands.push(GpuCommand::Dispatch(&self.embed, c.dim.div_ceil(64) as u32));
                 for (i, l) in self.layers.iter().enumerate() {
                     commands.extend([
-                        GpuCommand::Dispatch(&l.qkv, groups(c.dim + 2 * kv)),
+                        GpuCommand::Dispatch(&l.qkv, product_groups(c.dim + 2 * kv)),
                         GpuCommand::Dispatch(&l.attention, c.heads as u32),
-                        GpuCommand::Dispatch(&l.output, groups(c.dim)),
+                        GpuCommand::Dispatch(&l.output, product_groups(c.dim)),
                     ]);
                     self.ffn_commands(i, &mut commands);
                 }
             }
             let last = chunk_end == wanted;
             if last {
-                let head_groups = groups(c.vocab).div_ceil(shaders::HEAD_PASSES as u32);
-                commands.push(GpuCommand::Dispatch(&self.head, head_groups));
+                commands.push(GpuCommand::Dispatch(&self.head, product_groups(c.vocab)));
                 commands.push(GpuCommand::Dispatch(&self.argmax, 1));
             }
             let reads = if last { vec![(&self.tokens, 4 * wanted as u64, 4)] } else { Vec::new() };
@@ -433,18 +437,17 @@ impl GpuModel {
     /// Layer `i`'s FFN dispatches, dense or sparse.
     fn ffn_commands<'a>(&'a self, i: usize, commands: &mut Vec<GpuCommand<'a>>) {
         let c = &self.config;
-        let groups = |rows: usize| rows.div_ceil(8) as u32;
         let experts = c.ff / EXPERT_SIZE;
         match &self.sparse {
             None => commands.extend([
-                GpuCommand::Dispatch(&self.layers[i].ffn_in, groups(c.ff)),
-                GpuCommand::Dispatch(&self.layers[i].down, groups(c.dim)),
+                GpuCommand::Dispatch(&self.layers[i].ffn_in, product_groups(c.ff)),
+                GpuCommand::Dispatch(&self.layers[i].down, product_groups(c.dim)),
             ]),
             // Gate/up's grid is the listed experts' workgroups, written by the router.
             Some(sparse) => commands.extend([
                 GpuCommand::Dispatch(&sparse[i].router, 1),
                 GpuCommand::DispatchIndirect(&sparse[i].ffn_in, &self.listed, 4 * (1 + experts) as u64),
-                GpuCommand::Dispatch(&sparse[i].down, groups(c.dim)),
+                GpuCommand::Dispatch(&sparse[i].down, product_groups(c.dim)),
             ]),
         }
     }

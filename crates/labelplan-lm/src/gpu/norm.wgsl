@@ -6,8 +6,11 @@ var<workgroup> inv_rms: f32;
 // Sets `inv_rms` to 1 / rms(x) (RMSNorm with EPS), for every invocation.
 fn norm_scale(lid: u32) {
     var s = 0.0;
-    for (var j = lid; j < DIM; j += 64u) {
-        s += x[j] * x[j];
+    for (var j0 = 0u; j0 < DIM; j0 += 64u) {
+        let j = j0 + lid;
+        if (j < DIM) {
+            s += x[j] * x[j];
+        }
     }
     let total = group_sum(lid, s);
     if (lid == 0u) {

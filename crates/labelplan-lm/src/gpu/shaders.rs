@@ -9,6 +9,7 @@ use crate::quant::DType;
 
 const COMMON: &str = include_str!("common.wgsl");
 const NORM: &str = include_str!("norm.wgsl");
+const PASSES_WGSL: &str = include_str!("passes.wgsl");
 const WEIGHTS: &str = include_str!("weights.wgsl");
 
 /// One kernel's label (unique per source, so the context's registry shares it between
@@ -63,52 +64,41 @@ fn weight_in(name: &str, dtype: DType, cols: usize, read: Read, layout: Layout, 
         // One lane's share of a row: every LANES-th block from `lane` on.
         code.push_str(&format!(
             "fn lane_{name}(r: u32, lane: u32) -> f32 {{\n    var acc = 0.0;\n    \
-             for (var b = lane; b < {name}_BLOCKS; b += LANES) {{ acc += block_{name}(r, b); }}\n    \
+             for (var b0 = 0u; b0 < {name}_BLOCKS; b0 += LANES) {{\n        \
+             let b = b0 + lane;\n        \
+             if (b < {name}_BLOCKS) {{ acc += block_{name}(r, b); }}\n    }}\n    \
              return acc;\n}}\n"
         ));
     }
     format!("const {name}_BLOCKS: u32 = {}u;\n{code}\n", cols / 32)
 }
 
-/// Input vectors up to this many values are staged in workgroup memory (within
-/// WebGPU's default 16 KiB with room for the reductions); longer ones are read from
-/// storage at every use.
+/// Normed inputs up to this many values are staged in workgroup memory (within
+/// WebGPU's default 16 KiB with room for the reductions); longer ones are normed at
+/// every use.
 const STAGED_MAX: usize = 3072;
 
-/// WGSL of the products' `input(j)` and of `stage(lid)`, which every invocation calls
-/// once before the products: `value` is the j-th input (`x[j] * inv_rms * norm[j]` for
-/// the normed ones), copied once into workgroup memory when `len` values fit.
-fn input(value: &str, len: usize) -> String {
+/// `input(j)` for the products that read the residual stream through RMSNorm, and
+/// `stage(lid)`, which every invocation calls once before the products: the normed
+/// values are computed once into workgroup memory when they fit.
+fn normed_input(c: &Config) -> String {
+    let value = "x[j] * inv_rms * norm[j]";
+    let len = c.dim;
     if len > STAGED_MAX {
         return format!("fn input(j: u32) -> f32 {{ return {value}; }}\nfn stage(lid: u32) {{}}\n");
     }
     format!(
         "var<workgroup> staged: array<f32, {len}>;\n\
          fn input(j: u32) -> f32 {{ return staged[j]; }}\n\
-         fn stage(lid: u32) {{\n    for (var j = lid; j < {len}u; j += 64u) {{ staged[j] = {value}; }}\n    workgroupBarrier();\n}}\n"
+         fn stage(lid: u32) {{\n    for (var j0 = 0u; j0 < {len}u; j0 += 64u) {{\n        let j = j0 + lid;\n        \
+         if (j < {len}u) {{ staged[j] = {value}; }}\n    }}\n    workgroupBarrier();\n}}\n"
     )
 }
 
-/// `input` for the sparse down projection: only the listed experts' hidden values are
-/// staged, at their own places (the others are never read; staging them all would cost
-/// as much at any sparsity).
-fn listed_input(len: usize) -> String {
-    if len > STAGED_MAX {
-        return input("inp[j]", len);
-    }
-    format!(
-        "var<workgroup> staged: array<f32, {len}>;\n\
-         fn input(j: u32) -> f32 {{ return staged[j]; }}\n\
-         fn stage(lid: u32) {{\n    let n = experts[0] * 32u;\n    for (var i = lid; i < n; i += 64u) {{\n        \
-         let j = experts[1u + i / 32u] * 32u + i % 32u;\n        staged[j] = inp[j];\n    }}\n    \
-         workgroupBarrier();\n}}\n"
-    )
-}
-
-/// `input` for the products that read the residual stream through RMSNorm.
-fn normed_input(c: &Config) -> String {
-    input("x[j] * inv_rms * norm[j]", c.dim)
-}
+/// `input(j)` for the products whose input is a buffer as it stands (`inp`), read where
+/// it is used: staging it in workgroup memory cost SwiftShader a fifth of the down
+/// projection's time at every sparsity, and lavapipe nothing either way.
+const DIRECT_INPUT: &str = "fn input(j: u32) -> f32 { return inp[j]; }\n";
 
 /// The module `body` with `constants` and `parts` before it.
 fn assemble(kernel: &str, constants: &[(&str, String)], parts: &[&str], body: &str) -> Shader {
@@ -149,7 +139,9 @@ fn model_constants(c: &Config, positions: usize) -> Vec<(&'static str, String)> 
 
 /// Norm, queries, keys and values with RoPE, stored in the cache.
 pub fn qkv(c: &Config, positions: usize, types: [DType; 3]) -> Shader {
+    assert!(c.head_dim.is_multiple_of(8 * PASSES), "RoPE's pairs of rows stay within a workgroup");
     let parts = [
+        PASSES_WGSL.to_string(),
         NORM.to_string(),
         normed_input(c),
         weight("WQ", types[0], c.dim, Read::Products),
@@ -157,7 +149,8 @@ pub fn qkv(c: &Config, positions: usize, types: [DType; 3]) -> Shader {
         weight("WV", types[2], c.dim, Read::Products),
     ];
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-    assemble("qkv", &model_constants(c, positions), &parts, include_str!("qkv.wgsl"))
+    let constants = product_constants(c, positions, c.dim + 2 * c.kv_heads * c.head_dim);
+    assemble("qkv", &constants, &parts, include_str!("qkv.wgsl"))
 }
 
 /// Attention over the cache.
@@ -165,26 +158,45 @@ pub fn attention(c: &Config, positions: usize) -> Shader {
     assemble("attention", &model_constants(c, positions), &[], include_str!("attention.wgsl"))
 }
 
-/// `x += W · input` with `rows × cols` weights of type `dtype`.
-pub fn add_product(c: &Config, positions: usize, w: (DType, Layout), rows: usize, cols: usize) -> Shader {
+/// Groups of 8 rows each workgroup of the products takes (`passes.wgsl`). A software GPU (lavapipe,
+/// SwiftShader) pays about 0.1 ms per workgroup of 64 invocations and their barriers,
+/// far more than for the arithmetic; a real GPU still gets tens of workgroups per
+/// product.
+pub const PASSES: usize = 4;
+
+/// Workgroups of the products for `rows` rows.
+pub fn product_groups(rows: usize) -> u32 {
+    rows.div_ceil(8 * PASSES) as u32
+}
+
+/// The constants of a kernel with [`PASSES`] over `rows` rows.
+fn product_constants(c: &Config, positions: usize, rows: usize) -> Vec<(&'static str, String)> {
     let mut constants = model_constants(c, positions);
     constants.push(("ROWS", u(rows)));
+    constants.push(("PASSES", u(PASSES)));
+    constants
+}
+
+/// `x += W · input` with `rows × cols` weights of type `dtype`.
+pub fn add_product(c: &Config, positions: usize, w: (DType, Layout), rows: usize, cols: usize) -> Shader {
+    let constants = product_constants(c, positions, rows);
     let w = weight_in("W", w.0, cols, Read::Products, w.1, rows);
-    assemble("add_product", &constants, &[&input("inp[j]", cols), &w], include_str!("add_product.wgsl"))
+    let parts = [PASSES_WGSL, DIRECT_INPUT, &w];
+    assemble("add_product", &constants, &parts, include_str!("add_product.wgsl"))
 }
 
 /// Norm, gate and up, silu(gate) ⊙ up.
 pub fn ffn_in(c: &Config, positions: usize, types: [DType; 2]) -> Shader {
-    let mut constants = model_constants(c, positions);
-    constants.push(("ROWS", u(c.ff)));
+    let constants = product_constants(c, positions, c.ff);
     let parts = gate_up_parts(c, types);
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     assemble("ffn_in", &constants, &parts, include_str!("ffn_in.wgsl"))
 }
 
 /// What the FFN's first half reads: the normed residual, the gate and up projections.
-fn gate_up_parts(c: &Config, types: [DType; 2]) -> [String; 4] {
+fn gate_up_parts(c: &Config, types: [DType; 2]) -> [String; 5] {
     [
+        PASSES_WGSL.to_string(),
         NORM.to_string(),
         normed_input(c),
         weight("WG", types[0], c.dim, Read::Products),
@@ -192,8 +204,9 @@ fn gate_up_parts(c: &Config, types: [DType; 2]) -> [String; 4] {
     ]
 }
 
-/// Workgroups of the sparse gate/up kernel per listed expert (8 rows each).
-const GROUPS_PER_EXPERT: usize = EXPERT_SIZE / 8;
+/// Workgroups of the sparse gate/up kernel per listed expert.
+const GROUPS_PER_EXPERT: usize = EXPERT_SIZE / (8 * PASSES);
+const _: () = assert!(EXPERT_SIZE.is_multiple_of(8 * PASSES), "an expert's rows fill whole workgroups");
 
 /// A layer's router over `experts` experts (at most 64, one invocation each) and the
 /// compaction of the chosen ones: an expert runs iff its router's logit is above
@@ -208,7 +221,7 @@ pub fn router(c: &Config, positions: usize, experts: usize, logit_threshold: f32
 
 /// [`ffn_in`] over the listed experts only.
 pub fn ffn_in_sparse(c: &Config, positions: usize, types: [DType; 2]) -> Shader {
-    let mut constants = model_constants(c, positions);
+    let mut constants = product_constants(c, positions, c.ff);
     constants.push(("EXPERT_SIZE", u(EXPERT_SIZE)));
     constants.push(("GROUPS_PER_EXPERT", u(GROUPS_PER_EXPERT)));
     let parts = gate_up_parts(c, types);
@@ -218,22 +231,17 @@ pub fn ffn_in_sparse(c: &Config, positions: usize, types: [DType; 2]) -> Shader 
 
 /// The down projection (its type and layout) over the listed experts' blocks only.
 pub fn down_sparse(c: &Config, positions: usize, w: (DType, Layout)) -> Shader {
-    let mut constants = model_constants(c, positions);
-    constants.push(("ROWS", u(c.dim)));
+    let constants = product_constants(c, positions, c.dim);
     let w = weight_in("W", w.0, c.ff, Read::Products, w.1, c.dim);
-    assemble("down_sparse", &constants, &[&listed_input(c.ff), &w], include_str!("down_sparse.wgsl"))
+    let parts = [PASSES_WGSL, DIRECT_INPUT, &w];
+    assemble("down_sparse", &constants, &parts, include_str!("down_sparse.wgsl"))
 }
-
-/// Groups of 8 rows each workgroup of the head takes.
-pub const HEAD_PASSES: usize = 4;
 
 /// The final norm and the logits.
 pub fn head(c: &Config, positions: usize, dtype: DType) -> Shader {
-    let mut constants = model_constants(c, positions);
-    constants.push(("ROWS", u(c.vocab)));
-    constants.push(("PASSES", u(HEAD_PASSES)));
+    let constants = product_constants(c, positions, c.vocab);
     let w = weight("W", dtype, c.dim, Read::Products);
-    assemble("head", &constants, &[NORM, &normed_input(c), &w], include_str!("head.wgsl"))
+    assemble("head", &constants, &[PASSES_WGSL, NORM, &normed_input(c), &w], include_str!("head.wgsl"))
 }
 
 /// The embedding lookup.
@@ -252,7 +260,7 @@ pub fn all(c: &Config, positions: usize) -> Vec<Shader> {
     let types = [DType::F32, DType::F16, DType::Q8_0, DType::Q4_1];
     let mut out = vec![attention(c, positions), argmax(c, positions), router(c, positions, 48, 0.0)];
     for t in types {
-        out.push(add_product(c, positions, (t, Layout::Rows), c.dim, STAGED_MAX + 32));
+        out.push(add_product(c, positions, (t, Layout::Rows), c.dim, c.dim));
         out.push(qkv(c, positions, [t; 3]));
         out.push(add_product(c, positions, (t, Layout::Blocks), c.dim, c.ff));
         out.push(ffn_in(c, positions, [t; 2]));

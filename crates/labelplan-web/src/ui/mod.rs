@@ -19,6 +19,7 @@ mod plan_result;
 mod privacy;
 mod progress;
 mod sparsity_view;
+mod speed_table;
 pub mod state;
 mod summary;
 

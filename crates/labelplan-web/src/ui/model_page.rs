@@ -14,11 +14,12 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::progress::{human_bytes, ProgressPanel};
 use super::sparsity_view::{ExpertHeatmap, SparsityChart};
+use super::speed_table::SpeedTable;
 use super::state::Busy;
 use super::{absolute_url, privacy};
 use crate::protocol::{
     FileHandle, Generate, Generated, Measure, ModelInfo, ModelSource, Request, Response, SparsityChoice,
-    Tagged,
+    SpeedReport, Tagged, TimeSparsity,
 };
 use crate::worker::Engine;
 
@@ -64,6 +65,8 @@ pub struct ModelState {
     dense_rate: Option<f64>,
     /// Perplexities measured in the page on the user's text.
     measured: Vec<Measured>,
+    /// The FFN and decoding timed here against the share of experts off.
+    speed: Option<SpeedReport>,
 }
 
 /// What changes it.
@@ -134,6 +137,10 @@ impl Reducible for ModelState {
                     }
                     Response::Measured(rows) if running => {
                         s.measured = rows;
+                        s.busy = None;
+                    }
+                    Response::Timed(report) if running => {
+                        s.speed = Some(report);
                         s.busy = None;
                     }
                     Response::Cancelled if running => s.busy = None,
@@ -230,6 +237,14 @@ pub fn ModelPage() -> Html {
         Callback::from(move |_: MouseEvent| {
             let request = Measure { text: (*text).clone(), tokens: MEASURE_TOKENS, sets: choices.clone() };
             job("Measuring perplexity".into(), None, Request::Measure(Box::new(request)));
+        })
+    };
+    let speed_rounds = use_state(|| 3u32);
+    let on_time = {
+        let (job, rounds) = (job.clone(), speed_rounds.clone());
+        Callback::from(move |_: MouseEvent| {
+            let request = TimeSparsity { on_gpu, rounds: *rounds };
+            job("Timing the FFN against sparsity".into(), None, Request::TimeSparsity(request));
         })
     };
 
@@ -415,6 +430,20 @@ pub fn ModelPage() -> Html {
                                 }) }
                             </table>
                         }
+                    }
+                    <div class="measure-here speed-here">
+                        <span>{ format!(
+                            "Time the FFN and decoding with 0, 30, 50 and 70% of the experts off, here on {}:",
+                            if on_gpu { "WebGPU" } else { "the CPU" },
+                        ) }</span>
+                        <label>{ "rounds " }<input type="number" min="1" max="10" data-testid="lm-speed-rounds"
+                            value={speed_rounds.to_string()}
+                            onchange={ let r = speed_rounds.clone(); Callback::from(move |e: Event| r.set(number(&e, 3u32).clamp(1, 10))) } /></label>
+                        <button data-testid="lm-speed" onclick={on_time} disabled={busy || state.info.is_none()}>
+                            { "Time it" }</button>
+                    </div>
+                    if let Some(report) = &state.speed {
+                        <SpeedTable report={report.clone()} />
                     }
                 </section>
             </main>

@@ -328,7 +328,8 @@ impl AppState {
             | Response::ModelLoaded(_)
             | Response::Token { .. }
             | Response::Generated(_)
-            | Response::Measured(_) => {}
+            | Response::Measured(_)
+            | Response::Timed(_) => {}
             Response::Described(items) => s.described = Some(Rc::new(items)),
             Response::Column(codes) => {
                 s.coded.retain(|c| c.name != codes.name);
