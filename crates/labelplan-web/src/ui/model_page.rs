@@ -431,20 +431,23 @@ pub fn ModelPage() -> Html {
                             </table>
                         }
                     }
-                    <div class="measure-here speed-here">
-                        <span>{ format!(
-                            "Time the FFN and decoding with 0, 30, 50 and 70% of the experts off, here on {}:",
+                    <section class="speed-here">
+                        <h3>{ "Speed on this device" }</h3>
+                        <p class="hint">{ format!(
+                            "Every layer's FFN and a decoded token, timed here on {} with routers that switch off 0, 30, 50 and 70% of each layer's experts. Each row keeps its best round.",
                             if on_gpu { "WebGPU" } else { "the CPU" },
-                        ) }</span>
-                        <label>{ "rounds " }<input type="number" min="1" max="10" data-testid="lm-speed-rounds"
-                            value={speed_rounds.to_string()}
-                            onchange={ let r = speed_rounds.clone(); Callback::from(move |e: Event| r.set(number(&e, 3u32).clamp(1, 10))) } /></label>
-                        <button data-testid="lm-speed" onclick={on_time} disabled={busy || state.info.is_none()}>
-                            { "Time it" }</button>
-                    </div>
-                    if let Some(report) = &state.speed {
-                        <SpeedTable report={report.clone()} />
-                    }
+                        ) }</p>
+                        <div class="model-controls">
+                            <label>{ "rounds " }<input type="number" min="1" max="10" data-testid="lm-speed-rounds"
+                                value={speed_rounds.to_string()}
+                                onchange={ let r = speed_rounds.clone(); Callback::from(move |e: Event| r.set(number(&e, 3u32).clamp(1, 10))) } /></label>
+                            <button data-testid="lm-speed" onclick={on_time} disabled={busy || state.info.is_none()}>
+                                { "Time it" }</button>
+                        </div>
+                        if let Some(report) = &state.speed {
+                            <SpeedTable report={report.clone()} />
+                        }
+                    </section>
                 </section>
             </main>
             { privacy::footer() }

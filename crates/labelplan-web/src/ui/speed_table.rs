@@ -20,7 +20,7 @@ pub fn SpeedTable(props: &SpeedProps) -> Html {
     let Some(dense) = rows.first() else { return html! {} };
     html! {
         <table class="measured" data-testid="lm-speed-table" data-backend={props.report.backend.clone()}>
-            <caption>{ format!("Timed here on {} (best of the rounds; routers that switch off a fixed share of each layer's experts)", props.report.backend) }</caption>
+            <caption>{ format!("Timed on {}", props.report.backend) }</caption>
             <tr><th>{ "experts off" }</th><th>{ "FFN ms/token" }</th><th>{ "× dense" }</th><th>{ "decode tokens/s" }</th><th>{ "token time × dense" }</th></tr>
             { for rows.iter().map(|r| html! {
                 <tr data-off={r.off.map(|o| o.to_string()).unwrap_or_else(|| "dense".into())}
