@@ -1,7 +1,6 @@
 // Queries, keys and values of one layer at position `step.pos`, in one dispatch: RMSNorm
 // of x, the three products, RoPE on queries and keys (rows 2i and 2i + 1 sit in the same
-// workgroup: PASSES · 8 rows, which divides the head size), keys and values stored in
-// the layer's cache.
+// workgroup, whose first row is even), keys and values stored in the layer's cache.
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> norm: array<f32>;

@@ -139,7 +139,6 @@ fn model_constants(c: &Config, positions: usize) -> Vec<(&'static str, String)> 
 
 /// Norm, queries, keys and values with RoPE, stored in the cache.
 pub fn qkv(c: &Config, positions: usize, types: [DType; 3]) -> Shader {
-    assert!(c.head_dim.is_multiple_of(8 * PASSES), "RoPE's pairs of rows stay within a workgroup");
     let parts = [
         PASSES_WGSL.to_string(),
         NORM.to_string(),
@@ -158,10 +157,10 @@ pub fn attention(c: &Config, positions: usize) -> Shader {
     assemble("attention", &model_constants(c, positions), &[], include_str!("attention.wgsl"))
 }
 
-/// Groups of 8 rows each workgroup of the products takes (`passes.wgsl`). A software GPU (lavapipe,
-/// SwiftShader) pays about 0.1 ms per workgroup of 64 invocations and their barriers,
-/// far more than for the arithmetic; a real GPU still gets tens of workgroups per
-/// product.
+/// Groups of 8 rows each workgroup of the products takes (`passes.wgsl`). A software
+/// GPU (lavapipe, SwiftShader) pays about 0.1 ms per workgroup of 64 invocations and
+/// their barriers, far more than for the arithmetic; a real GPU still gets tens of
+/// workgroups per product.
 pub const PASSES: usize = 4;
 
 /// Workgroups of the products for `rows` rows.
