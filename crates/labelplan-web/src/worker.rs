@@ -272,15 +272,30 @@ async fn load_model(
     job: ModelJob,
 ) -> Result<Response, Response> {
     let gpu = state.borrow().backend.gpu.as_ref().map(GpuContext::adapter_description).map_err(Clone::clone);
-    match model_jobs::load(source, gpu, &job).await {
-        Ok(_) if job.cancelled() => Err(Response::Cancelled),
-        Ok((model, info)) => {
-            state.borrow_mut().language_model = Some(Rc::new(model));
-            Ok(Response::ModelLoaded(info))
-        }
-        Err(_) if job.cancelled() => Err(Response::Cancelled),
-        Err(message) => Err(failure(message)),
+    Ok(answer(model_jobs::load(source, gpu, &job).await, &job, |(model, info)| {
+        state.borrow_mut().language_model = Some(Rc::new(model));
+        Response::ModelLoaded(info)
+    }))
+}
+
+/// A model job's answer: cancelled when the user stopped it, whatever it returned;
+/// else what `done` makes of its result, or its failure.
+fn answer<T>(outcome: Result<T, String>, job: &ModelJob, done: impl FnOnce(T) -> Response) -> Response {
+    match outcome {
+        _ if job.cancelled() => Response::Cancelled,
+        Ok(result) => done(result),
+        Err(message) => failure(message),
     }
+}
+
+/// The loaded language model (else the message that asks for one) and the GPU, out of
+/// the cell: no borrow may live across the model's awaits.
+fn loaded_model(
+    state: &Rc<RefCell<State>>,
+) -> Result<(Rc<LanguageModel>, Result<GpuContext, String>), String> {
+    let s = state.borrow();
+    let lm = s.language_model.clone().ok_or("load a model first")?;
+    Ok((lm, s.backend.gpu.clone()))
 }
 
 /// Generates with the loaded language model, on WebGPU when asked and there is one.
@@ -289,12 +304,7 @@ async fn generate(
     state: &Rc<RefCell<State>>,
     job: ModelJob,
 ) -> Result<Response, Response> {
-    // Out of the cell: no borrow may live across the model's awaits.
-    let (lm, gpu) = {
-        let s = state.borrow();
-        (s.language_model.clone(), s.backend.gpu.clone())
-    };
-    let lm = lm.ok_or_else(|| failure("load a model first".into()))?;
+    let (lm, gpu) = loaded_model(state).map_err(failure)?;
     let gpu_name = gpu.as_ref().map(GpuContext::adapter_description).unwrap_or_default();
     let gpu = gpu.ok().filter(|_| request.on_gpu);
     match model_jobs::generate(&lm, request, gpu, gpu_name, &job).await {
@@ -305,7 +315,7 @@ async fn generate(
 
 /// Measures perplexity on the user's text with the loaded language model.
 async fn measure(request: &Measure, state: &Rc<RefCell<State>>, job: ModelJob) -> Result<Response, Response> {
-    let lm = state.borrow().language_model.clone().ok_or_else(|| failure("load a model first".into()))?;
+    let (lm, _) = loaded_model(state).map_err(failure)?;
     match model_jobs::measure(&lm, request, &job).await {
         Ok(_) if job.cancelled() => Err(Response::Cancelled),
         Ok(rows) => Ok(Response::Measured(rows)),
@@ -319,18 +329,9 @@ async fn time_sparsity(
     state: &Rc<RefCell<State>>,
     job: ModelJob,
 ) -> Result<Response, Response> {
-    let (lm, gpu) = {
-        let s = state.borrow();
-        (s.language_model.clone(), s.backend.gpu.clone())
-    };
-    let lm = lm.ok_or_else(|| failure("load a model first".into()))?;
+    let (lm, gpu) = loaded_model(state).map_err(failure)?;
     let gpu = if request.on_gpu { Some(gpu.map_err(|why| format!("no WebGPU here: {why}"))) } else { None };
-    match model_jobs::time_sparsity(&lm, request.rounds, gpu, &job).await {
-        Ok(_) if job.cancelled() => Err(Response::Cancelled),
-        Ok(report) => Ok(Response::Timed(report)),
-        Err(_) if job.cancelled() => Err(Response::Cancelled),
-        Err(message) => Err(failure(message)),
-    }
+    Ok(answer(model_jobs::time_sparsity(&lm, request.rounds, gpu, &job).await, &job, Response::Timed))
 }
 
 /// One export of the last plan, written as the CLI writes it.

@@ -12,16 +12,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     norm_scale(lid);
     stage(lid);
     let first = first_row(wid.x + wid.y * nwg.x);
-    let lane = lid % LANES;
-    for (var p = 0u; p < PASSES; p++) {
-        let row = first + pass_row(p, lid);
-        var acc = 0.0;
-        if (row < ROWS) {
-            acc = lane_W(row, lane);
-        }
-        lanes[p * 64u + lid] = vec2(acc, 0.0);
-    }
-    workgroupBarrier();
+    pass_sums_W(first, lid);
     let row = first + lid;
     if (lid < PASSES * ROWS_PER_GROUP && row < ROWS) {
         logits[row] = lanes_total(lid).x;

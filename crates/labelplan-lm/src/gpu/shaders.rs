@@ -69,6 +69,16 @@ fn weight_in(name: &str, dtype: DType, cols: usize, read: Read, layout: Layout, 
              if (b < {name}_BLOCKS) {{ acc += block_{name}(r, b); }}\n    }}\n    \
              return acc;\n}}\n"
         ));
+        // The workgroup's rows of W from `first` (up to ROWS), each lane's sum parked in
+        // `lanes` for `lanes_total` (`passes.wgsl`); every invocation calls it (it holds
+        // the barrier).
+        code.push_str(&format!(
+            "fn pass_sums_{name}(first: u32, lid: u32) {{\n    \
+             for (var p = 0u; p < PASSES; p++) {{\n        \
+             let row = first + pass_row(p, lid);\n        var acc = 0.0;\n        \
+             if (row < ROWS) {{ acc = lane_{name}(row, lid % LANES); }}\n        \
+             lanes[p * 64u + lid] = vec2(acc, 0.0);\n    }}\n    workgroupBarrier();\n}}\n"
+        ));
     }
     format!("const {name}_BLOCKS: u32 = {}u;\n{code}\n", cols / 32)
 }
