@@ -582,6 +582,64 @@ test('every setting is in the form, a link carries them, and refused values are 
   });
 });
 
+test('hostile content: a garbage link falls back to defaults with a message; markup in ids is text; formulas are neutralised in ranked.csv', async () => {
+  const XSS = '<img src=x onerror=alert(1)>';
+  const hostile = [XSS, '=HYPERLINK("http://evil.example","click")', '<script>alert(2)</script>', '@SUM(A1:A9)'];
+  const dir = join(tmpdir(), `labelplan-e2e-hostile-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const quote = (t) => `"${t.replaceAll('"', '""')}"`;
+  const rows = Array.from({ length: 100 }, (_, i) => [hostile[i] ?? `d${String(i).padStart(4, '0')}`, i % 2 ? '-0.5' : '=1+1']);
+  const sidecar = join(dir, 'hostile.csv');
+  writeFileSync(sidecar, ['id,note', ...rows.map((r) => r.map(quote).join(','))].join('\n') + '\n');
+  try {
+    await withBrowser({ webgpu: false }, async ({ page }) => {
+      const dialogs = [];
+      page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+      // Keys that are no setting (one of them markup) and undecodable bytes: left out,
+      // said so; the one real setting in the link is kept, the rest are defaults.
+      await openApp(page, `${server.url}#${encodeURIComponent(XSS)}=1&%E0%A4%A=&&==&epochs=2&colour=red`);
+      const error = page.getByTestId('error');
+      await error.waitFor();
+      const text = await error.textContent();
+      assert.match(text, /The link names settings this version does not know/);
+      assert.ok(text.includes(XSS), `the markup key is shown as text: ${text}`);
+      assert.equal(await error.locator('img').count(), 0, 'no element was made from the link');
+      await screenshots(page, 'garbage-link');
+      await upload(page, 'small.npy');
+      await waitForSummaryOf(page, 'small.npy');
+      await page.getByTestId('all-settings').locator('summary').click();
+      assert.equal(await page.getByTestId('setting-epochs').inputValue(), '2');
+      assert.equal(await page.getByTestId('budgets').inputValue(), '5%', 'the rest are defaults');
+      // Ids that are markup and formulas, from a sidecar: shown as the characters they are.
+      await page.locator('details.settings summary').click();
+      await page.getByTestId('sidecar-input').setInputFiles(sidecar);
+      await page.getByTestId('summary').getByTestId('ids').filter({ hasText: 'yes' }).waitFor();
+      await page.getByTestId('budgets').fill('100');
+      await page.getByTestId('plan').click();
+      await page.getByTestId('plan-result').or(page.getByTestId('error')).waitFor({ timeout: PLAN_TIMEOUT });
+      assert.equal(await page.getByTestId('error').count(), 0);
+      const table = page.getByTestId('picks');
+      await table.getByTestId('find-input').fill(XSS);
+      await table.getByTestId('find').click();
+      await table.getByTestId('found').filter({ hasText: 'is row 0' }).waitFor();
+      await table.locator('[data-testid=pick-row][data-row="0"]').filter({ hasText: XSS }).waitFor();
+      assert.equal(await page.locator('img[src="x"]').count(), 0, 'no <img> was made from an id');
+      assert.equal(await page.evaluate(() => [...document.scripts].filter((s) => s.text.includes('alert')).length), 0);
+      await screenshots(page, 'hostile-ids');
+      const exports = await downloadExports(page);
+      const cells = exports['ranked.csv'].split('\n').slice(1).join('\n');
+      assert.ok(cells.includes(`"'=HYPERLINK(""http://evil.example"",""click"")"`), 'the formula id is quoted as text');
+      assert.ok(cells.includes("'@SUM(A1:A9)"), 'the @ formula is quoted as text');
+      assert.ok(cells.includes("'=1+1") && cells.includes(',-0.5'), 'formula metadata quoted, numbers kept');
+      const tasks = JSON.parse(exports['labelstudio.json']);
+      assert.ok(tasks.some((t) => t.data.labelplan_id === XSS), 'labelstudio.json carries the id exactly');
+      assert.deepEqual(dialogs, [], 'no script ran: no dialog opened');
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the built app works served under a sub-path of a static host', async () => {
   const sub = await serveDist({ prefix: '/some/sub/path/' });
   try {

@@ -119,3 +119,27 @@ pub fn npm_packages(dir: &Path) -> Result<(), String> {
     println!("xtask: installing the browser tests' npm packages");
     run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(dir))
 }
+
+/// cargo-fuzz's version series, and the nightly toolchain it builds with.
+const CARGO_FUZZ_VERSION: &str = "0.13";
+
+/// cargo-fuzz and a nightly toolchain (libFuzzer's instrumentation needs nightly).
+pub fn cargo_fuzz() -> Result<(), String> {
+    let toolchains = output("rustup", &["toolchain", "list"]).unwrap_or_default();
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        println!("xtask: installing the nightly toolchain (cargo fuzz builds with it)");
+        run(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
+    }
+    let have = output("cargo", &["fuzz", "--version"]).unwrap_or_default();
+    if !have.trim().starts_with(&format!("cargo-fuzz {CARGO_FUZZ_VERSION}.")) {
+        println!("xtask: installing cargo-fuzz {CARGO_FUZZ_VERSION} (about a minute)");
+        run(Command::new("cargo").args([
+            "install",
+            "--locked",
+            "cargo-fuzz",
+            "--version",
+            &format!("~{CARGO_FUZZ_VERSION}"),
+        ]))?;
+    }
+    Ok(())
+}

@@ -7,13 +7,14 @@
 
 mod assets;
 mod csp;
+mod fuzz;
 mod install;
 mod steps;
 
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: cargo xtask <serve | test | bench [parse|scale|gpu|lm] | quality | fetch | train-routers>
+    "usage: cargo xtask <serve | test | bench [parse|scale|gpu|lm] | quality | fetch | fuzz | train-routers>
   serve   build the web app and serve it on http://127.0.0.1:8080/
   test    fmt, clippy, docs, native tests (GPU on lavapipe), wasm tests and
           browser end-to-end tests in headless Chromium
@@ -32,6 +33,10 @@ const USAGE: &str =
   train-routers
           LTE routers for the model, trained on the State of the Union text (release
           build, deterministic), into web/sparsity/; extra arguments go to the trainer
+  fuzz [--seconds N] [TARGET...]
+          every fuzz target (readers, sidecar join, plan.json, the link's settings,
+          GGUF) for N seconds each (default 60), seeded from tests/fixtures; prints
+          executions and findings per target (docs/reliability.md)
   csp     (Trunk's post-build hook) the page's Content-Security-Policy";
 
 fn main() -> ExitCode {
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
         Some("quality") => steps::quality(),
         Some("csp") => csp::run(),
         Some("fetch") => steps::fetch(),
+        Some("fuzz") => steps::fuzz(&args[1..]),
         Some("train-routers") => steps::train_routers(&args[1..]),
         _ => {
             eprintln!("{USAGE}");

@@ -22,6 +22,11 @@ pub fn fetch() -> Result<(), String> {
     assets::fetch(&root())
 }
 
+/// `cargo xtask fuzz [--seconds N] [TARGET…]`.
+pub fn fuzz(args: &[String]) -> Result<(), String> {
+    crate::fuzz::fuzz(&root(), args)
+}
+
 /// Where the trained sparsity sets are kept (committed; the page serves them).
 pub const SPARSITY_DIR: &str = "web/sparsity";
 
@@ -73,6 +78,9 @@ pub fn serve() -> Result<(), String> {
 fn test_dist(root: &Path) -> PathBuf {
     root.join("target/e2e-dist")
 }
+
+/// Seconds each fuzz target runs in `cargo xtask test`.
+const FUZZ_SMOKE_SECONDS: &str = "10";
 
 /// Flags that give headless Chromium SwiftShader's WebGPU (DESIGN.md).
 const CHROMIUM_WEBGPU_ARGS: &[&str] = &[
@@ -155,6 +163,12 @@ pub fn test() -> Result<(), String> {
     let mut native = cargo(&root);
     native.args(["test", "--workspace"]);
     steps.push(("native tests (GPU required: lavapipe)", native));
+    // Every fuzz target briefly, from its seeds and the kept findings (which must all read
+    // cleanly again): a regression or a shallow new crash fails the run. The long runs
+    // are `cargo xtask fuzz` alone.
+    let mut fuzz = cargo(&root);
+    fuzz.args(["xtask", "fuzz", "--seconds", FUZZ_SMOKE_SECONDS]);
+    steps.push(("fuzz smoke (every target, 10 s each)", fuzz));
     let mut wasm = cargo(&root);
     wasm.args(["test", "--target", "wasm32-unknown-unknown", "-p", "labelplan-gpu", "-p", "labelplan-web"])
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")

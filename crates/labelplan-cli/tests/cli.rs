@@ -258,3 +258,93 @@ fn the_markdown_summary_names_the_input_every_budget_and_the_recommendation() {
     assert!(md.contains(&recommended), "{md}");
     assert!(md.contains(&plan.manifest.input.sha256), "{md}");
 }
+
+/// Ids and metadata that are formulas or markup: `ranked.csv` neutralises the formulas
+/// (a leading `'`, numbers left alone) and stays parseable; the JSON exports carry every
+/// text exactly, escaped; nothing is lost or reordered.
+#[test]
+fn hostile_ids_and_metadata_are_neutralised_in_the_csv_and_escaped_in_json() {
+    let dir = scratch("hostile");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let hostile = [
+        "=HYPERLINK(\"http://evil.example\",\"click\")",
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\tTAB",
+        "\rCR",
+        "<img src=x onerror=alert(1)>",
+        "\"quoted\", with comma",
+        "line\nbreak",
+    ];
+    let mut sidecar = csv_text(&["id", "note"]);
+    for i in 0..100 {
+        let id = hostile.get(i).map_or_else(|| format!("d{i:04}"), |h| h.to_string());
+        let note = if i % 2 == 0 { "=1+1".to_string() } else { "-0.5".to_string() };
+        sidecar.push_str(&csv_text(&[&id, &note]));
+    }
+    let sidecar_path = dir.join("hostile.csv");
+    std::fs::write(&sidecar_path, sidecar).expect("write the sidecar");
+    let out_dir = dir.join("out");
+    let out = labelplan(&[
+        "plan",
+        path(&fixture("small.npy")),
+        "--sidecar",
+        path(&sidecar_path),
+        "--budget",
+        "100%",
+        "--out",
+        path(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out).1);
+
+    let ranked = std::fs::read(out_dir.join("ranked.csv")).expect("ranked.csv");
+    let mut reader = csv_reader(&ranked);
+    let header = reader.next().expect("a header");
+    assert_eq!(header.last().map(String::as_str), Some("note"));
+    let mut seen_ids = Vec::new();
+    for record in reader {
+        let (id, note) = (&record[2], &record[record.len() - 1]);
+        for cell in [id, note] {
+            let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err();
+            assert!(!risky, "{cell:?} would run as a formula");
+        }
+        assert!(note == "'=1+1" || note == "-0.5", "{note:?}");
+        seen_ids.push(id.strip_prefix('\'').filter(|_| id.len() > 1).unwrap_or(id).to_string());
+    }
+    for h in hostile {
+        assert!(seen_ids.iter().any(|s| s == h), "{h:?} is in ranked.csv (after its quote)");
+    }
+
+    let tasks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("labelstudio.json")).expect("tasks"))
+            .expect("JSON");
+    let ids: Vec<&str> = tasks
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| t["data"]["labelplan_id"].as_str().expect("an id"))
+        .collect();
+    for h in hostile {
+        assert!(ids.contains(&h), "{h:?} is carried exactly in labelstudio.json");
+    }
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("plan.json")).expect("plan"))
+            .expect("plan.json is JSON");
+    assert_eq!(plan["manifest"]["input"]["sidecar"]["name"], "hostile.csv");
+}
+
+/// One CSV record (fields quoted where they need it), with its newline.
+fn csv_text(fields: &[&str]) -> String {
+    let quoted: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect();
+    quoted.join(",") + "\n"
+}
+
+/// The records of a CSV file, as a spreadsheet or a script would read them.
+fn csv_reader(bytes: &[u8]) -> impl Iterator<Item = Vec<String>> + '_ {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes)
+        .into_records()
+        .map(|r| r.expect("a CSV record").iter().map(str::to_owned).collect())
+}

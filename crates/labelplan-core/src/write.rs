@@ -104,13 +104,27 @@ pub fn plan_json(plan: &Plan) -> String {
     s
 }
 
+/// A text cell of the user's (an id, a metadata value or column name) made safe to open
+/// in a spreadsheet: one that starts like a formula (`=`, `+`, `-`, `@`, a tab or a
+/// carriage return) gets a leading `'`, which spreadsheets show as text (OWASP's rule
+/// against CSV injection). Numbers such as `-0.5` are left as they are.
+pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let formula_like = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula_like && text.trim().parse::<f64>().is_err() {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
+}
+
 /// `ranked.csv`: header `rank,row,id,cluster,score,in_<budget>…,<metadata>…`, one line
-/// per ranked row (1-based rank, 0-based input row).
+/// per ranked row (1-based rank, 0-based input row). Ids and metadata pass through
+/// [`spreadsheet_safe`].
 pub fn ranked_csv(plan: &Plan, data: &Dataset) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = ["rank", "row", "id", "cluster", "score"].map(String::from).to_vec();
     header.extend(plan.budgets.iter().map(|b| format!("in_{}", b.budget)));
-    header.extend(data.columns.iter().map(|c| c.name.clone()));
+    header.extend(data.columns.iter().map(|c| spreadsheet_safe(&c.name).into_owned()));
     w.write_record(&header).expect("writing to memory");
     let member: Vec<Vec<bool>> = plan
         .budgets
@@ -126,12 +140,12 @@ pub fn ranked_csv(plan: &Plan, data: &Dataset) -> String {
         let mut rec = vec![
             (rank + 1).to_string(),
             row.to_string(),
-            id(data, row),
+            spreadsheet_safe(&id(data, row)).into_owned(),
             plan.cluster[r].to_string(),
             plan.score.as_ref().map_or_else(String::new, |s| s[r].to_string()),
         ];
         rec.extend(member.iter().map(|m| if m[r] { "1" } else { "0" }.to_string()));
-        rec.extend(data.columns.iter().map(|c| c.values[r].clone()));
+        rec.extend(data.columns.iter().map(|c| spreadsheet_safe(&c.values[r]).into_owned()));
         w.write_record(&rec).expect("writing to memory");
     }
     String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 fields")

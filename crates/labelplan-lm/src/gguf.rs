@@ -313,7 +313,9 @@ impl Gguf {
                     "tensor {name}: offset {offset} is not a multiple of the alignment {alignment}"
                 )));
             }
-            let size = elements / per_block * block_bytes;
+            let size = (elements / per_block).checked_mul(block_bytes).ok_or_else(|| {
+                fail(format!("tensor {name}: dimensions {dims:?} of {} overflow", dtype.name()))
+            })?;
             let start = data_start
                 .checked_add(offset)
                 .filter(|s| s.checked_add(size).is_some_and(|end| end <= file_len));

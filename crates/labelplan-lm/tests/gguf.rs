@@ -127,3 +127,42 @@ fn no_corruption_of_the_header_panics() {
     }
     assert!(refused > 10, "flipped bytes were noticed {refused} times");
 }
+
+/// The fuzz target's seed, a llama GGUF written by llama.cpp's own writer (PyPI gguf;
+/// tests/fuzz/make_tiny_gguf.py): it loads whole, so the fuzzer starts from a file that
+/// reaches the model, the tokenizer and the chat template.
+#[test]
+fn the_fuzz_seed_is_a_whole_model_that_runs() {
+    let path = labelplan_testkit::repo_root().join("tests/fuzz/seeds/gguf/tiny.gguf");
+    let bytes = std::fs::read(&path).expect("tests/fuzz/seeds/gguf/tiny.gguf");
+    let loaded = labelplan_lm::Loaded::from_bytes("tiny.gguf", &bytes).expect("loads");
+    assert_eq!(loaded.name, "tiny llama");
+    assert!(loaded.template.is_some(), "it has a chat template");
+    let tokens = loaded.tokenizer.encode("hello world");
+    assert!(!tokens.is_empty());
+    assert_eq!(loaded.tokenizer.decode(&tokens), "hello world");
+    let mut cache = loaded.model.cache(8);
+    let logits = loaded.model.forward(tokens[0], &mut cache);
+    assert_eq!(logits.len(), 262);
+    assert!(logits.iter().all(|l| l.is_finite()));
+}
+
+/// Every finding of the GGUF fuzz target kept as a fixture (tests/fixtures/fuzz/gguf/)
+/// is refused with a message naming the file; none panics.
+#[test]
+fn every_kept_fuzz_finding_is_refused_with_a_message() {
+    let dir = labelplan_testkit::fixture("fuzz/gguf");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("tests/fixtures/fuzz/gguf") {
+        let path = entry.expect("an entry").path();
+        let bytes = std::fs::read(&path).expect("a finding");
+        let err = labelplan_lm::Loaded::from_bytes("found.gguf", &bytes).expect_err("a broken file");
+        assert!(err.to_string().starts_with("found.gguf"), "{}: {err}", path.display());
+        seen += 1;
+    }
+    assert!(seen > 0);
+    // Dimensions whose byte count overflows 64 bits (it wrapped to a small size before).
+    let bytes = std::fs::read(dir.join("tensor-size-overflow.gguf")).expect("the finding");
+    let err = parse(&bytes).expect_err("overflows");
+    assert!(err.contains("overflow"), "{err}");
+}

@@ -71,6 +71,22 @@ pub fn write_npy_f32(path: &std::path::Path, rows: usize, dim: usize, seed: u64)
     out.flush()
 }
 
+/// A version-1 `.npy` whose header declares `descr` and `shape` (e.g. `"(100, 64)"`,
+/// whatever `data` holds), followed by `data`: for honest files and for lying ones.
+pub fn npy_bytes(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = Vec::with_capacity(10 + header.len() + data.len());
+    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes
+}
+
 /// Writes a row-major `rows × dim` float32 matrix as a C-order `.npy` file.
 pub fn write_npy_values(
     path: &std::path::Path,
@@ -78,20 +94,11 @@ pub fn write_npy_values(
     rows: usize,
     dim: usize,
 ) -> std::io::Result<()> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = Vec::with_capacity(10 + header.len() + values.len() * 4);
-    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    values.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, bytes)
+    std::fs::write(path, npy_bytes("<f4", &format!("({rows}, {dim})"), &data))
 }
 
 /// Absolute tolerance for dot products of unit vectors summed in f32 in different
@@ -131,4 +138,24 @@ pub struct SamplePlan {
     pub budgets: Vec<Vec<u32>>,
     /// The ranked list.
     pub ranked: Vec<u32>,
+}
+
+/// A `.safetensors` file: the JSON `header` (whatever it declares) and `data`.
+pub fn safetensors_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+/// An `.npz` holding `member` (the bytes of an npy) deflated as `x.npy`.
+pub fn npz_bytes(member: &[u8]) -> Vec<u8> {
+    use async_zip::base::write::ZipFileWriter;
+    use async_zip::{Compression, ZipEntryBuilder};
+    futures::executor::block_on(async {
+        let mut zip = ZipFileWriter::new(futures::io::Cursor::new(Vec::new()));
+        let entry = ZipEntryBuilder::new("x.npy".to_string().into(), Compression::Deflate);
+        zip.write_entry_whole(entry, member).await.expect("deflate in memory");
+        zip.close().await.expect("close in memory").into_inner()
+    })
 }

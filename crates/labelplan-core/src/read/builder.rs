@@ -8,6 +8,9 @@ use super::LoadOptions;
 use crate::error::Location;
 use crate::{Dataset, Error, MetaColumn, Result, SourceDtype};
 
+/// Rows of a text file read before the rest of it is estimated.
+const FIRST_TEXT_ROWS: u64 = 256;
+
 /// How many offending rows an error message lists.
 const ROWS_SHOWN: usize = 10;
 
@@ -30,6 +33,10 @@ pub(super) struct Builder<'a> {
     non_finite_rows: Vec<u64>,
     ids: Option<Vec<String>>,
     columns: Vec<MetaColumn>,
+    /// Rows the file's header declares (binary formats, Parquet).
+    declared_rows: Option<u64>,
+    /// Bytes of a text file read through the current row.
+    text_position: u64,
 }
 
 impl<'a> Builder<'a> {
@@ -47,7 +54,44 @@ impl<'a> Builder<'a> {
             non_finite_rows: Vec::new(),
             ids: None,
             columns: Vec::new(),
+            declared_rows: None,
+            text_position: 0,
         }
+    }
+
+    /// Rows the header declares, when they are known before the vectors' length (a
+    /// Parquet list column): the matrix is reserved for them at the first row.
+    pub fn expect_rows(&mut self, rows: u64) {
+        self.declared_rows = Some(rows);
+    }
+
+    /// Bytes of a text file read through the row about to be pushed: the rows still to
+    /// come are estimated from it when the matrix needs room.
+    pub fn set_text_position(&mut self, bytes: u64) {
+        self.text_position = bytes;
+    }
+
+    /// Rows to make room for when the matrix is full: those the header declared, else
+    /// what the rest of a text file holds at the bytes per row seen so far (and 1/16
+    /// more), else as many as there are (doubling). Growing by estimates keeps the peak
+    /// near the matrix's own size, where doubling could reach three times it. Never more
+    /// values than the file has bytes (a lying header) or than the memory limit allows.
+    fn rows_to_reserve(&self, dim: usize) -> usize {
+        let kept = self.kept_rows() as u64;
+        let rows = match self.declared_rows {
+            Some(declared) if declared > kept => declared - kept,
+            // A text file's first rows, then the rest of it at the bytes per row seen
+            // (by then a header line is a small part of what was read).
+            _ if self.text_position > 0 && kept < FIRST_TEXT_ROWS => FIRST_TEXT_ROWS,
+            _ if self.text_position > 0 => {
+                let per_row = (self.text_position / self.rows_seen.max(1)).max(1);
+                let rest = self.source_bytes.saturating_sub(self.text_position) / per_row;
+                rest + rest / 16 + 1
+            }
+            _ => kept.max(1),
+        };
+        let most = (self.source_bytes.min(self.options.memory_limit / 4) / dim.max(1) as u64).max(1);
+        rows.min(most) as usize
     }
 
     pub fn set_dtype(&mut self, dtype: SourceDtype) {
@@ -82,14 +126,17 @@ impl<'a> Builder<'a> {
     }
 
     /// Declares the shape up front (binary formats): checks the memory limit before any
-    /// data is read and reserves the matrix once.
+    /// data is read and reserves the matrix once. The reservation never exceeds one
+    /// value per byte of the file, so a header that lies about a compressed file's rows
+    /// (Parquet's footer) cannot make it allocate what the file does not hold.
     pub fn expect_shape(&mut self, rows: u64, dim: u64) -> Result<()> {
         if rows == 0 || dim == 0 {
             return Err(Error::NoRows { file: self.file.to_owned() });
         }
         self.check_memory(rows, dim)?;
         self.dim = Some(dim as usize);
-        self.values.reserve_exact((rows * dim) as usize);
+        self.declared_rows = Some(rows);
+        self.values.reserve_exact(rows.saturating_mul(dim).min(self.source_bytes) as usize);
         Ok(())
     }
 
@@ -179,6 +226,14 @@ impl<'a> Builder<'a> {
         }
         if self.values.capacity() - self.values.len() < row.len() {
             self.check_memory(self.kept_rows() as u64 * 2 + 1, row.len() as u64)?;
+            let rows = self.rows_to_reserve(row.len());
+            self.values.reserve_exact(rows * row.len());
+            if let Some(ids) = self.ids.as_mut() {
+                ids.reserve_exact(rows);
+            }
+            for col in &mut self.columns {
+                col.values.reserve_exact(rows);
+            }
         }
         self.values.extend_from_slice(row);
         if let (Some(ids), Some(id)) = (self.ids.as_mut(), id) {
@@ -214,7 +269,11 @@ impl<'a> Builder<'a> {
             check_unique_ids(&file, ids)?;
         }
         let mut values = self.values;
-        values.shrink_to_fit();
+        // Shrinking copies the matrix in allocators that cannot shrink in place (a
+        // moment at twice its size): only worth it for more than 1/8 unused.
+        if values.capacity() - values.len() > values.len() / 8 {
+            values.shrink_to_fit();
+        }
         Ok(Dataset {
             source_name: file,
             source_bytes: self.source_bytes,

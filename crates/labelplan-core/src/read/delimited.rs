@@ -156,6 +156,7 @@ pub(super) async fn read<R: AsyncBufRead + Unpin>(
         parse_record(&fields, &layout, at, &file, &mut values, out.dim())?;
         let id = layout.id.map(|i| fields[i].clone());
         let meta = layout.meta.iter().map(|&i| fields[i].clone()).collect();
+        out.set_text_position(records.consumed());
         out.push_row(&values, at, id, meta)?;
         row += 1;
         match records.next(&mut fields).await? {

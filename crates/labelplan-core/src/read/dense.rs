@@ -21,6 +21,10 @@ pub(super) struct DenseLayout {
     pub dim: u64,
     pub dtype: SourceDtype,
     pub endian: Endian,
+    /// The most bytes the source can still hold for the array (the rest of the file,
+    /// or what a compressed member can expand to): a header declaring more is refused
+    /// before anything that size is allocated.
+    pub available: u64,
 }
 
 impl DenseLayout {
@@ -51,10 +55,23 @@ pub(super) async fn read_dense<R: AsyncRead + Unpin>(
     out: &mut Builder<'_>,
 ) -> Result<()> {
     out.set_dtype(layout.dtype);
+    if layout.byte_len() > layout.available {
+        return Err(Error::Truncated {
+            file: out.file.to_owned(),
+            what: format!(
+                "{what} ({} × {} {} values declared)",
+                layout.rows,
+                layout.dim,
+                layout.dtype.name()
+            ),
+            expected: layout.byte_len(),
+            found: layout.available,
+        });
+    }
     out.expect_shape(layout.rows, layout.dim)?;
     let size = layout.elem_size();
     let row_bytes = layout.dim as usize * size;
-    let rows_per_chunk = (CHUNK_BYTES / row_bytes).max(1);
+    let rows_per_chunk = (CHUNK_BYTES / row_bytes).clamp(1, layout.rows.max(1) as usize);
     let mut buf = vec![0u8; rows_per_chunk * row_bytes];
     let mut vals: Vec<f32> = Vec::with_capacity(rows_per_chunk * layout.dim as usize);
     let total = layout.byte_len();

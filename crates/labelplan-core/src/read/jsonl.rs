@@ -29,7 +29,7 @@ pub(super) async fn read<R: AsyncBufRead + Unpin>(mut reader: R, out: &mut Build
     let file = out.file.to_owned();
     let mut buf = Vec::new();
     let mut keys: Option<(String, Option<String>)> = None;
-    let (mut line, mut row) = (0u64, 0u64);
+    let (mut line, mut row, mut consumed) = (0u64, 0u64, 0u64);
     let mut values = Vec::new();
     let mut meta = Vec::new();
     loop {
@@ -40,6 +40,7 @@ pub(super) async fn read<R: AsyncBufRead + Unpin>(mut reader: R, out: &mut Build
             return Ok(());
         }
         line += 1;
+        consumed += n as u64;
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -122,6 +123,7 @@ pub(super) async fn read<R: AsyncBufRead + Unpin>(mut reader: R, out: &mut Build
         }
         let mut row_meta = std::mem::take(&mut meta);
         row_meta.resize(out.column_count(), String::new());
+        out.set_text_position(consumed);
         out.push_row(&values, at, id, row_meta)?;
         row += 1;
     }

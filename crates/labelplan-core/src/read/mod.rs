@@ -128,7 +128,10 @@ where
     if input.len == 0 {
         return Err(Error::EmptyFile { file: file.to_owned() });
     }
-    let mut reader = BufReader::with_capacity(1 << 20, Tracked::new(input.reader, input.len, watch));
+    // A buffer no larger than the file: small files (and every fuzzed input) skip a
+    // 1 MiB allocation.
+    let capacity = input.len.min(1 << 20) as usize;
+    let mut reader = BufReader::with_capacity(capacity, Tracked::new(input.reader, input.len, watch));
     let head = builder::peek(&mut reader, file).await?;
     let format = Format::detect(file, &head).ok_or_else(|| {
         Error::unsupported(
@@ -138,9 +141,9 @@ where
     })?;
     let mut out = builder::Builder::new(file, input.len, options);
     match format {
-        Format::Npy => npy::read(&mut reader, &mut out).await?,
-        Format::Npz => npz::read(reader, &mut out).await?,
-        Format::Safetensors => safetensors::read(&mut reader, &mut out).await?,
+        Format::Npy => npy::read(&mut reader, input.len, &mut out).await?,
+        Format::Npz => npz::read(reader, input.len, &mut out).await?,
+        Format::Safetensors => safetensors::read(&mut reader, input.len, &mut out).await?,
         Format::Csv => delimited::read(reader, b',', &mut out).await?,
         Format::Tsv => delimited::read(reader, b'\t', &mut out).await?,
         Format::Jsonl => jsonl::read(reader, &mut out).await?,

@@ -10,15 +10,23 @@ use crate::{Error, Result, SourceDtype};
 /// What npy dtypes labelplan reads.
 const SUPPORTED: &str = "float16, float32 or float64 ('<f2', '<f4', '<f8' or big-endian '>')";
 
-/// Reads one `.npy` stream (a file or an npz member) into `out`.
-pub(super) async fn read<R: AsyncRead + Unpin>(reader: &mut R, out: &mut Builder<'_>) -> Result<()> {
+/// Reads one `.npy` stream (a file or an npz member) of at most `stream_bytes` into `out`.
+pub(super) async fn read<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    stream_bytes: u64,
+    out: &mut Builder<'_>,
+) -> Result<()> {
     let file = out.file.to_owned();
-    let layout = read_header(reader, &file).await?;
+    let layout = read_header(reader, stream_bytes, &file).await?;
     read_dense(reader, layout, "the array data", out).await
 }
 
 /// Reads and checks the header, leaving `reader` at the first element.
-async fn read_header<R: AsyncRead + Unpin>(reader: &mut R, file: &str) -> Result<DenseLayout> {
+async fn read_header<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    stream_bytes: u64,
+    file: &str,
+) -> Result<DenseLayout> {
     let mut head = vec![0u8; 10];
     read_exact(reader, &mut head, file).await?;
     if &head[..6] != b"\x93NUMPY" {
@@ -47,6 +55,7 @@ async fn read_header<R: AsyncRead + Unpin>(reader: &mut R, file: &str) -> Result
     let start = head.len();
     head.resize(start + header_len, 0);
     read_exact(reader, &mut head[start..], file).await?;
+    check_element_count(&head[start..], file)?;
     let header = npyz::NpyHeader::from_reader(&head[..])
         .map_err(|e| Error::malformed(file, format!("the npy header does not parse: {e}")))?;
     if header.order() == Order::Fortran {
@@ -65,7 +74,31 @@ async fn read_header<R: AsyncRead + Unpin>(reader: &mut R, file: &str) -> Result
         }
     };
     let (dtype, endian) = dtype_of(&header.dtype(), file)?;
-    Ok(DenseLayout { rows, dim, dtype, endian })
+    let available = stream_bytes.saturating_sub(head.len() as u64);
+    Ok(DenseLayout { rows, dim, dtype, endian, available })
+}
+
+/// npyz multiplies the shape's sides without checking: a shape whose element count does
+/// not fit 64 bits is refused here first. Headers that do not parse are left to npyz.
+fn check_element_count(dict: &[u8], file: &str) -> Result<()> {
+    use py_literal::Value;
+    let Ok(Value::Dict(items)) = String::from_utf8_lossy(dict).trim().parse::<Value>() else { return Ok(()) };
+    let shape = items.iter().find(|(key, _)| matches!(key, Value::String(k) if k == "shape"));
+    let Some((_, Value::Tuple(sides))) = shape else { return Ok(()) };
+    let count = sides.iter().try_fold(1u64, |n, side| match side {
+        Value::Integer(i) => i.to_string().parse::<u64>().ok().map_or(Some(n), |s| n.checked_mul(s)),
+        _ => Some(n),
+    });
+    match count {
+        Some(_) => Ok(()),
+        None => Err(Error::malformed(
+            file,
+            format!(
+                "the npy header's shape {} holds more values than any file can",
+                Value::Tuple(sides.clone())
+            ),
+        )),
+    }
 }
 
 fn dtype_of(dtype: &DType, file: &str) -> Result<(SourceDtype, Endian)> {

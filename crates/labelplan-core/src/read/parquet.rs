@@ -116,22 +116,32 @@ where
     out.set_dtype(vector_dtype(&schema.fields()[vector]).unwrap_or(SourceDtype::F32));
     out.set_columns(meta.iter().map(|&i| schema.fields()[i].name().clone()).collect(), id.is_some());
     let rows = metadata.file_metadata().num_rows().max(0) as u64;
-    if let DataType::FixedSizeList(_, dim) = schema.fields()[vector].data_type() {
-        out.expect_shape(rows, (*dim).max(0) as u64)?;
+    match schema.fields()[vector].data_type() {
+        DataType::FixedSizeList(_, dim) => out.expect_shape(rows, (*dim).max(0) as u64)?,
+        _ => out.expect_rows(rows),
     }
 
     let mut row = 0u64;
     for group in 0..metadata.row_groups().len() {
         let chunk = read_row_group(reader, &metadata, group, file_len, &file).await?;
-        let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(chunk, arrow.clone())
-            .with_row_groups(vec![group])
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(pq_err)?;
-        for batch in batches {
-            let batch = batch.map_err(|e| Error::malformed(&file, format!("Parquet: {e}")))?;
-            push_batch(&batch, vector, id, &meta, &mut row, out)?;
-        }
+        guarded(&file, || {
+            let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(chunk, arrow.clone())
+                .with_row_groups(vec![group])
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(pq_err)?;
+            for batch in batches {
+                let batch = batch.map_err(|e| Error::malformed(&file, format!("Parquet: {e}")))?;
+                push_batch(&batch, vector, id, &meta, &mut row, out)?;
+            }
+            Ok(())
+        })?;
+    }
+    if row != rows {
+        return Err(Error::malformed(
+            &file,
+            format!("the footer declares {rows} rows but the pages hold {row}"),
+        ));
     }
     Ok(())
 }
@@ -169,8 +179,25 @@ where
     reader.seek(SeekFrom::Start(file_len - 8 - meta_len)).await.map_err(io)?;
     let mut buf = vec![0u8; meta_len as usize];
     reader.read_exact(&mut buf).await.map_err(io)?;
-    ParquetMetaDataReader::decode_metadata(&buf)
-        .map_err(|e| Error::malformed(file, format!("the Parquet footer does not decode: {e}")))
+    guarded(file, || {
+        ParquetMetaDataReader::decode_metadata(&buf)
+            .map_err(|e| Error::malformed(file, format!("the Parquet footer does not decode: {e}")))
+    })
+}
+
+/// Runs the `parquet` crate's decoding of `file`, turning a panic into an error: it still
+/// panics on some malformed pages (found by `cargo xtask fuzz`; apache/arrow-rs#9742
+/// tracks them upstream). Natively the file then gets its message; a browser build
+/// aborts on any panic, and the page reports the stopped worker (docs/reliability.md).
+fn guarded<T>(file: &str, decode: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::malformed(file, format!("Parquet: the decoder failed on a malformed page ({why})")))
+    })
 }
 
 /// Fetches the bytes of one row group's column chunks.

@@ -14,6 +14,8 @@ pub(super) struct Records<R> {
     ends: Vec<usize>,
     /// Newlines consumed so far.
     newlines: u64,
+    /// Bytes consumed so far.
+    consumed: u64,
     done: bool,
 }
 
@@ -26,8 +28,14 @@ impl<R: AsyncBufRead + Unpin> Records<R> {
             out: vec![0; 4096],
             ends: vec![0; 64],
             newlines: 0,
+            consumed: 0,
             done: false,
         }
+    }
+
+    /// Bytes of the file read so far (through the last record returned).
+    pub fn consumed(&self) -> u64 {
+        self.consumed
     }
 
     /// Reads the next record into `fields`; returns its 1-based starting line, or `None`
@@ -54,6 +62,7 @@ impl<R: AsyncBufRead + Unpin> Records<R> {
                 self.core.read_record(input, &mut self.out[out_len..], &mut self.ends[ends_len..]);
             self.newlines += input[..n_in].iter().filter(|b| **b == b'\n').count() as u64;
             self.reader.consume_unpin(n_in);
+            self.consumed += n_in as u64;
             out_len += n_out;
             ends_len += n_end;
             match res {

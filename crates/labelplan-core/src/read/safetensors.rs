@@ -12,7 +12,11 @@ use crate::{Error, Result, SourceDtype};
 /// Largest header read, as the safetensors crate allows.
 const MAX_HEADER: u64 = 100_000_000;
 
-pub(super) async fn read<R: AsyncRead + Unpin>(reader: &mut R, out: &mut Builder<'_>) -> Result<()> {
+pub(super) async fn read<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    file_len: u64,
+    out: &mut Builder<'_>,
+) -> Result<()> {
     let file = out.file.to_owned();
     let io = |e: std::io::Error| Error::from_io(&file, &e, "the safetensors header");
     let mut len = [0u8; 8];
@@ -20,6 +24,15 @@ pub(super) async fn read<R: AsyncRead + Unpin>(reader: &mut R, out: &mut Builder
     let n = u64::from_le_bytes(len);
     if n > MAX_HEADER {
         return Err(Error::malformed(&file, format!("the header claims {n} bytes; expected under 100 MB")));
+    }
+    let after_length = file_len.saturating_sub(8);
+    if n > after_length {
+        return Err(Error::Truncated {
+            file,
+            what: "the JSON header".into(),
+            expected: n,
+            found: after_length,
+        });
     }
     let mut header = vec![0u8; n as usize];
     reader.read_exact(&mut header).await.map_err(io)?;
@@ -57,6 +70,7 @@ pub(super) async fn read<R: AsyncRead + Unpin>(reader: &mut R, out: &mut Builder
     futures::io::copy(reader.take(start as u64), &mut futures::io::sink())
         .await
         .map_err(|e| Error::from_io(&file, &e, "the tensor data"))?;
-    let layout = DenseLayout { rows, dim, dtype, endian: Endian::Little };
+    let available = after_length.saturating_sub(n).saturating_sub(start as u64);
+    let layout = DenseLayout { rows, dim, dtype, endian: Endian::Little, available };
     read_dense(reader, layout, &format!("tensor {name:?}"), out).await
 }

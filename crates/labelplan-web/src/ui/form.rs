@@ -101,7 +101,8 @@ impl PlanForm {
                     Ok(backend) => form.backend = backend,
                     Err(why) => unknown.push(format!("{BACKEND_KEY} ({why})")),
                 },
-                None => unknown.push(key),
+                // Quoted: a key may be empty, or anything at all.
+                None => unknown.push(format!("{key:?}")),
             }
         }
         (form, unknown)
@@ -157,7 +158,7 @@ mod tests {
         let (back, unknown) = PlanForm::from_hash(&form.to_hash());
         assert_eq!(back.text("budget"), "5%, five");
         assert!(unknown.is_empty());
-        assert_eq!(PlanForm::from_hash("seed=4&colour=red").1, ["colour"]);
+        assert_eq!(PlanForm::from_hash("seed=4&colour=red").1, ["\"colour\""]);
     }
 
     #[test]

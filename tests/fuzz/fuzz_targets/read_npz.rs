@@ -1,0 +1,6 @@
+//! The .npz reader on arbitrary bytes.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    labelplan_fuzz::read_as("fuzzed.npz", data);
+});

@@ -1,0 +1,6 @@
+//! The .safetensors reader on arbitrary bytes.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    labelplan_fuzz::read_as("fuzzed.safetensors", data);
+});
