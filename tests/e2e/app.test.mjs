@@ -158,6 +158,29 @@ test('malformed files get clear messages and the loaded dataset stays', async ()
   });
 });
 
+test('a panic in the worker reaches the page with a reload button; the loaded summary stays', async () => {
+  await withBrowser({ webgpu: false }, async ({ page }) => {
+    await openApp(page, server.url);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    // A Parquet page the parquet crate panics on (found by fuzzing): natively the reader
+    // catches it; a wasm worker cannot unwind, so it stops.
+    await upload(page, 'fuzz/read_parquet/level-bits-past-page.parquet');
+    const error = page.getByTestId('error');
+    await error.filter({ hasText: 'stopped on an internal error' }).waitFor({ timeout: 30_000 });
+    assert.match(await error.textContent(), /Reload the page to start it again/);
+    const s = await summary(page);
+    assert.deepEqual([s.file, s.rows], ['digits.npy', '1797'], 'the summary stays on screen');
+    assert.ok(await page.getByTestId('plan').isDisabled(), 'nothing is asked of a stopped worker');
+    await screenshots(page, 'worker-stopped');
+    await page.getByTestId('reload').click();
+    await page.getByTestId('backend').filter({ hasNotText: 'starting' }).waitFor({ timeout: 60_000 });
+    assert.equal(await page.getByTestId('error').count(), 0, 'a fresh worker after the reload');
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+  });
+});
+
 test('rows with NaN/Inf are reported, then dropped on request and counted', async () => {
   await withBrowser({ webgpu: true }, async ({ page }) => {
     await openApp(page, `${server.url}#backend=gpu`);
@@ -304,6 +327,37 @@ test('a plan of the sample runs on WebGPU in the worker and matches the native C
     await checkPicks(page, plan);
     await checkCompare(page, plan, { method: 'random', searchWhileRunning: false });
     await screenshots(page, 'plan-compare-webgpu');
+  });
+});
+
+test('a GPU device destroyed in the middle of a plan: the plan finishes on the CPU with the same picks and says so', async () => {
+  await withBrowser({ webgpu: true }, async ({ page, logs }) => {
+    await openApp(page, `${server.url}#backend=gpu`);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    // The worker's device destroys itself at its 40th buffer after this point: the
+    // plan has uploaded the pool and run kernels by then.
+    const [worker] = page.workers();
+    assert.ok(worker, 'the compute worker runs');
+    await worker.evaluate(() => {
+      const create = GPUDevice.prototype.createBuffer;
+      let made = 0;
+      GPUDevice.prototype.createBuffer = function (descriptor) {
+        made += 1;
+        if (made === 40) {
+          globalThis.__destroyedAt = made;
+          this.destroy();
+        }
+        return create.call(this, descriptor);
+      };
+    });
+    const plan = await planAndDownload(page, 'plan-device-lost.json');
+    assert.equal(await worker.evaluate(() => globalThis.__destroyedAt), 40, 'the device was destroyed mid-plan');
+    assert.equal(plan.manifest.backend, 'CPU', logs.join('\n'));
+    assertNativePicks(plan);
+    const note = await page.getByTestId('plan-note').textContent();
+    assert.match(note, /^the GPU failed \(.*\); this plan ran on the CPU$/s);
+    await screenshots(page, 'device-lost');
   });
 });
 

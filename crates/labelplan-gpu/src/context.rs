@@ -27,6 +27,9 @@ pub struct GpuContext {
     scopes: Arc<futures::lock::Mutex<()>>,
     /// Kernels other crates registered, by label (see [`GpuContext::kernel`]).
     pub(crate) registered: Arc<std::sync::Mutex<HashMap<String, Arc<Kernel>>>>,
+    /// The first error no scope captured (a queue write on a lost device): reported by
+    /// the next [`GpuContext::scoped`] call, where wgpu's default handler would panic.
+    stray: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// Parts copied into a mappable buffer and submitted, not yet read.
@@ -70,6 +73,12 @@ impl GpuContext {
         if let Some(e) = scope.pop().await {
             return Err(GpuError::Device { op: "compiling the kernels", message: e.to_string() });
         }
+        let stray: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let first = stray.clone();
+        device.on_uncaptured_error(Arc::new(move |e| {
+            let mut slot = first.lock().expect("error slot");
+            slot.get_or_insert_with(|| e.to_string());
+        }));
         Ok(GpuContext {
             device,
             queue,
@@ -79,6 +88,7 @@ impl GpuContext {
             pipelines,
             scopes: Arc::default(),
             registered: Arc::default(),
+            stray,
         })
     }
 
@@ -93,6 +103,13 @@ impl GpuContext {
     pub fn named(mut self, name: String) -> Self {
         self.info.name = name;
         self
+    }
+
+    /// Destroys the device, as a lost one would be: every later use of this context
+    /// fails. The tests of the fallbacks use it mid-plan (the browser's test calls
+    /// `GPUDevice.destroy()` the same way).
+    pub fn destroy(&self) {
+        self.device.destroy();
     }
 
     /// Whether the adapter is a software rasteriser (lavapipe, SwiftShader).
@@ -116,20 +133,38 @@ impl GpuContext {
         let out = f();
         let first = validation.pop().await;
         let second = oom.pop().await;
-        match first.or(second) {
-            Some(e) => Err(GpuError::Device { op, message: e.to_string() }),
+        let stray = self.stray.lock().expect("error slot").take();
+        match first.map(|e| e.to_string()).or(second.map(|e| e.to_string())).or(stray) {
+            Some(message) => Err(GpuError::Device { op, message }),
             None => Ok(out),
         }
     }
 
     /// A storage buffer holding `contents` (also a copy source and destination).
     pub(crate) fn storage(&self, label: &str, contents: &[u8]) -> wgpu::Buffer {
-        use wgpu::util::DeviceExt;
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        self.filled(label, contents, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC)
+    }
+
+    /// A buffer of `usage` holding `contents`, written by the queue before the next
+    /// submission. Not `create_buffer_init`: it maps the buffer at creation, and wgpu
+    /// panics when that fails on a lost device, where a queue write is an error the
+    /// scopes report (found by the test of a device lost mid-plan).
+    fn filled(&self, label: &str, contents: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        let size = (contents.len() as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT).max(4);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
-            contents,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-        })
+            size,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if size as usize == contents.len() {
+            self.queue.write_buffer(&buffer, 0, contents);
+        } else if !contents.is_empty() {
+            let mut padded = contents.to_vec();
+            padded.resize(size as usize, 0);
+            self.queue.write_buffer(&buffer, 0, &padded);
+        }
+        buffer
     }
 
     /// A zeroed storage buffer of `bytes` (also a copy source and destination).
@@ -157,12 +192,7 @@ impl GpuContext {
 
     /// A uniform buffer holding `params`.
     pub(crate) fn uniform<T: bytemuck::Pod>(&self, params: &T) -> wgpu::Buffer {
-        use wgpu::util::DeviceExt;
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: bytemuck::bytes_of(params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        })
+        self.filled("params", bytemuck::bytes_of(params), wgpu::BufferUsages::UNIFORM)
     }
 
     /// A fresh command encoder.

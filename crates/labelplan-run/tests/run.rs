@@ -92,6 +92,79 @@ fn a_gpu_failure_reruns_the_plan_on_the_cpu_and_says_so() {
 }
 
 #[test]
+fn a_device_lost_in_the_middle_of_a_plan_finishes_on_the_cpu_with_the_same_picks() {
+    let data = dataset();
+    let cancel = AtomicBool::new(false);
+    let run = |gpu: Option<&GpuContext>, progress: &mut dyn FnMut(&labelplan_select::Progress)| {
+        let watch = Watch { progress, cancel: &cancel, pause: None };
+        block_on(plan(gpu, Work::Mapped(&data), InputInfo::unhashed(&data), &settings(), watch))
+    };
+    let on_cpu = run(None, &mut |_| {}).expect("the CPU plans");
+    let ctx = gpu(GpuOptions::default());
+    let mut seen = 0;
+    let planned = run(Some(&ctx), &mut |_| {
+        seen += 1;
+        // A few stages in: the pool is on the GPU and kernels have run.
+        if seen == 4 {
+            ctx.destroy();
+        }
+    })
+    .expect("the CPU finishes it");
+    assert!(seen > 4, "the device was lost mid-plan");
+    assert_eq!(planned.plan.manifest.backend, "CPU");
+    let note = planned.note.expect("the user is told");
+    assert!(note.starts_with("the GPU failed (") && note.ends_with("this plan ran on the CPU"), "{note}");
+    assert_eq!(planned.plan.ranked, on_cpu.plan.ranked, "the same picks as a plan on the CPU");
+    assert_eq!(planned.plan.budgets[0].rows, on_cpu.plan.budgets[0].rows);
+    assert_eq!(planned.map.positions, on_cpu.map.positions);
+}
+
+#[test]
+fn a_kernel_that_does_not_compile_is_an_error_and_the_device_goes_on() {
+    let ctx = gpu(GpuOptions::default());
+    let err = block_on(ctx.kernel("broken", "@compute @workgroup_size(1) fn main( {", "main"))
+        .expect_err("not WGSL");
+    assert!(err.to_string().contains("compiling a kernel"), "{err}");
+    let data = dataset();
+    let cancel = AtomicBool::new(false);
+    let watch = Watch { progress: &mut |_| {}, cancel: &cancel, pause: None };
+    let planned =
+        block_on(plan(Some(&ctx), Work::Plain(&data), InputInfo::unhashed(&data), &settings(), watch))
+            .expect("plans");
+    assert!(planned.plan.manifest.backend.starts_with("GPU: "), "{}", planned.plan.manifest.backend);
+}
+
+#[test]
+fn reruns_of_one_manifest_give_the_same_bytes_on_each_backend_for_every_method() {
+    let data = dataset();
+    let ctx = gpu(GpuOptions::default());
+    let cancel = AtomicBool::new(false);
+    let plan_json = |gpu: Option<&GpuContext>, settings: &Settings| {
+        let watch = Watch { progress: &mut |_| {}, cancel: &cancel, pause: None };
+        let planned = block_on(plan(gpu, Work::Mapped(&data), InputInfo::unhashed(&data), settings, watch))
+            .expect("plans");
+        assert_eq!(planned.note, None);
+        labelplan_core::write::plan_json(&planned.plan)
+    };
+    for gpu in [None, Some(&ctx)] {
+        // The default method ten times over.
+        let first = plan_json(gpu, &settings());
+        for _ in 1..10 {
+            assert!(plan_json(gpu, &settings()) == first, "a rerun differs (GPU: {})", gpu.is_some());
+        }
+        // Every method twice.
+        for method in labelplan_core::plan::Method::ALL {
+            let settings = Settings { method, ..settings() };
+            assert!(
+                plan_json(gpu, &settings) == plan_json(gpu, &settings),
+                "{method} (GPU: {})",
+                gpu.is_some()
+            );
+        }
+    }
+}
+
+#[test]
 fn the_input_record_hashes_the_file_and_its_sidecar() {
     let data = dataset();
     let file = Source { name: "x.npy".to_owned(), reader: Cursor::new(b"abc".to_vec()) };

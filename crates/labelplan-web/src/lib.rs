@@ -7,5 +7,6 @@ pub mod blob_reader;
 pub mod codec;
 pub mod model_jobs;
 pub mod protocol;
+pub mod stopped;
 pub mod ui;
 pub mod worker;

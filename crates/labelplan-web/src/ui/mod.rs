@@ -140,6 +140,14 @@ fn Main() -> Html {
     let last_id = (*use_state(|| Rc::new(Cell::new(0u64)))).clone();
     let link = WorkerLink { bridge, last_id, dispatch: state.dispatcher() };
     {
+        // A worker that panics says so on its own channel; the page keeps what it shows.
+        let dispatch = state.dispatcher();
+        use_effect_with((), move |_| {
+            let listener = crate::stopped::listen(move |why| dispatch.dispatch(Action::WorkerStopped(why)));
+            move || drop(listener)
+        });
+    }
+    {
         // The first request: where plans run, as the link says.
         let link = link.clone();
         let policy = state.plan_form.backend;
@@ -253,7 +261,8 @@ fn Main() -> Html {
         }
     });
     let dispatch = state.dispatcher();
-    let busy = state.busy.is_some();
+    // A stopped worker answers nothing: the controls that ask it stay disabled.
+    let busy = state.busy.is_some() || state.worker_stopped;
     html! {
         <div class="page">
             <header>
@@ -283,7 +292,8 @@ fn Main() -> Html {
                     <progress::ProgressPanel busy={busy.clone()} {on_cancel} />
                 }
                 if let Some(failure) = &state.error {
-                    <error_panel::ErrorPanel failure={failure.clone()} {on_retry_dropping} has_dataset={state.summary.is_some()} />
+                    <error_panel::ErrorPanel failure={failure.clone()} {on_retry_dropping} has_dataset={state.summary.is_some()}
+                        worker_stopped={state.worker_stopped} />
                 }
                 if state.summary.is_some() {
                     <plan_form::PlanFormPanel form={state.plan_form.clone()} on_change={on_plan_form} {on_plan} {busy}

@@ -157,6 +157,8 @@ pub struct AppState {
     pub coded: Vec<Rc<ColumnCodes>>,
     /// The GPU's last frame of the map.
     pub drawn: Option<Rc<Drawn>>,
+    /// The worker panicked and stopped: nothing more can be asked of it until a reload.
+    pub worker_stopped: bool,
 }
 
 /// The answer to a search by id or row number.
@@ -221,6 +223,8 @@ pub enum Action {
     Replay(Rc<Manifest>),
     /// Turn dropping NaN rows on or off.
     SetDropNonFinite(bool),
+    /// The worker panicked (its message) and stopped for good.
+    WorkerStopped(String),
 }
 
 /// Milliseconds since the Unix epoch (`Date.now()` in the browser; the reducer's unit
@@ -235,6 +239,8 @@ impl Reducible for AppState {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         match action {
+            // A stopped worker runs nothing more: its message stays until a reload.
+            Action::Started(..) if s.worker_stopped => return self,
             Action::Started(id, label) => {
                 s.error = None;
                 s.busy = Some(Busy::started(id, label));
@@ -249,6 +255,14 @@ impl Reducible for AppState {
                 s.replay = None;
             }
             Action::Refused(message) => s.error = Some(Failure::message(message)),
+            Action::WorkerStopped(why) => {
+                let during =
+                    s.busy.take().map(|b| format!(" while {}", b.label.to_lowercase())).unwrap_or_default();
+                s.worker_stopped = true;
+                s.error = Some(Failure::message(format!(
+                    "The worker that reads and plans stopped on an internal error{during} ({why}). Reload the page to start it again: the settings stay in the link; the file must be dropped again."
+                )));
+            }
             Action::Replay(manifest) => {
                 s.plan_form = PlanForm::from_settings(&manifest.settings);
                 s.error = None;
@@ -415,6 +429,27 @@ mod tests {
         assert!(state.busy.is_some() && state.error.is_some());
         let state = state.reduce(answer(2, Response::Cancelled));
         assert!(state.busy.is_none());
+    }
+
+    #[test]
+    fn a_stopped_worker_ends_the_job_keeps_what_is_shown_and_runs_nothing_more() {
+        let data = labelplan_core::Dataset::from_matrix("a.npy", vec![1.0, 0.0], 1, 2);
+        let loaded = Response::Loaded {
+            summary: Summary::new(&data, &[1.0]),
+            norms_on: "CPU".into(),
+            parse_seconds: 0.1,
+        };
+        let state = Rc::new(AppState::default())
+            .reduce(Action::Response(Tagged { id: 0, body: loaded }))
+            .reduce(Action::Started(1, "Loading b.parquet".into()))
+            .reduce(Action::WorkerStopped("panicked at parquet".into()));
+        assert!(state.busy.is_none() && state.worker_stopped);
+        assert_eq!(state.summary.as_ref().map(|l| l.summary.rows), Some(1), "a.npy's summary stays");
+        let message = &state.error.as_ref().expect("a message").message;
+        assert!(message.contains("while loading b.parquet (panicked at parquet)"), "{message}");
+        assert!(message.contains("Reload the page"), "{message}");
+        let state = state.reduce(Action::Started(2, "Planning".into()));
+        assert!(state.busy.is_none() && state.error.is_some(), "nothing starts on a stopped worker");
     }
 
     #[test]
