@@ -181,6 +181,34 @@ test('a panic in the worker reaches the page with a reload button; the loaded su
   });
 });
 
+test('a file too large for the tab is refused before it is read, with what to do; the loaded dataset stays', async () => {
+  // 7,000,000 × 64 float32: 1.8 GB, sparse on disk (only the header is written).
+  const path = join(tmpdir(), `labelplan-e2e-huge-${process.pid}.npy`);
+  let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (7000000, 64), }";
+  while ((10 + header.length + 1) % 64) header += ' ';
+  header += '\n';
+  const head = Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0, header.length, 0]), Buffer.from(header)]);
+  writeFileSync(path, head);
+  execFileSync('truncate', ['-s', String(head.length + 7_000_000 * 64 * 4), path]);
+  try {
+    await withBrowser({ webgpu: false }, async ({ page }) => {
+      await openApp(page, server.url);
+      await page.getByTestId('load-sample').click();
+      await waitForSummaryOf(page, 'digits.npy');
+      await page.getByTestId('file-input').setInputFiles(path);
+      const error = page.getByTestId('error');
+      await error.waitFor({ timeout: 60_000 });
+      const text = await error.textContent();
+      assert.match(text, /7000000 rows × 64 dims need 1708 MiB as f32, more than the 1536 MiB limit of a browser tab; split the file into fewer rows/);
+      const s = await summary(page);
+      assert.deepEqual([s.file, s.rows], ['digits.npy', '1797'], 'the sample stays loaded');
+      await screenshots(page, 'too-large');
+    });
+  } finally {
+    rmSync(path, { force: true });
+  }
+});
+
 test('rows with NaN/Inf are reported, then dropped on request and counted', async () => {
   await withBrowser({ webgpu: true }, async ({ page }) => {
     await openApp(page, `${server.url}#backend=gpu`);

@@ -142,7 +142,7 @@ pub enum Error {
     },
     /// The parsed data would not fit the memory this process may use.
     #[error(
-        "{file}: {rows} rows × {dim} dims need {} MiB as f32, more than the {} MiB limit{}; use a smaller file or fewer dims",
+        "{file}: {rows} rows × {dim} dims need {} MiB as f32, more than the {} MiB limit{}; split the file into fewer rows, or reduce the dims (e.g. with PCA), and load a part",
         needed / (1 << 20), limit / (1 << 20), if *limit_is_browser {" of a browser tab"} else {""}
     )]
     TooLarge {
