@@ -1,7 +1,8 @@
 //! `cargo xtask fuzz [--seconds N] [TARGET…]`: every coverage-guided fuzz target of
-//! `tests/fuzz` (cargo-fuzz, libFuzzer) for N seconds each, seeded from the test
-//! fixtures and the regressions kept in `tests/fixtures/fuzz/<target>/`; prints the
-//! executions and findings per target and fails when any target found something.
+//! `tests/fuzz` (cargo-fuzz, libFuzzer) for N seconds each, seeded from
+//! `tests/fuzz/seeds/<target>/` and the findings kept in `tests/fixtures/fuzz/<target>/`;
+//! prints the executions and findings per target and fails when any target found
+//! something.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,11 +13,11 @@ use crate::install::{self, run};
 /// The fuzz project (outside the workspace: nightly and libFuzzer only).
 const FUZZ_DIR: &str = "tests/fuzz";
 /// Findings turned into fixtures: each target's folder seeds it and a test reads it.
-pub const REGRESSIONS: &str = "tests/fixtures/fuzz";
+const REGRESSIONS: &str = "tests/fixtures/fuzz";
 /// The fuzz build and its working corpora, kept between runs on one machine.
 const WORK: &str = "target/fuzz";
 /// Seconds per target when none are asked for.
-pub const DEFAULT_SECONDS: u64 = 60;
+const DEFAULT_SECONDS: u64 = 60;
 /// One allocation above this is a finding: a reader must refuse a declared size it
 /// cannot hold before allocating it (the targets read with a 64 MiB limit).
 const MALLOC_LIMIT_MB: &str = "512";

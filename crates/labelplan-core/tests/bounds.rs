@@ -140,6 +140,23 @@ fn a_zip_extra_field_longer_than_its_header_is_refused_in_every_build() {
     );
 }
 
+#[test]
+fn an_npy_header_of_deeply_nested_brackets_is_refused_before_it_is_parsed() {
+    // Found by the read_npy fuzz target: 44 nested `[` made the header's parser (a pest
+    // grammar) backtrack for over 10 s.
+    let bytes = std::fs::read(fixture("fuzz/read_npy/nested-brackets-hang.npy")).expect("the finding");
+    let started = std::time::Instant::now();
+    let err = read_unlimited("found.npy", bytes).expect_err("a broken header");
+    assert!(err.to_string().contains("the npy header nests brackets over 8 deep"), "{err}");
+    // Not a timed test of speed: a hang would take seconds, this takes microseconds.
+    assert!(started.elapsed().as_secs() < 5);
+    // Eight deep (the dict and seven parentheses) still parses, and is refused for what
+    // it is.
+    let bytes = npy_bytes("<f4", "(((((((1)))))))", &[0; 16]);
+    let err = read_unlimited("deep.npy", bytes).expect_err("not a 2-D shape");
+    assert!(!err.to_string().contains("nests brackets"), "{err}");
+}
+
 /// Every finding of `cargo xtask fuzz` kept as a fixture (tests/fixtures/fuzz/TARGET/)
 /// reads to an error that names the file, or to a consistent dataset; none panics.
 #[test]

@@ -55,6 +55,7 @@ async fn read_header<R: AsyncRead + Unpin>(
     let start = head.len();
     head.resize(start + header_len, 0);
     read_exact(reader, &mut head[start..], file).await?;
+    check_nesting(&head[start..], file)?;
     check_element_count(&head[start..], file)?;
     let header = npyz::NpyHeader::from_reader(&head[..])
         .map_err(|e| Error::malformed(file, format!("the npy header does not parse: {e}")))?;
@@ -76,6 +77,31 @@ async fn read_header<R: AsyncRead + Unpin>(
     let (dtype, endian) = dtype_of(&header.dtype(), file)?;
     let available = stream_bytes.saturating_sub(head.len() as u64);
     Ok(DenseLayout { rows, dim, dtype, endian, available })
+}
+
+/// Brackets nested deeper than any npy header needs (a structured dtype's list of tuples
+/// of shapes is 4 deep).
+const MAX_NESTING: usize = 8;
+
+/// The Python-literal parser npyz uses (py_literal, a pest grammar) backtracks
+/// exponentially in deep nesting: 44 `[` took it over 10 s (found by fuzzing). A header
+/// nested deeper than [`MAX_NESTING`] is refused before it is parsed.
+fn check_nesting(dict: &[u8], file: &str) -> Result<()> {
+    let mut depth = 0usize;
+    for &b in dict {
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Err(Error::malformed(
+                file,
+                format!("the npy header nests brackets over {MAX_NESTING} deep; expected a dict like {{'descr': '<f4', 'fortran_order': False, 'shape': (rows, dim)}}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// npyz multiplies the shape's sides without checking: a shape whose element count does
