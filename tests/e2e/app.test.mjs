@@ -271,11 +271,12 @@ const SAMPLE_SHA256 = createHash('sha256').update(readFileSync(join(repo, 'web',
 // A plan of the sample in a debug build on SwiftShader or the wasm CPU path.
 const PLAN_TIMEOUT = 240_000;
 
-/** Clicks Plan and waits for the result (or an error), returning plan.json as downloaded
- * (also kept as artifacts/`keepAs`, to reproduce with the CLI's --manifest). */
-async function planAndDownload(page, keepAs) {
+/** Clicks Plan and waits for the result (one showing `heading`, when a plan was shown
+ * before) or an error, returning plan.json as downloaded (also kept as
+ * artifacts/`keepAs`, to reproduce with the CLI's --manifest). */
+async function planAndDownload(page, keepAs, heading = '') {
   await page.getByTestId('plan').click();
-  await page.getByTestId('plan-result').or(page.getByTestId('error')).waitFor({ timeout: PLAN_TIMEOUT });
+  await page.getByTestId('plan-result').filter({ hasText: heading }).or(page.getByTestId('error')).waitFor({ timeout: PLAN_TIMEOUT });
   if (await page.getByTestId('error').count()) {
     assert.fail(`the plan failed: ${await page.getByTestId('error').textContent()}`);
   }
@@ -355,6 +356,27 @@ test('a plan of the sample runs on WebGPU in the worker and matches the native C
     await checkPicks(page, plan);
     await checkCompare(page, plan, { method: 'random', searchWhileRunning: false });
     await screenshots(page, 'plan-compare-webgpu');
+  });
+});
+
+test('every method plans the sample in the browser exactly as the CLI replays its manifest', async () => {
+  await withBrowser({ webgpu: false }, async ({ page }) => {
+    await openApp(page, server.url);
+    await page.getByTestId('load-sample').click();
+    await waitForSummaryOf(page, 'digits.npy');
+    const methods = await page.getByTestId('method').locator('option').evaluateAll((os) => os.map((o) => o.value));
+    assert.equal(methods.length, 11, `every method is offered: ${methods}`);
+    for (const method of methods) {
+      await page.getByTestId('method').selectOption(method);
+      const keep = `plan-${method}.json`;
+      // The plan shown before stays until this one ends: wait for this method's.
+      const plan = await planAndDownload(page, keep, `Plan: ${method} on digits.npy`);
+      assert.equal(plan.manifest.settings.method, method);
+      const cli = cliExports(join(artifacts, keep));
+      assert.equal(readFileSync(join(artifacts, keep), 'utf8'), cli['plan.json'], `${method}: plan.json is the CLI's, byte for byte`);
+      const mine = await downloadExports(page);
+      for (const name of ['ranked.csv', 'selected_ids.txt', 'labelstudio.json']) assert.equal(mine[name], cli[name], `${method}: ${name}`);
+    }
   });
 });
 
