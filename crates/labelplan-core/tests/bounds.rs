@@ -27,8 +27,10 @@ fn an_npy_header_of_a_trillion_rows_in_a_few_bytes_is_refused() {
     let err = read_unlimited("huge.npy", bytes).expect_err("declares 4 TB");
     assert!(matches!(err, Error::Truncated { expected: 4_000_000_000_000, found: 100, .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.starts_with("huge.npy: the file ends early in the array data"), "{text}");
-    assert!(text.contains("1000000000000 × 1 float32 values declared"), "{text}");
+    assert_eq!(
+        text,
+        "huge.npy: the file ends early in the array data: expected 4000000000000 bytes, found 100"
+    );
 }
 
 #[test]

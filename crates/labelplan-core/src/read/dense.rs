@@ -58,12 +58,7 @@ pub(super) async fn read_dense<R: AsyncRead + Unpin>(
     if layout.byte_len() > layout.available {
         return Err(Error::Truncated {
             file: out.file.to_owned(),
-            what: format!(
-                "{what} ({} × {} {} values declared)",
-                layout.rows,
-                layout.dim,
-                layout.dtype.name()
-            ),
+            what: what.to_owned(),
             expected: layout.byte_len(),
             found: layout.available,
         });
