@@ -217,3 +217,13 @@ impl Error {
 
 /// Result with labelplan-core's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The text a panic carried (`panic!("…")` gives a `&str` or a `String`), for a message
+/// that names what broke; empty for any other payload.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or_default()
+}

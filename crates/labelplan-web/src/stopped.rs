@@ -15,12 +15,10 @@ const CHANNEL: &str = "labelplan-worker-stopped";
 pub fn report_panics() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("a panic");
+        let message = match labelplan_core::error::panic_text(info.payload()) {
+            "" => "a panic",
+            text => text,
+        };
         if let Ok(channel) = BroadcastChannel::new(CHANNEL) {
             let _ = channel.post_message(&JsValue::from_str(message.lines().next().unwrap_or(message)));
             channel.close();

@@ -191,11 +191,7 @@ where
 /// aborts on any panic, and the page reports the stopped worker (docs/reliability.md).
 fn guarded<T>(file: &str, decode: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let why = crate::error::panic_text(panic.as_ref());
         Err(Error::malformed(file, format!("Parquet: the decoder failed on a malformed page ({why})")))
     })
 }
