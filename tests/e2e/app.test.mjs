@@ -449,9 +449,13 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     assert.equal(await curve.getByTestId('curve-point').count(), plan.curve.length);
     await curve.getByTestId('curve-point').nth(2).focus();
     const p2 = plan.curve[2];
-    const shownQuality = (await page.getByTestId('curve-readout').textContent()).match(new RegExp(`^${p2.count} items \\([\\d.]+% of the pool\\): quality est\\. ([\\d.]+)%`));
-    assert.ok(shownQuality && Math.abs(Number(shownQuality[1]) - p2.quality) <= 0.051, `read-out of ${JSON.stringify(p2)}`);
+    const shownShare = (await page.getByTestId('curve-readout').textContent()).match(new RegExp(`^${p2.count} items \\([\\d.]+% of the pool\\): ([\\d.]+)% of the reachable quality \\(est\\.\\)`));
+    assert.ok(shownShare && Math.abs(Number(shownShare[1]) - p2.share) <= 0.051, `read-out of ${JSON.stringify(p2)}`);
     assert.match(await curve.getByTestId('curve-recommended').textContent(), new RegExp(`recommended: ${plan.recommended.count} items`));
+    // Both readings: the knee and the budget that reaches the target share.
+    assert.match(await curve.getByTestId('curve-reaches').textContent(), new RegExp(`95%: ${plan.reaches.count} items`));
+    assert.match(await page.getByTestId('reaches').textContent(), new RegExp(`^95% of the reachable quality: ${plan.reaches.count} items`));
+    assert.match(await page.getByTestId('task-note').textContent(), new RegExp(`task of ${plan.clustering.k} classes \\(the pseudo-label clusters\\): give the number of classes`));
     await screenshots(page, 'plan-cpu');
     await page.getByTestId('log-x').check();
     await screenshot(page, 'plan-curve-log');
@@ -603,9 +607,9 @@ test('every setting is in the form, a link carries them, and refused values are 
     assert.equal(await page.getByTestId('setting-epochs').inputValue(), '3');
     assert.equal(await page.getByTestId('setting-cost-per-label').inputValue(), '0.25');
     // Every setting of the CLI has a labelled control.
-    for (const key of ['seed', 'clusters', 'cluster-range', 'head', 'learning-rate', 'folds', 'noise', 'score',
+    for (const key of ['seed', 'clusters', 'cluster-range', 'task-classes', 'head', 'learning-rate', 'folds', 'noise', 'score',
       'beta', 'labeled-column', 'balance', 'dedup', 'cost-column', 'labels-per-hour', 'gain-threshold',
-      'coverage-delta', 'cluster-hits', 'curve', 'storage']) {
+      'target-share', 'coverage-delta', 'cluster-hits', 'curve', 'storage']) {
       const control = page.getByTestId(`setting-${key}`);
       assert.equal(await control.count(), 1, key);
       assert.ok(await page.locator(`label[for="setting-${key}"]`).textContent(), `${key} has a label`);

@@ -82,6 +82,10 @@ pub struct SettingArgs {
     /// Range searched for K, as LO-HI. Default 4-20.
     #[arg(long, value_name = "LO-HI", value_parser = parse_range)]
     pub cluster_range: Option<(usize, usize)>,
+    /// Classes your labelers will assign (2 for spam or not): the quality estimate learns
+    /// a task with that many classes. Default: as many as the pseudo-label clusters.
+    #[arg(long, value_name = "N")]
+    pub task_classes: Option<usize>,
     /// Proxy head for training dynamics: linear or mlp. Default linear.
     #[arg(long)]
     pub head: Option<HeadKind>,
@@ -127,9 +131,13 @@ pub struct SettingArgs {
     #[arg(long)]
     pub labels_per_hour: Option<f64>,
     /// Recommend the budget where one more percent of the pool adds less than this many
-    /// points of estimated quality. Default 0.5.
+    /// points of the label-free estimate. Default 0.5.
     #[arg(long, value_name = "POINTS")]
     pub gain_threshold: Option<f64>,
+    /// Also report the budget that reaches this share (%) of the reachable quality
+    /// (what labeling the whole pool would give, estimated without labels). Default 95.
+    #[arg(long, value_name = "PERCENT")]
+    pub target_share: Option<f64>,
     /// Cosine distance within which an item counts as covered. Default 0.1.
     #[arg(long)]
     pub coverage_delta: Option<f64>,
@@ -167,6 +175,7 @@ impl SettingArgs {
         check(self.seed.is_some(), "--seed");
         check(self.clusters.is_some(), "--clusters");
         check(self.cluster_range.is_some(), "--cluster-range");
+        check(self.task_classes.is_some(), "--task-classes");
         check(self.head.is_some(), "--head");
         check(self.epochs.is_some(), "--epochs");
         check(self.folds.is_some(), "--folds");
@@ -181,6 +190,7 @@ impl SettingArgs {
         check(self.cost_per_label.is_some(), "--cost-per-label");
         check(self.labels_per_hour.is_some(), "--labels-per-hour");
         check(self.gain_threshold.is_some(), "--gain-threshold");
+        check(self.target_share.is_some(), "--target-share");
         check(self.coverage_delta.is_some(), "--coverage-delta");
         check(self.cluster_hits.is_some(), "--cluster-hits");
         check(self.curve.is_some(), "--curve");
@@ -197,6 +207,7 @@ impl SettingArgs {
             seed: self.seed.unwrap_or(d.seed),
             clusters: self.clusters.or(d.clusters),
             cluster_range: self.cluster_range.unwrap_or(d.cluster_range),
+            task_classes: self.task_classes.or(d.task_classes),
             head: self.head.unwrap_or(d.head),
             epochs: self.epochs.unwrap_or(d.epochs),
             folds: self.folds.unwrap_or(d.folds),
@@ -211,6 +222,7 @@ impl SettingArgs {
             cost_per_label: self.cost_per_label.unwrap_or(d.cost_per_label),
             labels_per_hour: self.labels_per_hour.unwrap_or(d.labels_per_hour),
             gain_threshold: self.gain_threshold.unwrap_or(d.gain_threshold),
+            target_share: self.target_share.unwrap_or(d.target_share),
             coverage_delta: self.coverage_delta.map_or(d.coverage_delta, |v| v as f32),
             cluster_hits: self.cluster_hits.unwrap_or(d.cluster_hits),
             curve: self.curve.unwrap_or(d.curve),

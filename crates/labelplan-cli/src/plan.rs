@@ -85,34 +85,27 @@ fn summary(plan: &Plan, backend_why: &str, dir: &Path) {
     println!("method {}, backend {} ({backend_why})", plan.manifest.settings.method, plan.manifest.backend);
     println!(
         "{:>10} {:>7} {:>10} {:>8} {:>12} {:>9}",
-        "budget", "items", "cost", "hours", "mean dist", "quality"
+        "budget", "items", "cost", "hours", "mean dist", "share"
     );
     for b in &plan.budgets {
         println!(
-            "{:>10} {:>7} {:>10.2} {:>8.1} {:>12.3} {:>8.1}%",
+            "{:>10} {:>7} {:>10.2} {:>8.1} {:>12.3} {:>9}",
             b.budget.to_string(),
             b.count,
             b.cost,
             b.hours,
             b.coverage.mean_distance,
-            b.quality
+            write::share_text(b.share)
         );
         for s in &b.shortfall {
             println!("{:>10} shortfall: {} has {} of {} asked", "", s.value, s.picked, s.target.unwrap_or(0));
         }
     }
-    println!("(quality: label-free estimate, the accuracy of a probe trained on the picks against the pseudo-labels)");
-    match &plan.recommended {
-        Some(r) => println!(
-            "recommended: {} items ({:.1}% of the pool), estimated quality {:.1}%, cost {:.2}, {:.1} hours",
-            r.count, r.percent, r.quality, r.cost, r.hours
-        ),
-        None => println!(
-            "no recommended budget: the estimate does not rise along the curve (it is {:.1}% at the smallest budget, {} items)",
-            plan.curve.first().map_or(0.0, |p| p.quality),
-            plan.curve.first().map_or(0, |p| p.count)
-        ),
+    println!("({})", write::SHARE_MEANING);
+    for line in write::readings(plan) {
+        println!("{line}");
     }
+    println!("{}", write::task_note(plan));
     println!("wrote {}/{{plan.json, ranked.csv, selected_ids.txt, labelstudio.json}}", dir.display());
 }
 

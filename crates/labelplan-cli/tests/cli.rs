@@ -57,7 +57,7 @@ fn plan_writes_the_four_exports_and_the_manifest_reproduces_them() {
     ]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("recommended"), "{stdout}");
+    assert!(stdout.contains("Recommended: ") || stdout.contains("No recommended budget"), "{stdout}");
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).expect("plan.json"))
             .expect("JSON");
@@ -248,15 +248,42 @@ fn the_markdown_summary_names_the_input_every_budget_and_the_recommendation() {
         md.starts_with("**Labeling plan for small.npy** (100 items, 0 already labeled; method coverage"),
         "{md}"
     );
-    assert!(md.contains("| Budget | Items | Cost | Hours | Quality est. | Covered |"), "{md}");
+    assert!(
+        md.contains("| Budget | Items | Cost | Hours | Share of reachable quality (est.) | Covered |"),
+        "{md}"
+    );
     assert!(md.contains("\n| 10 | 10 | 1.00 | 0.1 |"), "{md}");
     assert!(md.contains("\n| 20% | 20 | 2.00 | 0.1 |"), "{md}");
     let recommended = plan
         .recommended
         .as_ref()
-        .map_or("No recommended budget".to_string(), |r| format!("Recommended: **{} items**", r.count));
+        .map_or("No recommended budget".to_string(), |r| format!("Recommended: {} items", r.count));
     assert!(md.contains(&recommended), "{md}");
+    // Both readings of the curve, each with the share it reaches; never called accuracy
+    // but what it is.
+    if let (Some(r), Some(t)) = (&plan.recommended, &plan.reaches) {
+        assert!(md.contains(&format!("{:.1}% of the reachable quality", r.share)), "{md}");
+        assert!(md.contains(&format!("95% of the reachable quality: {} items", t.count)), "{md}");
+    }
+    assert!(md.contains("not accuracy"), "{md}");
     assert!(md.contains(&plan.manifest.input.sha256), "{md}");
+    // Without the task's classes the plan says which task it estimated and how to give
+    // the real one; with them it says so.
+    assert!(
+        md.contains(&format!("task of {} classes (the pseudo-label clusters)", plan.clustering.k)),
+        "{md}"
+    );
+    let given = scratch("summary-classes");
+    let out = labelplan(&["plan", path(&fixture("small.npy")), "--task-classes", "2", "--out", path(&given)]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(
+        text(&out).0.contains("Estimated for a labeling task of 2 classes (as set)."),
+        "{}",
+        text(&out).0
+    );
+    let out = labelplan(&["plan", path(&fixture("small.npy")), "--task-classes", "1", "--out", path(&given)]);
+    assert!(!out.status.success(), "one class is refused");
+    assert!(text(&out).1.contains("whole number ≥ 2"), "{}", text(&out).1);
 }
 
 /// Ids and metadata that are formulas or markup: `ranked.csv` neutralises the formulas

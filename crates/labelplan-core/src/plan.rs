@@ -264,6 +264,10 @@ pub struct Settings {
     pub clusters: Option<usize>,
     /// Range searched for the number of clusters, inclusive.
     pub cluster_range: (usize, usize),
+    /// Classes the team's labelers will assign; the quality estimate learns a task with
+    /// that many classes. `None` = as many as the pseudo-label clusters.
+    #[serde(default)]
+    pub task_classes: Option<usize>,
     /// Proxy head for training dynamics.
     pub head: HeadKind,
     /// Proxy training epochs.
@@ -292,8 +296,11 @@ pub struct Settings {
     /// Labels per hour of the team (for the time estimate).
     pub labels_per_hour: f64,
     /// Recommend the budget where an extra 1% of the pool adds less than this many
-    /// points of estimated quality.
+    /// points of the estimate.
     pub gain_threshold: f64,
+    /// Also report the budget that reaches this share (%) of the reachable quality.
+    #[serde(default = "default_target_share")]
+    pub target_share: f64,
     /// Cosine distance within which an item counts as covered.
     pub coverage_delta: f32,
     /// A cluster counts as hit with at least this many picks.
@@ -305,6 +312,10 @@ pub struct Settings {
     pub storage: Storage,
 }
 
+fn default_target_share() -> f64 {
+    95.0
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -313,6 +324,7 @@ impl Default for Settings {
             seed: 0,
             clusters: None,
             cluster_range: (4, 20),
+            task_classes: None,
             head: HeadKind::Linear,
             epochs: 20,
             learning_rate: None,
@@ -327,6 +339,7 @@ impl Default for Settings {
             cost_per_label: 0.10,
             labels_per_hour: 200.0,
             gain_threshold: 0.5,
+            target_share: default_target_share(),
             coverage_delta: 0.1,
             cluster_hits: 1,
             curve: [1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0].map(Budget::Percent).to_vec(),
@@ -458,9 +471,15 @@ pub struct CurvePoint {
     pub percent: f64,
     /// Coverage at that budget.
     pub coverage: Coverage,
-    /// Label-free quality estimate: accuracy (%) of a probe trained on the picks with
-    /// pseudo-labels, scored against the pseudo-labels of every item.
-    pub quality: f64,
+    /// The label-free estimate's raw score: agreement (%) of a probe trained on the picks
+    /// with pseudo-labels against the pseudo-labels of the pool. Not accuracy: it is
+    /// read as [`CurvePoint::share`].
+    #[serde(alias = "quality")]
+    pub estimate: f64,
+    /// Share (%) of the reachable quality: the estimate over the fitted curve at 100% of
+    /// the pool; `None` without a fit.
+    #[serde(default)]
+    pub share: Option<f64>,
     /// Money for the picks (their cost column's sum with one, else items × cost per
     /// label); 0 in plans written before it was recorded.
     #[serde(default)]
@@ -470,7 +489,7 @@ pub struct CurvePoint {
     pub hours: f64,
 }
 
-/// A saturating curve `quality(p) = a − b·p^(−c)` over percent of the pool.
+/// A saturating curve `estimate(p) = a − b·p^(−c)` over percent of the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CurveFit {
     /// Asymptote.
@@ -482,21 +501,29 @@ pub struct CurveFit {
 }
 
 impl CurveFit {
-    /// The fitted quality at `percent` of the pool.
+    /// The fitted estimate at `percent` of the pool.
     pub fn at(&self, percent: f64) -> f64 {
         self.a - self.b * crate::det::pow(percent.max(1e-9), -self.c)
     }
+
+    /// `estimate` as a share (%) of what labeling the whole pool reaches on this curve.
+    pub fn share(&self, estimate: f64) -> Option<f64> {
+        let whole = self.at(100.0);
+        (whole > 0.0).then(|| (100.0 * estimate / whole).min(100.0))
+    }
 }
 
-/// The recommended budget.
+/// A budget read off the fitted curve: the recommended one (the knee) or the one that
+/// reaches the target share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
     /// Items to label.
     pub count: usize,
     /// Percent of the eligible pool.
     pub percent: f64,
-    /// Estimated quality there (fitted curve).
-    pub quality: f64,
+    /// Share (%) of the reachable quality there (fitted curve).
+    #[serde(default)]
+    pub share: f64,
     /// Money.
     pub cost: f64,
     /// Hours of labeling.
@@ -533,8 +560,12 @@ pub struct BudgetPlan {
     pub beta: Option<f64>,
     /// Coverage of the pool.
     pub coverage: Coverage,
-    /// Label-free quality estimate (%).
-    pub quality: f64,
+    /// The label-free estimate's raw score (see [`CurvePoint::estimate`]).
+    #[serde(alias = "quality")]
+    pub estimate: f64,
+    /// Share (%) of the reachable quality (see [`CurvePoint::share`]).
+    #[serde(default)]
+    pub share: Option<f64>,
     /// Picks per pseudo-label cluster.
     pub per_cluster: Vec<GroupCount>,
     /// Picks per value of the balance column (when balancing).
@@ -571,10 +602,14 @@ pub struct Plan {
     pub budgets: Vec<BudgetPlan>,
     /// The budget curve, by count.
     pub curve: Vec<CurvePoint>,
-    /// Fit through the curve's quality points.
+    /// Fit through the curve's estimates.
     pub fit: Option<CurveFit>,
-    /// Recommended budget.
+    /// Recommended budget: the knee, where one more percent of the pool adds less than
+    /// `gain_threshold` points of the estimate.
     pub recommended: Option<Recommendation>,
+    /// The smallest budget whose fitted share reaches `target_share`.
+    #[serde(default)]
+    pub reaches: Option<Recommendation>,
     /// Ranked rows: picks of the budgets in rank order, smallest budget first (for a
     /// nested method, simply the method's order).
     pub ranked: Vec<u32>,

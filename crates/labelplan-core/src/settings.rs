@@ -56,7 +56,7 @@ pub fn field(key: &str) -> Option<&'static Field> {
 }
 
 /// Every setting, in the order the page and `--help` show them.
-pub static FIELDS: [Field; 23] = [
+pub static FIELDS: [Field; 25] = [
     Field {
         key: "method",
         label: "Method",
@@ -107,6 +107,16 @@ pub static FIELDS: [Field; 23] = [
         set: |s, v| { s.gain_threshold = number(v, |x| x >= 0.0, "a number of points ≥ 0")?; Ok(()) },
     },
     Field {
+        key: "target-share",
+        label: "Target share",
+        help: "also show the budget that reaches this share (%) of what labeling the whole pool would give",
+        get: |s| s.target_share.to_string(),
+        set: |s, v| {
+            s.target_share = number(v, |x| x > 0.0 && x <= 100.0, "a percentage above 0 and at most 100")?;
+            Ok(())
+        },
+    },
+    Field {
         key: "seed",
         label: "Seed",
         help: "seed of every random choice (the same seed gives the same plan)",
@@ -135,6 +145,13 @@ pub static FIELDS: [Field; 23] = [
             s.cluster_range = (lo, hi);
             Ok(())
         },
+    },
+    Field {
+        key: "task-classes",
+        label: "Classes to label",
+        help: "classes your labelers will assign (2 for spam or not): the quality estimate learns a task with that many; empty: as many as the clusters",
+        get: |s| s.task_classes.map_or(String::new(), |k| k.to_string()),
+        set: |s, v| { s.task_classes = optional(v, |t| count(t, 2))?; Ok(()) },
     },
     Field {
         key: "head",
@@ -395,6 +412,7 @@ mod tests {
             seed: 7,
             clusters: Some(12),
             cluster_range: (3, 9),
+            task_classes: Some(2),
             head: HeadKind::Mlp,
             epochs: 8,
             learning_rate: Some(0.25),
@@ -412,6 +430,7 @@ mod tests {
             cost_per_label: 0.3,
             labels_per_hour: 120.0,
             gain_threshold: 0.25,
+            target_share: 90.0,
             coverage_delta: 0.2,
             cluster_hits: 2,
             curve: vec![Budget::Percent(1.0), Budget::Count(50)],
@@ -457,6 +476,7 @@ mod tests {
             ("noise=NaN", "noise", "a number ≥ 0"),
             ("balance=site%3Da%3Ax", "balance", "ratio must be a number"),
             ("storage=f8", "storage", "f32 or f16"),
+            ("task-classes=1", "task-classes", "whole number ≥ 2"),
             ("colour=red", "link", "unknown setting \"colour\""),
         ] {
             let err = Settings::from_query(query).expect_err(query);

@@ -62,36 +62,79 @@ impl Export {
     }
 }
 
+/// What the shares mean, for every place that shows them.
+pub const SHARE_MEANING: &str = "Shares are of the reachable quality: a label-free estimate relative to \
+labeling the whole pool (a probe trained on the picks, scored on pseudo-labels), not accuracy.";
+
+/// The plan's two readings of its curve, as sentences: the knee (the recommendation) and
+/// the budget that reaches the target share; or why there is no recommendation.
+pub fn readings(plan: &Plan) -> Vec<String> {
+    let s = &plan.manifest.settings;
+    let Some(r) = &plan.recommended else {
+        return vec!["No recommended budget: the estimate does not rise along the curve.".into()];
+    };
+    let mut out = vec![format!(
+        "Recommended: {} items ({:.1}% of the pool), where one more percent adds under {} points of the \
+         estimate: {:.1}% of the reachable quality, {:.2} in cost and {:.1} hours of labeling.",
+        r.count, r.percent, s.gain_threshold, r.share, r.cost, r.hours
+    )];
+    if let Some(t) = &plan.reaches {
+        out.push(format!(
+            "{}% of the reachable quality: {} items ({:.1}% of the pool), {:.2} in cost and {:.1} hours.",
+            s.target_share, t.count, t.percent, t.cost, t.hours
+        ));
+    }
+    out
+}
+
+/// Which task the estimate learned: the team's class count, or the clusters' K with a
+/// hint to give the class count (without it the knee can be off by ×3: docs/selection.md).
+pub fn task_note(plan: &Plan) -> String {
+    match plan.manifest.settings.task_classes {
+        Some(c) => format!("Estimated for a labeling task of {c} classes (as set)."),
+        None => format!(
+            "Estimated for a labeling task of {} classes (the pseudo-label clusters): give the number of \
+             classes your labelers will assign (Classes to label, --task-classes) for a recommendation that \
+             follows your task.",
+            plan.clustering.k
+        ),
+    }
+}
+
+/// The share column of a budget: "96.1%", or "–" without a fitted curve.
+pub fn share_text(share: Option<f64>) -> String {
+    share.map_or("–".into(), |v| format!("{v:.1}%"))
+}
+
 /// A Markdown summary of the plan for a planning document: what was planned, one table
-/// row per budget, the recommended budget, and how to reproduce it.
+/// row per budget, the two readings of the curve, and how to reproduce it.
 pub fn summary_markdown(plan: &Plan) -> String {
     let m = &plan.manifest;
     let mut out = format!(
         "**Labeling plan for {}** ({} items, {} already labeled; method {}, {} pseudo-label clusters)\n\n",
         m.input.name, plan.pool, plan.labeled, m.settings.method, plan.clustering.k
     );
-    out.push_str("| Budget | Items | Cost | Hours | Quality est. | Covered |\n|---|---|---|---|---|---|\n");
+    out.push_str("| Budget | Items | Cost | Hours | Share of reachable quality (est.) | Covered |\n|---|---|---|---|---|---|\n");
     for b in &plan.budgets {
         out.push_str(&format!(
-            "| {} | {} | {:.2} | {:.1} | {:.1}% | {:.1}% |\n",
+            "| {} | {} | {:.2} | {:.1} | {} | {:.1}% |\n",
             b.budget,
             b.count,
             b.cost,
             b.hours,
-            b.quality,
+            share_text(b.share),
             b.coverage.within_delta * 100.0
         ));
     }
-    match &plan.recommended {
-        Some(r) => out.push_str(&format!(
-            "\nRecommended: **{} items** ({:.1}% of the pool) for an estimated {:.1}% quality, {:.2} in cost and {:.1} hours of labeling.\n",
-            r.count, r.percent, r.quality, r.cost, r.hours
-        )),
-        None => out.push_str("\nNo recommended budget: the estimate does not rise along the curve.\n"),
+    out.push('\n');
+    for line in readings(plan) {
+        out.push_str(&format!("{line}\n"));
     }
     out.push_str(&format!(
-        "\nQuality is a label-free estimate (a probe trained on the picks, scored on pseudo-labels). Input SHA-256 `{}`; labelplan {}.\n",
-        m.input.sha256, m.version
+        "\n{} {SHARE_MEANING} Input SHA-256 `{}`; labelplan {}.\n",
+        task_note(plan),
+        m.input.sha256,
+        m.version
     ));
     out
 }

@@ -120,11 +120,11 @@ fn digits_plans_on_gpu_are_within_tolerance_of_cpu() {
                 a.count
             );
             assert!(
-                (a.quality - b.quality).abs() <= QUALITY_TOL,
-                "{m} {}: quality {} vs {}",
+                (a.estimate - b.estimate).abs() <= QUALITY_TOL,
+                "{m} {}: estimate {} vs {}",
                 a.count,
-                a.quality,
-                b.quality
+                a.estimate,
+                b.estimate
             );
         }
     }

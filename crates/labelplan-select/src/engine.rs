@@ -154,7 +154,9 @@ impl<'b, B: Backend> Engine<'b, B> {
         } else {
             (largest as usize + 64).min(eligible)
         };
-        let estimator = Estimator::new(&ctx, cluster.clone(), k, settings.seed).await?;
+        let estimator =
+            Estimator::new(&ctx, cluster.clone(), k, settings.task_classes.unwrap_or(k), settings.seed)
+                .await?;
         let mut selector = Selector::new(settings.method, want);
         let mut runs = Vec::new();
         for (i, &limit) in limits.iter().enumerate() {
@@ -184,14 +186,19 @@ impl<'b, B: Backend> Engine<'b, B> {
                     count: p.rows.len(),
                     percent: 100.0 * p.rows.len() as f64 / eligible as f64,
                     coverage: *coverage,
-                    quality: *quality,
+                    estimate: *quality,
+                    share: None,
                     cost,
                     hours,
                 }
             })
             .collect();
-        let fit = planner::fit_curve(&curve.iter().map(|p| (p.percent, p.quality)).collect::<Vec<_>>());
+        let fit = planner::fit_curve(&curve.iter().map(|p| (p.percent, p.estimate)).collect::<Vec<_>>());
+        let share = |estimate: f64| fit.as_ref().and_then(|f| f.share(estimate));
+        let curve: Vec<CurvePoint> =
+            curve.into_iter().map(|p| CurvePoint { share: share(p.estimate), ..p }).collect();
         let recommended = fit.as_ref().and_then(|f| planner::recommend(f, settings, eligible, mean_cost));
+        let reaches = fit.as_ref().and_then(|f| planner::reaching(f, settings, eligible, mean_cost));
         let run_of = |limit: f64| runs.iter().find(|r| r.0 == limit).expect("every budget was run");
         let mut budgets: Vec<BudgetPlan> = Vec::new();
         for b in &settings.budgets {
@@ -205,7 +212,8 @@ impl<'b, B: Backend> Engine<'b, B> {
                 hours,
                 beta: *beta,
                 coverage: *coverage,
-                quality: *quality,
+                estimate: *quality,
+                share: share(*quality),
                 per_cluster: planner::per_cluster(&picked.rows, &cluster, k),
                 per_value: picked.per_value.clone(),
                 shortfall: picked.shortfall.clone(),
@@ -243,6 +251,7 @@ impl<'b, B: Backend> Engine<'b, B> {
             curve,
             fit,
             recommended,
+            reaches,
             ranked,
             cluster,
             score,

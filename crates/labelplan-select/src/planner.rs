@@ -105,28 +105,51 @@ pub fn cents(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-/// The smallest budget (percent of the eligible pool, 0.1% steps) where one more percent
-/// adds less than `gain_threshold` points on the fitted curve, with its cost and time.
+/// The smallest budget (percent of the eligible pool, 0.1% steps) where `reached` holds
+/// on the fitted curve, with its share, cost and time.
+fn first_budget(
+    fit: &CurveFit,
+    settings: &Settings,
+    eligible: usize,
+    mean_cost: f64,
+    reached: impl Fn(f64) -> bool,
+) -> Option<Recommendation> {
+    if fit.b <= 0.0 {
+        return None; // not a rising curve: neither reading applies
+    }
+    let percent = (1..=1000).map(|i| i as f64 * 0.1).find(|&p| reached(p))?;
+    let count = ((percent / 100.0 * eligible as f64).round() as usize).max(1);
+    Some(Recommendation {
+        count,
+        percent,
+        share: fit.share(fit.at(percent))?,
+        cost: cents(count as f64 * mean_cost),
+        hours: cents(count as f64 / settings.labels_per_hour.max(1e-9)),
+    })
+}
+
+/// The knee: the smallest budget where one more percent adds less than `gain_threshold`
+/// points on the fitted curve.
 pub fn recommend(
     fit: &CurveFit,
     settings: &Settings,
     eligible: usize,
     mean_cost: f64,
 ) -> Option<Recommendation> {
-    if fit.b <= 0.0 {
-        return None; // not a rising curve: no marginal-gain rule applies
-    }
-    let percent = (1..=1000)
-        .map(|i| i as f64 * 0.1)
-        .find(|&p| fit.at(p + 1.0) - fit.at(p) < settings.gain_threshold)?;
-    let count = ((percent / 100.0 * eligible as f64).round() as usize).max(1);
-    Some(Recommendation {
-        count,
-        percent,
-        quality: fit.at(percent),
-        cost: cents(count as f64 * mean_cost),
-        hours: cents(count as f64 / settings.labels_per_hour.max(1e-9)),
+    first_budget(fit, settings, eligible, mean_cost, |p| {
+        fit.at(p + 1.0) - fit.at(p) < settings.gain_threshold
     })
+}
+
+/// The smallest budget whose fitted share of the reachable quality is `target_share`.
+pub fn reaching(
+    fit: &CurveFit,
+    settings: &Settings,
+    eligible: usize,
+    mean_cost: f64,
+) -> Option<Recommendation> {
+    let whole = fit.at(100.0);
+    first_budget(fit, settings, eligible, mean_cost, |p| fit.at(p) >= settings.target_share / 100.0 * whole)
 }
 
 #[cfg(test)]
@@ -152,6 +175,18 @@ mod tests {
         assert!(truth.at(before + 1.0) - truth.at(before) >= 0.5, "not the smallest such budget");
         assert_eq!(r.cost, cents(r.count as f64 * 2.0));
         assert_eq!(r.hours, cents(r.count as f64 / 100.0));
+    }
+
+    #[test]
+    fn the_target_share_is_read_off_the_fitted_curve() {
+        let fit = CurveFit { a: 95.0, b: 30.0, c: 0.5 };
+        let s = Settings { target_share: 90.0, ..Settings::default() };
+        let r = reaching(&fit, &s, 1000, 0.1).expect("reaches");
+        let whole = fit.at(100.0);
+        assert!(fit.at(r.percent) >= 0.9 * whole && fit.at(r.percent - 0.1) < 0.9 * whole, "{r:?}");
+        assert!((r.share - 100.0 * fit.at(r.percent) / whole).abs() < 1e-9);
+        let knee = recommend(&fit, &s, 1000, 0.1).expect("recommends");
+        assert!((knee.share - 100.0 * fit.at(knee.percent) / whole).abs() < 1e-9);
     }
 
     #[test]

@@ -151,7 +151,7 @@ fn the_default_covers_as_well_through_the_index() {
     for (e, a) in exact.budgets.iter().zip(&approx.budgets) {
         let (de, da) = (e.coverage.mean_distance, a.coverage.mean_distance);
         assert!(da <= de * 1.03, "{}: mean distance {da} through the index vs {de} exact", e.budget);
-        assert!(a.quality >= e.quality - 3.0, "{}: quality {} vs {}", e.budget, a.quality, e.quality);
+        assert!(a.estimate >= e.estimate - 3.0, "{}: estimate {} vs {}", e.budget, a.estimate, e.estimate);
     }
 }
 
@@ -185,7 +185,13 @@ fn a_taken_pool_plans_like_a_borrowed_one() {
     for (b, t) in borrowed.budgets.iter().zip(&taken.budgets) {
         assert_eq!(b.rows, t.rows, "{}", b.budget);
         // The estimate trains on rows read back as normalised row × norm.
-        assert!((b.quality - t.quality).abs() <= 0.5, "{}: quality {} vs {}", b.budget, t.quality, b.quality);
+        assert!(
+            (b.estimate - t.estimate).abs() <= 0.5,
+            "{}: estimate {} vs {}",
+            b.budget,
+            t.estimate,
+            b.estimate
+        );
     }
 }
 

@@ -1,6 +1,6 @@
 //! Compare methods: plan other methods on the same data and settings, overlay their
 //! curves on the budget chart (see `curve`), and set their figures side by side: the
-//! recommended budget, quality, coverage, and how many of the shown plan's picks each
+//! recommended budget, share of the reachable quality, coverage, and how many of the shown plan's picks each
 //! method also picks.
 
 use std::collections::HashSet;
@@ -18,8 +18,9 @@ pub struct Difference {
     pub method: Method,
     /// Recommended items and their cost, if a recommendation was made.
     pub recommended: Option<(usize, f64)>,
-    /// Quality estimate at the first requested budget (%).
-    pub quality: f64,
+    /// Share of the reachable quality at the first requested budget (%), measured
+    /// against the shown plan's curve so that the methods compare.
+    pub share: Option<f64>,
     /// Share within the coverage distance of a pick at that budget (%).
     pub covered: f64,
     /// Share of the shown plan's picks at that budget this plan picks too (%).
@@ -41,7 +42,7 @@ pub fn differences(plans: &[&Planned]) -> Vec<Difference> {
             Difference {
                 method: p.plan.manifest.settings.method,
                 recommended: p.plan.recommended.as_ref().map(|r| (r.count, r.cost)),
-                quality: b.map_or(0.0, |b| b.quality),
+                share: b.and_then(|b| first.plan.fit.as_ref()?.share(b.estimate)),
                 covered: b.map_or(0.0, |b| 100.0 * b.coverage.within_delta),
                 same_picks: if main.is_empty() { 0.0 } else { 100.0 * shared as f64 / main.len() as f64 },
                 seconds: p.seconds,
@@ -114,7 +115,7 @@ pub fn Compare(props: &CompareProps) -> Html {
                         <tr>
                             <th>{ "Method" }</th>
                             <th>{ "Recommended" }</th>
-                            <th>{ format!("Quality est. at {budget}") }</th>
+                            <th>{ format!("Share of reachable quality (est.) at {budget}") }</th>
                             <th>{ format!("Covered at {budget}") }</th>
                             <th title={format!("share of {shown}'s picks at {budget} that this method picks too")}>{ format!("Same picks as {shown}") }</th>
                             <th>{ "Plan time" }</th>
@@ -127,7 +128,7 @@ pub fn Compare(props: &CompareProps) -> Html {
                                 <tr data-testid="difference-row">
                                     <td {style}>{ d.method.name() }</td>
                                     <td>{ d.recommended.map_or_else(|| "—".to_owned(), |(n, cost)| format!("{n} items ({cost:.2})")) }</td>
-                                    <td>{ format!("{:.1}%", d.quality) }</td>
+                                    <td>{ labelplan_core::write::share_text(d.share) }</td>
                                     <td>{ format!("{:.1}%", d.covered) }</td>
                                     <td>{ if i == 0 { "—".to_owned() } else { format!("{:.0}%", d.same_picks) } }</td>
                                     <td>{ format!("{:.1} s", d.seconds) }</td>
@@ -179,7 +180,8 @@ mod tests {
                 within_delta: 0.5,
                 clusters_hit: 1,
             },
-            quality: 80.0,
+            estimate: 80.0,
+            share: None,
             per_cluster: Vec::new(),
             per_value: Vec::new(),
             shortfall: Vec::new(),
@@ -198,6 +200,7 @@ mod tests {
             curve: Vec::new(),
             fit: None,
             recommended: None,
+            reaches: None,
             ranked: Vec::new(),
             cluster: vec![0; 10],
             score: None,

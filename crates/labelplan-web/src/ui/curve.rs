@@ -65,6 +65,11 @@ impl Layout {
     }
 }
 
+/// The curve's shares (points without one, in a plan without a fit, are left out).
+fn shares<'p>(plan: &'p Plan) -> impl Iterator<Item = (usize, f64, f64)> + 'p {
+    plan.curve.iter().enumerate().filter_map(|(i, p)| Some((i, p.percent, p.share?)))
+}
+
 /// An SVG polyline's points.
 fn polyline(points: impl Iterator<Item = (f64, f64)>) -> String {
     points.map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ")
@@ -74,10 +79,10 @@ fn polyline(points: impl Iterator<Item = (f64, f64)>) -> String {
 pub fn readout(plan: &Plan, i: usize) -> String {
     let p = &plan.curve[i];
     format!(
-        "{} items ({:.1}% of the pool): quality est. {:.1}%, {:.1}% covered, mean distance {:.3}, cost {:.2}, {:.1} hours",
+        "{} items ({:.1}% of the pool): {} of the reachable quality (est.), {:.1}% covered, mean distance {:.3}, cost {:.2}, {:.1} hours",
         p.count,
         p.percent,
-        p.quality,
+        labelplan_core::write::share_text(p.share),
         p.coverage.within_delta * 100.0,
         p.coverage.mean_distance,
         p.cost,
@@ -128,7 +133,7 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
     let layout = Layout::new(plan, *log_x);
     let settings = &plan.manifest.settings;
     let eligible = (plan.pool - plan.labeled).max(1) as f64;
-    let quality = polyline(plan.curve.iter().map(|p| (layout.x(p.percent), layout.y(p.quality))));
+    let share = polyline(shares(plan).map(|(_, x, y)| (layout.x(x), layout.y(y))));
     let coverage =
         polyline(plan.curve.iter().map(|p| (layout.x(p.percent), layout.y(p.coverage.within_delta * 100.0))));
     let fit = plan.fit.map(|f| {
@@ -140,12 +145,14 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
             } else {
                 lo + (hi - lo) * i as f64 / 60.0
             };
-            (layout.x(p), layout.y(f.at(p)))
+            (layout.x(p), layout.y(f.share(f.at(p)).unwrap_or(0.0)))
         }))
     });
-    // Other methods' quality curves and recommendations, in their colours.
+    // Other methods' share curves and recommendations, in their colours.
     let overlays = props.others.iter().map(|(other, colour)| {
-        let line = polyline(other.curve.iter().map(|p| (layout.x(p.percent), layout.y(p.quality))));
+        // Against the shown plan's curve, so that the methods compare.
+        let on_ours = |p: &CurvePoint| Some((p.percent, plan.fit.as_ref()?.share(p.estimate)?));
+        let line = polyline(other.curve.iter().filter_map(on_ours).map(|(x, y)| (layout.x(x), layout.y(y))));
         let method = other.manifest.settings.method.name();
         html! {
             <g class="overlay" data-testid="curve-overlay" data-method={method}>
@@ -167,9 +174,8 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
         })
     };
     let bottom = HEIGHT - BOTTOM;
-    let point = |i: usize| {
-        let p = &plan.curve[i];
-        let (x, y) = (layout.x(p.percent), layout.y(p.quality));
+    let point = |(i, percent, share): (usize, f64, f64)| {
+        let (x, y) = (layout.x(percent), layout.y(share));
         let (enter, leave) = (focused.setter(), focused.setter());
         let label = readout(plan, i);
         html! {
@@ -185,12 +191,12 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
         <figure class="budget-curve" data-testid="budget-curve">
             <figcaption>
                 <span>{ "What each budget buys:" }</span>
-                <span class="key quality">{ "quality estimate" }</span>
+                <span class="key quality">{ "share of the reachable quality (label-free estimate)" }</span>
                 <span class="key coverage">{ format!("share within distance {} of a pick", settings.coverage_delta) }</span>
                 if fit.is_some() { <span class="key fit">{ "fitted curve" }</span> }
                 { for props.others.iter().map(|(other, colour)| html! {
                     <span class="key other" style={format!("--key: {colour}")}>
-                        { format!("{} (quality; dotted: its recommendation)", other.manifest.settings.method.name()) }
+                        { format!("{} (share; dotted: its recommendation)", other.manifest.settings.method.name()) }
                     </span>
                 }) }
                 <label class="log-x"><input type="checkbox" checked={*log_x} onchange={on_log} data-testid="log-x" />{ " log scale" }</label>
@@ -226,11 +232,17 @@ pub fn BudgetCurve(props: &BudgetCurveProps) -> Html {
                         <text x={(layout.x(r.percent) + 4.0).to_string()} y={(bottom - 8.0).to_string()}>{ format!("recommended: {} items", r.count) }</text>
                     </g>
                 }
+                if let Some(t) = &plan.reaches {
+                    <g class="reaches-mark" data-testid="curve-reaches">
+                        <line x1={layout.x(t.percent).to_string()} x2={layout.x(t.percent).to_string()} y1={TOP.to_string()} y2={bottom.to_string()} />
+                        <text x={(layout.x(t.percent) + 4.0).to_string()} y={(bottom - 24.0).to_string()}>{ format!("{}%: {} items", settings.target_share, t.count) }</text>
+                    </g>
+                }
                 if let Some(fit) = fit { <polyline class="fit" points={fit} /> }
                 { for overlays }
                 <polyline class="coverage" points={coverage} />
-                <polyline class="quality" points={quality} />
-                { for (0..plan.curve.len()).map(point) }
+                <polyline class="quality" points={share} />
+                { for shares(plan).map(point) }
             </svg>
             <p class="readout" data-testid="curve-readout" aria-live="polite">
                 { focused.map_or_else(|| "Hover or focus a point for its exact values.".to_owned(), |i| readout(plan, i)) }
@@ -268,7 +280,8 @@ mod tests {
             count,
             percent: 0.0,
             coverage,
-            quality: 50.0,
+            estimate: 50.0,
+            share: None,
             cost,
             hours: 0.0,
         };

@@ -57,7 +57,7 @@ fn budget_row(b: &BudgetPlan) -> Html {
             <td data-testid="count">{ b.count }</td>
             <td>{ format!("{:.2}", b.cost) }</td>
             <td>{ format!("{:.1}", b.hours) }</td>
-            <td data-testid="quality">{ format!("{:.1}%", b.quality) }</td>
+            <td data-testid="share">{ labelplan_core::write::share_text(b.share) }</td>
             <td>{ format!("{:.1}%", b.coverage.within_delta * 100.0) }</td>
             <td>{ format!("{:.3}", b.coverage.mean_distance) }</td>
             <td>{ b.coverage.clusters_hit }</td>
@@ -164,7 +164,7 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                 <thead>
                     <tr>
                         <th>{ "Budget" }</th><th>{ "Items" }</th><th>{ "Cost" }</th><th>{ "Hours" }</th>
-                        <th title="label-free estimate: a probe trained on the picks, scored on pseudo-labels">{ "Quality est." }</th>
+                        <th title={labelplan_core::write::SHARE_MEANING}>{ "Share of reachable quality (est.)" }</th>
                         <th title={format!("items within cosine distance {} of a pick", m.settings.coverage_delta)}>{ "Covered" }</th>
                         <th title="mean cosine distance from an item to its nearest pick">{ "Mean dist." }</th>
                         <th>{ "Clusters hit" }</th><th title="hardest share cut (ELFS, CCS)">{ "β" }</th>
@@ -172,13 +172,11 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                 </thead>
                 <tbody>{ for plan.budgets.iter().map(budget_row) }</tbody>
             </table></div>
-            if let Some(r) = &plan.recommended {
-                <p class="recommended" data-testid="recommended">
-                    { format!(
-                        "Recommended: {} items ({:.1}% of the pool) for an estimated {:.1}% quality, {:.2} in cost and {:.1} hours of labeling.",
-                        r.count, r.percent, r.quality, r.cost, r.hours
-                    ) }
-                </p>
+            if plan.recommended.is_some() {
+                { for labelplan_core::write::readings(plan).into_iter().zip(["recommended", "reaches"]).map(|(line, testid)| html! {
+                    <p class={testid} data-testid={testid} title={labelplan_core::write::SHARE_MEANING}>{ line }</p>
+                }) }
+                <p class="note" data-testid="task-note">{ labelplan_core::write::task_note(plan) }</p>
             }
             <div class="actions">
                 { for Export::ALL.into_iter().map(|export| {
