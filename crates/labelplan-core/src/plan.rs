@@ -471,9 +471,9 @@ pub struct CurvePoint {
     pub percent: f64,
     /// Coverage at that budget.
     pub coverage: Coverage,
-    /// The label-free estimate's raw score: agreement (%) of a probe trained on the picks
-    /// with pseudo-labels against the pseudo-labels of the pool. Not accuracy: it is
-    /// read as [`CurvePoint::share`].
+    /// The label-free estimate's raw score: the mean accuracy (%), over pseudo-tasks with
+    /// the team's class count, of a probe trained on the picks against a sample's
+    /// pseudo-labels. Not accuracy on the task: it is read as [`CurvePoint::share`].
     #[serde(alias = "quality")]
     pub estimate: f64,
     /// Share (%) of the reachable quality: the estimate over the fitted curve at 100% of
