@@ -281,11 +281,8 @@ fn main() {
         let fmt_ratio = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.2}"));
         let knee_ratio = k.ratio();
         let share_error = k.share_error().map_or("-".into(), |(m, l)| format!("{m:.1}, {l:.1}"));
-        println!(
-            "true {}  estimate {}  true knee {}  recommended {}  ratio {}  without classes {} ({})  \
-             95%: true {} estimated {}  share error {share_error}",
-            cells(&k.truth),
-            cells(&k.estimate),
+        // The readings, as the console line and the summary row both show them.
+        let [true_knee, recommended, knee_ratio_text, without, without_ratio, true_95, estimated_95] = [
             fmt_opt(k.true_knee),
             fmt_opt(k.recommended),
             fmt_ratio(knee_ratio),
@@ -293,6 +290,13 @@ fn main() {
             fmt_ratio(ratio(unknown.recommended, unknown.true_knee)),
             fmt_opt(k.true_reaches),
             fmt_opt(k.reaches),
+        ];
+        println!(
+            "true {}  estimate {}  true knee {true_knee}  recommended {recommended}  ratio {knee_ratio_text}  \
+             without classes {without} ({without_ratio})  95%: true {true_95} estimated {estimated_95}  \
+             share error {share_error}",
+            cells(&k.truth),
+            cells(&k.estimate),
         );
         let (above, worst) = margins.as_ref().map_or((String::from("-"), String::from("-")), |m| {
             let at_or_above = m.iter().filter(|&&v| v >= -1e-9).count();
@@ -306,21 +310,11 @@ fn main() {
             (format!("{at_or_above}/{}", m.len()), format!("{worst:+.1}"))
         });
         if knee_ratio.is_none_or(|r| !(1.0 / KNEE_FACTOR..=KNEE_FACTOR).contains(&r)) {
-            failures.push(format!(
-                "{name}: recommendation {} vs true knee {}",
-                fmt_opt(k.recommended),
-                fmt_opt(k.true_knee)
-            ));
+            failures.push(format!("{name}: recommendation {recommended} vs true knee {true_knee}"));
         }
         summary.push_str(&format!(
-            "| {name} | {above} | {worst} | {} | {} | {} | {} | {} | {} | {} | {share_error} |\n",
-            fmt_opt(k.true_knee),
-            fmt_opt(k.recommended),
-            fmt_ratio(knee_ratio),
-            fmt_opt(unknown.recommended),
-            fmt_ratio(ratio(unknown.recommended, unknown.true_knee)),
-            fmt_opt(k.true_reaches),
-            fmt_opt(k.reaches),
+            "| {name} | {above} | {worst} | {true_knee} | {recommended} | {knee_ratio_text} | {without} \
+             | {without_ratio} | {true_95} | {estimated_95} | {share_error} |\n",
         ));
         let fit = k.true_fit.map_or("no fit".into(), |f| format!("{:.1} − {:.1}·p^(−{:.2})", f.a, f.b, f.c));
         let shares = |s: &[Option<f64>]| {

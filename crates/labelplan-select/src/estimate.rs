@@ -47,8 +47,9 @@ struct Task {
 }
 
 impl Task {
-    /// k-means++ seeds, then Lloyd steps, on the standardized rows `x`.
-    fn fit(x: &Array2<f32>, classes: usize, rng: &mut impl Rng) -> Task {
+    /// k-means++ seeds, then Lloyd steps, on the standardized rows `x`; with the labels
+    /// of `x` under the final centroids.
+    fn fit(x: &Array2<f32>, classes: usize, rng: &mut impl Rng) -> (Task, Vec<u32>) {
         let n = x.nrows();
         let k = classes.clamp(1, n.max(1));
         let mut chosen = vec![rng.random_range(0..n)];
@@ -80,7 +81,7 @@ impl Task {
             }
             labels = next;
         }
-        task
+        (task, labels)
     }
 
     /// Each row's nearest centroid: the largest `x·c − |c|²/2`.
@@ -169,10 +170,9 @@ impl Estimator {
         holdout.iter().for_each(|&i| in_holdout[i as usize] = true);
         let eval_x = standardizer.apply_block(&ctx.raw_rows(&eval).await?, dim);
         let mut rng = stream(seed, "estimate tasks");
-        let tasks: Vec<Task> =
-            (0..TASK_LABELINGS).map(|_| Task::fit(&eval_x, task_classes, &mut rng)).collect();
+        let (tasks, eval_y) = (0..TASK_LABELINGS).map(|_| Task::fit(&eval_x, task_classes, &mut rng)).unzip();
         Ok(Estimator {
-            eval_y: tasks.iter().map(|t| t.label(&eval_x)).collect(),
+            eval_y,
             eval_x,
             holdout_x: standardizer.apply_block(&ctx.raw_rows(&holdout).await?, dim),
             holdout_y: holdout.iter().map(|&i| clusters[i as usize]).collect(),

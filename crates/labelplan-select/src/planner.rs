@@ -148,8 +148,9 @@ pub fn reaching(
     eligible: usize,
     mean_cost: f64,
 ) -> Option<Recommendation> {
-    let whole = fit.at(100.0);
-    first_budget(fit, settings, eligible, mean_cost, |p| fit.at(p) >= settings.target_share / 100.0 * whole)
+    first_budget(fit, settings, eligible, mean_cost, |p| {
+        fit.share(fit.at(p)).is_some_and(|share| share >= settings.target_share)
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Compare methods: plan other methods on the same data and settings, overlay their
 //! curves on the budget chart (see `curve`), and set their figures side by side: the
-//! recommended budget, share of the reachable quality, coverage, and how many of the shown plan's picks each
-//! method also picks.
+//! recommended budget, share of the reachable quality, coverage, and how many of the
+//! shown plan's picks each method also picks.
 
 use std::collections::HashSet;
 use std::rc::Rc;
