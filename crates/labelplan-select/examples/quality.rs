@@ -254,7 +254,8 @@ fn main() {
         }
         // The default's margin over the best other method, per budget.
         let mine = rows.iter().find(|(m, _)| *m == default).map(|(_, v)| v.clone());
-        let margins: Option<Vec<f64>> = mine.as_ref().map(|mine| {
+        // Only where another method ran: a margin over nothing is no margin.
+        let margins: Option<Vec<f64>> = mine.as_ref().filter(|_| rows.len() > 1).map(|mine| {
             (0..PERCENTS.len())
                 .map(|i| {
                     let best = rows
@@ -266,7 +267,7 @@ fn main() {
                 })
                 .collect()
         });
-        if let Some(m) = margins.as_ref().filter(|_| rows.len() > 1) {
+        if let Some(m) = &margins {
             table.push_str(&format!(
                 "| **default minus best other** | {} |\n",
                 m.iter().map(|v| format!("{v:+.1}")).collect::<Vec<_>>().join(" | ")
