@@ -301,6 +301,25 @@ fn well_separated_clusters_are_all_hit_by_the_default() {
     assert_eq!(p.budgets[0].coverage.clusters_hit, 6);
 }
 
+#[test]
+fn a_spread_out_cluster_gets_picks_for_its_rows_not_its_volume() {
+    // 300 rows in a tight blob, 100 spread widely around another: a quarter of the rows.
+    // Covering the space evenly would spend nearly every pick on the wide blob.
+    let centers = random_matrix(21, 2, 16);
+    let noise = random_matrix(22, 400, 16);
+    let values: Vec<f32> = (0..400)
+        .flat_map(|i| (0..16).map(move |c| (i, c)))
+        .map(|(i, c)| {
+            let (blob, spread) = if i < 300 { (0, 0.1) } else { (1, 1.5) };
+            centers[blob * 16 + c] * 4.0 + noise[i * 16 + c] * spread
+        })
+        .collect();
+    let data = dataset(values, 400, 16);
+    let p = plan(&data, &quick(Method::Coverage, &[Budget::Count(40)])).expect("plan");
+    let wide = p.budgets[0].rows.iter().filter(|&&r| r >= 300).count();
+    assert!((5..=20).contains(&wide), "{wide} of 40 picks in the wide blob (a quarter of the rows)");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]

@@ -1,8 +1,9 @@
-//! The default method. Facility-location seeds (similarity cos², which favours close
-//! neighbours) for the budget, then two spherical k-means steps with the seeds (and the
-//! already-labeled rows, held fixed) as centroids, then each moved centroid's most
-//! similar member. Coverage first, then one prototype per region: this measured best on
-//! the digits fixture at every budget (docs/quality.md).
+//! The default method. Facility-location seeds for the budget (a similarity scaled to each
+//! row's neighbourhood, so a spread-out region gets picks for its rows, not for its
+//! volume), then two spherical k-means steps with the seeds (and the already-labeled rows,
+//! held fixed) as centroids, then each moved centroid's most similar member. Coverage
+//! first, then one prototype per region; measured against every method on the quality
+//! suite in docs/quality.md, the choices in docs/selection.md.
 //!
 //! On large pools the k-means steps look only where a row's centroid can be: the first
 //! assignment goes to the nearest seed ([`nearest_in`]), later ones to the best of the
@@ -11,9 +12,10 @@
 
 use labelplan_core::backend::Backend;
 
-use crate::context::Context;
+use crate::context::{Context, GRAPH_K};
 use crate::error::Result;
 use crate::kmeans::{lloyd, normalize};
+use crate::methods::facility::Similarity;
 use crate::nearest::nearest_in;
 
 const NONE: u32 = u32::MAX;
@@ -21,11 +23,12 @@ const NONE: u32 = u32::MAX;
 /// k-means steps after seeding.
 pub const REFINE_STEPS: usize = 2;
 
-/// Similarity exponent of the seeding facility location.
-pub const SEED_POWER: i32 = 2;
+/// Similarity of the seeding facility location: σ from the kNN graph's farthest
+/// neighbour, so the sparse path for large pools has every σ it needs.
+pub const SEED_SIMILARITY: Similarity = Similarity::Local { k: GRAPH_K, tau: 1.0 };
 
 /// The picks for budget `m` from the seeding order `seeds` (the facility-location order
-/// with [`SEED_POWER`]), followed by the rest of that order as fallback candidates.
+/// with [`SEED_SIMILARITY`]), followed by the rest of that order as fallback candidates.
 pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &[u32]) -> Result<Vec<u32>> {
     let labeled = ctx.labeled_rows();
     let seeds_m = &seeds[..m.min(seeds.len())];

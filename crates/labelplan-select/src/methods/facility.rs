@@ -1,7 +1,7 @@
 //! Facility location, `max Σ_i max_{j∈S} sim(i, j)`, by lazy greedy (within 1 − 1/e of
-//! the optimum; the order is exactly the plain greedy order). Similarity is
-//! `max(cos, 0)^power`: dense up to [`DENSE_MAX`] rows, beyond that only over the kNN
-//! graph (sparse).
+//! the optimum; the order is exactly the plain greedy order). Similarity is a
+//! [`Similarity`] of the cosine: dense up to [`DENSE_MAX`] rows, beyond that only over
+//! the kNN graph (sparse).
 
 use labelplan_core::backend::Backend;
 use labelplan_core::progress::Unit;
@@ -12,6 +12,33 @@ use crate::greedy::LazyMax;
 
 /// Largest pool for a dense similarity matrix (DENSE_MAX² floats).
 pub const DENSE_MAX: usize = 4096;
+
+/// How much a candidate covers a row, from their cosine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Similarity {
+    /// `max(cos, 0)^power`.
+    Cosine(i32),
+    /// `exp(−(1 − cos) / (tau·√(σ_i·σ_j)))`, σ a row's cosine distance to its `k`-th
+    /// neighbour (self-tuning scaling): a spread-out region reads as close as a dense
+    /// one, so a pick covers about as many rows wherever it lands and a spread-out class
+    /// gets about its share of the picks (docs/selection.md).
+    Local {
+        /// The neighbour whose distance is a row's scale σ.
+        k: usize,
+        /// Width of the kernel in units of σ.
+        tau: f32,
+    },
+}
+
+/// Each row's cosine distance to its `k`-th neighbour (the farthest it has, when fewer).
+fn local_scales(knn: &labelplan_core::backend::Knn, n: usize, k: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let far = knn.of(i).take(k).filter(|p| p.0 != u32::MAX).last().map_or(1.0, |p| 1.0 - p.1);
+            far.max(1e-4)
+        })
+        .collect()
+}
 
 /// Who each candidate would cover, with what similarity.
 enum Sims {
@@ -38,13 +65,23 @@ impl Sims {
     }
 }
 
-async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, power: i32) -> Result<Sims> {
-    let shape = |c: f32| c.max(0.0).powi(power);
-    if ctx.n <= DENSE_MAX {
-        let s = ctx.backend.dot(&ctx.points, &ctx.points).await?.into_iter().map(shape).collect();
-        return Ok(Sims::Dense { n: ctx.n, s });
-    }
+async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, similarity: Similarity) -> Result<Sims> {
     let n = ctx.n;
+    let scales = match similarity {
+        Similarity::Local { k, .. } => local_scales(&*ctx.knn().await?, n, k),
+        Similarity::Cosine(_) => Vec::new(),
+    };
+    let shape = |i: usize, j: usize, c: f32| match similarity {
+        Similarity::Cosine(power) => c.max(0.0).powi(power),
+        Similarity::Local { tau, .. } => (-(1.0 - c) / (tau * (scales[i] * scales[j]).sqrt())).exp(),
+    };
+    if n <= DENSE_MAX {
+        let mut s = ctx.backend.dot(&ctx.points, &ctx.points).await?;
+        for (i, row) in s.chunks_mut(n).enumerate() {
+            row.iter_mut().enumerate().for_each(|(j, c)| *c = shape(i, j, *c));
+        }
+        return Ok(Sims::Dense { n, s });
+    }
     let group = ctx.group.clone();
     let knn = ctx.knn().await?;
     // Who covers row i: itself, its neighbours, and its duplicate group's first row
@@ -52,7 +89,7 @@ async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, power: i32) -> Resul
     let coverers = |i: usize| {
         let dup = (group[i] as usize != i).then_some((group[i], 1.0));
         std::iter::once((i as u32, 1.0))
-            .chain(knn.of(i).filter(|p| p.0 != u32::MAX).map(|(j, s)| (j, shape(s))))
+            .chain(knn.of(i).filter(|p| p.0 != u32::MAX).map(move |(j, s)| (j, shape(i, j as usize, s))))
             .chain(dup)
     };
     let mut start = vec![0usize; n + 1];
@@ -74,8 +111,12 @@ async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, power: i32) -> Resul
 }
 
 /// The first `want` rows of the lazy-greedy order with similarity exponent `power`.
-pub async fn order<B: Backend>(ctx: &mut Context<'_, B>, want: usize, power: i32) -> Result<Vec<u32>> {
-    let sims = similarities(ctx, power).await?;
+pub async fn order<B: Backend>(
+    ctx: &mut Context<'_, B>,
+    want: usize,
+    similarity: Similarity,
+) -> Result<Vec<u32>> {
+    let sims = similarities(ctx, similarity).await?;
     let mut cover = vec![0.0f32; ctx.n];
     let raise = |cover: &mut [f32], j: u32| sims.for_each(j, |i, s| cover[i] = cover[i].max(s));
     for l in ctx.labeled_rows() {

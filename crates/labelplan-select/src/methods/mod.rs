@@ -76,8 +76,10 @@ impl Selector {
                     let distance = difficulty(ctx, ScoreKind::CentroidDistance).await?;
                     prototypes::order(&distance, &ctx.labeled, self.method == Method::PrototypesEasy)
                 }
-                Method::FacilityLocation => facility::order(ctx, want, 1).await?,
-                Method::Coverage => facility::order(ctx, want, coverage::SEED_POWER).await?,
+                Method::FacilityLocation => {
+                    facility::order(ctx, want, facility::Similarity::Cosine(1)).await?
+                }
+                Method::Coverage => facility::order(ctx, want, coverage::SEED_SIMILARITY).await?,
                 Method::D2 => {
                     let d = difficulty(ctx, ctx.settings.score).await?;
                     d2::order(&d, &*ctx.knn().await?, &ctx.labeled, want)
