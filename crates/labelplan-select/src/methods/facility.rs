@@ -110,7 +110,7 @@ async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, similarity: Similari
     Ok(Sims::Sparse { start, covers })
 }
 
-/// The first `want` rows of the lazy-greedy order with similarity exponent `power`.
+/// The first `want` rows of the lazy-greedy order under `similarity`.
 pub async fn order<B: Backend>(
     ctx: &mut Context<'_, B>,
     want: usize,
