@@ -46,6 +46,22 @@ fn plan(data: &Dataset, settings: &Settings) -> Result<Plan, SelectError> {
     ))
 }
 
+/// `rows` 16-dim rows around `count` random centers scaled by `scale`: row `i` sits at the
+/// center and noise spread that `place(i)` gives (centers from `seed`, noise from `seed + 1`).
+fn blobs(seed: u64, count: usize, rows: usize, scale: f32, place: impl Fn(usize) -> (usize, f32)) -> Dataset {
+    const DIM: usize = 16;
+    let centers = random_matrix(seed, count, DIM);
+    let noise = random_matrix(seed + 1, rows, DIM);
+    let values: Vec<f32> = (0..rows)
+        .flat_map(|i| {
+            let (blob, spread) = place(i);
+            (0..DIM).map(move |c| (i, c, blob, spread))
+        })
+        .map(|(i, c, blob, spread)| centers[blob * DIM + c] * scale + noise[i * DIM + c] * spread)
+        .collect();
+    dataset(values, rows, DIM)
+}
+
 fn assert_valid(plan: &Plan, labeled: &[bool]) {
     for b in &plan.budgets {
         let mut rows = b.rows.clone();
@@ -286,13 +302,7 @@ fn k_center_radius_never_grows() {
 #[test]
 fn well_separated_clusters_are_all_hit_by_the_default() {
     // 6 tight blobs: the default with 6 picks takes one from each.
-    let centers = random_matrix(11, 6, 16);
-    let noise = random_matrix(12, 120, 16);
-    let values: Vec<f32> = (0..120)
-        .flat_map(|i| (0..16).map(move |c| (i, c)))
-        .map(|(i, c)| centers[(i % 6) * 16 + c] * 10.0 + noise[i * 16 + c] * 0.1)
-        .collect();
-    let data = dataset(values, 120, 16);
+    let data = blobs(11, 6, 120, 10.0, |i| (i % 6, 0.1));
     let p = plan(&data, &Settings { clusters: Some(6), ..quick(Method::Coverage, &[Budget::Count(6)]) })
         .expect("plan");
     let mut blobs: Vec<u32> = p.budgets[0].rows.iter().map(|r| r % 6).collect();
@@ -305,16 +315,7 @@ fn well_separated_clusters_are_all_hit_by_the_default() {
 fn a_spread_out_cluster_gets_picks_for_its_rows_not_its_volume() {
     // 300 rows in a tight blob, 100 spread widely around another: a quarter of the rows.
     // Covering the space evenly would spend nearly every pick on the wide blob.
-    let centers = random_matrix(21, 2, 16);
-    let noise = random_matrix(22, 400, 16);
-    let values: Vec<f32> = (0..400)
-        .flat_map(|i| (0..16).map(move |c| (i, c)))
-        .map(|(i, c)| {
-            let (blob, spread) = if i < 300 { (0, 0.1) } else { (1, 1.5) };
-            centers[blob * 16 + c] * 4.0 + noise[i * 16 + c] * spread
-        })
-        .collect();
-    let data = dataset(values, 400, 16);
+    let data = blobs(21, 2, 400, 4.0, |i| if i < 300 { (0, 0.1) } else { (1, 1.5) });
     let p = plan(&data, &quick(Method::Coverage, &[Budget::Count(40)])).expect("plan");
     let wide = p.budgets[0].rows.iter().filter(|&&r| r >= 300).count();
     assert!((5..=20).contains(&wide), "{wide} of 40 picks in the wide blob (a quarter of the rows)");
