@@ -1,6 +1,6 @@
 //! The default method. Facility-location seeds for the budget (a similarity scaled to each
-//! row's neighbourhood, so a spread-out region gets picks for its rows, not for its
-//! volume), then two spherical k-means steps with the seeds (and the already-labeled rows,
+//! row's neighbourhood at the budget's own scale, so a spread-out region gets picks for
+//! its rows, not for its volume), then two spherical k-means steps with the seeds (and the already-labeled rows,
 //! held fixed) as centroids, then each moved centroid's most similar member. Coverage
 //! first, then one prototype per region; measured against every method on the quality
 //! suite in docs/quality.md, the choices in docs/selection.md.
@@ -15,7 +15,7 @@ use labelplan_core::backend::Backend;
 use crate::context::{Context, GRAPH_K};
 use crate::error::Result;
 use crate::kmeans::{lloyd, normalize};
-use crate::methods::facility::Similarity;
+use crate::methods::facility::{Similarity, DENSE_MAX};
 use crate::nearest::nearest_in;
 
 const NONE: u32 = u32::MAX;
@@ -23,12 +23,24 @@ const NONE: u32 = u32::MAX;
 /// k-means steps after seeding.
 pub const REFINE_STEPS: usize = 2;
 
-/// Similarity of the seeding facility location: σ from the kNN graph's farthest
-/// neighbour, so the sparse path for large pools has every σ it needs.
-pub const SEED_SIMILARITY: Similarity = Similarity::Local { k: GRAPH_K, tau: 1.0 };
+/// How many rows a seed's kernel spans, in multiples of the rows each pick stands for.
+pub const KERNEL_SPAN: usize = 8;
+
+/// Similarity of the seeding facility location for `m` picks of `n` rows: a row's scale
+/// σ is its distance to its `k`-th neighbour, `k = KERNEL_SPAN · n / m` (at most
+/// `n / KERNEL_SPAN`, at least [`GRAPH_K`]). A pick then stands for its share of the rows at the
+/// budget's own scale: few picks seed the centres of whole regions, many picks their
+/// detail (with σ at the 20th neighbour for every budget, 1–2% budgets lost 1–3 points;
+/// docs/selection.md). Beyond [`DENSE_MAX`] rows σ comes from the kNN graph, so `k` stops
+/// at its [`GRAPH_K`] and one seeding order serves every budget.
+pub fn seed_similarity(n: usize, m: usize) -> Similarity {
+    let span = (KERNEL_SPAN * n / m.max(1)).min(n / KERNEL_SPAN);
+    let k = if n > DENSE_MAX { GRAPH_K } else { span.max(GRAPH_K) };
+    Similarity::Local { k, tau: 1.0 }
+}
 
 /// The picks for budget `m` from the seeding order `seeds` (the facility-location order
-/// with [`SEED_SIMILARITY`]), followed by the rest of that order as fallback candidates.
+/// with [`seed_similarity`]), followed by the rest of that order as fallback candidates.
 pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &[u32]) -> Result<Vec<u32>> {
     let labeled = ctx.labeled_rows();
     let seeds_m = &seeds[..m.min(seeds.len())];

@@ -23,19 +23,35 @@ pub enum Similarity {
     /// one, so a pick covers about as many rows wherever it lands and a spread-out class
     /// gets about its share of the picks (docs/selection.md).
     Local {
-        /// The neighbour whose distance is a row's scale σ.
+        /// The neighbour whose distance is a row's scale σ; beyond [`DENSE_MAX`] rows σ
+        /// comes from the kNN graph, which stops at its own width.
         k: usize,
         /// Width of the kernel in units of σ.
         tau: f32,
     },
 }
 
-/// Each row's cosine distance to its `k`-th neighbour (the farthest it has, when fewer).
-fn local_scales(knn: &labelplan_core::backend::Knn, n: usize, k: usize) -> Vec<f32> {
+/// Each row's cosine distance to its `k`-th neighbour in the kNN graph (the farthest it
+/// has, when fewer).
+fn graph_scales(knn: &labelplan_core::backend::Knn, n: usize, k: usize) -> Vec<f32> {
     (0..n)
         .map(|i| {
             let far = knn.of(i).take(k).filter(|p| p.0 != u32::MAX).last().map_or(1.0, |p| 1.0 - p.1);
             far.max(1e-4)
+        })
+        .collect()
+}
+
+/// Each row's cosine distance to its `k`-th neighbour, from the full `n × n` cosines
+/// (a row is its own 0th neighbour), for any `k` below `n`.
+fn dense_scales(cos: &[f32], n: usize, k: usize) -> Vec<f32> {
+    let k = k.min(n.saturating_sub(1));
+    let mut row = vec![0.0f32; n];
+    cos.chunks_exact(n.max(1))
+        .map(|r| {
+            row.copy_from_slice(r);
+            let (_, kth, _) = row.select_nth_unstable_by(k, |a, b| b.total_cmp(a));
+            (1.0 - *kth).max(1e-4)
         })
         .collect()
 }
@@ -67,16 +83,20 @@ impl Sims {
 
 async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, similarity: Similarity) -> Result<Sims> {
     let n = ctx.n;
-    let scales = match similarity {
-        Similarity::Local { k, .. } => local_scales(&*ctx.knn().await?, n, k),
-        Similarity::Cosine(_) => Vec::new(),
+    let dense = match n <= DENSE_MAX {
+        true => Some(ctx.backend.dot(&ctx.points, &ctx.points).await?),
+        false => None,
+    };
+    let scales = match (similarity, &dense) {
+        (Similarity::Cosine(_), _) => Vec::new(),
+        (Similarity::Local { k, .. }, Some(cos)) => dense_scales(cos, n, k),
+        (Similarity::Local { k, .. }, None) => graph_scales(&*ctx.knn().await?, n, k),
     };
     let shape = |i: usize, j: usize, c: f32| match similarity {
         Similarity::Cosine(power) => c.max(0.0).powi(power),
         Similarity::Local { tau, .. } => (-(1.0 - c) / (tau * (scales[i] * scales[j]).sqrt())).exp(),
     };
-    if n <= DENSE_MAX {
-        let mut s = ctx.backend.dot(&ctx.points, &ctx.points).await?;
+    if let Some(mut s) = dense {
         for (i, row) in s.chunks_mut(n).enumerate() {
             row.iter_mut().enumerate().for_each(|(j, c)| *c = shape(i, j, *c));
         }

@@ -36,6 +36,8 @@ pub struct Selector {
     method: Method,
     want: usize,
     order: Option<Vec<u32>>,
+    /// The default's seeding order, kept for the next budget with the same similarity.
+    seeds: Option<(facility::Similarity, Vec<u32>)>,
     /// TypiClust's clusters, kept for the next budget with as many clusters.
     clusters: Option<KMeans>,
 }
@@ -51,7 +53,7 @@ pub async fn difficulty<B: Backend>(ctx: &mut Context<'_, B>, kind: ScoreKind) -
 impl Selector {
     /// A selector for `method` whose nested orders need at most `want` rows.
     pub fn new(method: Method, want: usize) -> Self {
-        Selector { method, want, order: None, clusters: None }
+        Selector { method, want, order: None, seeds: None, clusters: None }
     }
 
     /// The method's per-item score where it has one (higher = picked earlier).
@@ -79,7 +81,6 @@ impl Selector {
                 Method::FacilityLocation => {
                     facility::order(ctx, want, facility::Similarity::Cosine(1)).await?
                 }
-                Method::Coverage => facility::order(ctx, want, coverage::SEED_SIMILARITY).await?,
                 Method::D2 => {
                     let d = difficulty(ctx, ctx.settings.score).await?;
                     d2::order(&d, &*ctx.knn().await?, &ctx.labeled, want)
@@ -95,7 +96,8 @@ impl Selector {
                     let d = difficulty(ctx, kind).await?;
                     pruning::hardest_first(&d, &ctx.labeled)
                 }
-                Method::Typiclust => Vec::new(),
+                // Per budget, in `candidates`.
+                Method::Coverage | Method::Typiclust => Vec::new(),
             };
             self.order = Some(order);
         }
@@ -113,8 +115,14 @@ impl Selector {
         let plain = |order: Vec<u32>| Candidates { order, beta: None };
         Ok(match method {
             Method::Coverage => {
-                let seeds = self.nested(ctx).await?.to_vec();
-                plain(coverage::candidates(ctx, m, &seeds).await?)
+                let similarity = coverage::seed_similarity(ctx.n, m);
+                let seeds = match self.seeds.take() {
+                    Some((s, seeds)) if s == similarity => seeds,
+                    _ => facility::order(ctx, self.want, similarity).await?,
+                };
+                let order = coverage::candidates(ctx, m, &seeds).await?;
+                self.seeds = Some((similarity, seeds));
+                plain(order)
             }
             Method::Typiclust => {
                 let typical = typiclust::typicality(&*ctx.knn().await?, ctx.n);
