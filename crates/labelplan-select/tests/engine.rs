@@ -8,7 +8,7 @@ use labelplan_core::read::{read_path, LoadOptions};
 use labelplan_core::{Dataset, MetaColumn};
 use labelplan_cpu::CpuBackend;
 use labelplan_select::context::Context;
-use labelplan_select::methods::kcenter;
+use labelplan_select::methods::{coverage, facility, kcenter};
 use labelplan_select::{Engine, SelectError};
 use labelplan_testkit::{fixture, random_matrix};
 use proptest::prelude::*;
@@ -319,6 +319,45 @@ fn a_spread_out_cluster_gets_picks_for_its_rows_not_its_volume() {
     let p = plan(&data, &quick(Method::Coverage, &[Budget::Count(40)])).expect("plan");
     let wide = p.budgets[0].rows.iter().filter(|&&r| r >= 300).count();
     assert!((5..=20).contains(&wide), "{wide} of 40 picks in the wide blob (a quarter of the rows)");
+}
+
+#[test]
+fn a_small_budget_seeds_the_coarse_regions_not_their_detail() {
+    // Three far-apart regions of tight clumps of 40 rows: ten clumps, two, two. With three
+    // picks each stands for a third of the rows, so the seeds are one per region. A kernel
+    // at the clumps' own scale (σ at the 20th neighbour) sees fourteen equal clumps and
+    // seeds three clumps of the first region.
+    const DIM: usize = 16;
+    let regions = random_matrix(31, 3, DIM);
+    let clumps = random_matrix(32, 14, DIM);
+    let noise = random_matrix(33, 14 * 40, DIM);
+    let region_of = |row: u32| [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2][row as usize / 40];
+    let values: Vec<f32> = (0..14 * 40)
+        .flat_map(|i| (0..DIM).map(move |c| (i, c)))
+        .map(|(i, c)| {
+            let clump = i / 40;
+            regions[region_of(i as u32) * DIM + c] * 8.0 + clumps[clump * DIM + c] + noise[i * DIM + c] * 0.05
+        })
+        .collect();
+    let data = dataset(values, 14 * 40, DIM);
+    let settings = quick(Method::Coverage, &[Budget::Count(3)]);
+    let never = AtomicBool::new(false);
+    let mut quiet = |_: &labelplan_select::Progress| {};
+    let mut ctx = pollster::block_on(Context::new(
+        &CpuBackend,
+        &data,
+        &settings,
+        Default::default(),
+        &mut quiet,
+        &never,
+        None,
+    ))
+    .expect("context");
+    let similarity = coverage::seed_similarity(data.rows, 3);
+    let seeds = pollster::block_on(facility::order(&mut ctx, 3, similarity)).expect("order");
+    let mut hit: Vec<usize> = seeds.iter().map(|&r| region_of(r)).collect();
+    hit.sort_unstable();
+    assert_eq!(hit, vec![0, 1, 2], "regions of the seeds {seeds:?}");
 }
 
 proptest! {
