@@ -1,7 +1,7 @@
 //! The default method. Facility-location seeds for the budget (a similarity scaled to each
 //! row's neighbourhood at the budget's own scale, so a spread-out region gets picks for
-//! its rows, not for its volume), then two spherical k-means steps with the seeds (and the already-labeled rows,
-//! held fixed) as centroids, then each moved centroid's most similar member. Coverage
+//! its rows, not for its volume), then two spherical k-means steps with the seeds (and
+//! the already-labeled rows, held fixed) as centroids, then each moved centroid's most similar member. Coverage
 //! first, then one prototype per region; measured against every method on the quality
 //! suite in docs/quality.md, the choices in docs/selection.md.
 //!
@@ -28,11 +28,11 @@ pub const KERNEL_SPAN: usize = 8;
 
 /// Similarity of the seeding facility location for `m` picks of `n` rows: a row's scale
 /// σ is its distance to its `k`-th neighbour, `k = KERNEL_SPAN · n / m` (at most
-/// `n / KERNEL_SPAN`, at least [`GRAPH_K`]). A pick then stands for its share of the rows at the
-/// budget's own scale: few picks seed the centres of whole regions, many picks their
-/// detail (with σ at the 20th neighbour for every budget, 1–2% budgets lost 1–3 points;
-/// docs/selection.md). Beyond [`DENSE_MAX`] rows σ comes from the kNN graph, so `k` stops
-/// at its [`GRAPH_K`] and one seeding order serves every budget.
+/// `n / KERNEL_SPAN`, at least [`GRAPH_K`]). A pick then stands for its share of the rows
+/// at the budget's own scale: few picks seed the centres of whole regions, many picks
+/// their detail (with σ at the 20th neighbour for every budget, 1–2% budgets lost 1–3
+/// points; docs/selection.md). Beyond [`DENSE_MAX`] rows σ comes from the kNN graph, so
+/// `k` stops at its [`GRAPH_K`] and one seeding order serves every budget.
 pub fn seed_similarity(n: usize, m: usize) -> Similarity {
     let span = (KERNEL_SPAN * n / m.max(1)).min(n / KERNEL_SPAN);
     let k = if n > DENSE_MAX { GRAPH_K } else { span.max(GRAPH_K) };

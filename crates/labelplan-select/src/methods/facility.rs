@@ -83,10 +83,7 @@ impl Sims {
 
 async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, similarity: Similarity) -> Result<Sims> {
     let n = ctx.n;
-    let dense = match n <= DENSE_MAX {
-        true => Some(ctx.backend.dot(&ctx.points, &ctx.points).await?),
-        false => None,
-    };
+    let dense = if n <= DENSE_MAX { Some(ctx.backend.dot(&ctx.points, &ctx.points).await?) } else { None };
     let scales = match (similarity, &dense) {
         (Similarity::Cosine(_), _) => Vec::new(),
         (Similarity::Local { k, .. }, Some(cos)) => dense_scales(cos, n, k),
