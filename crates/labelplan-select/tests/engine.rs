@@ -62,6 +62,27 @@ fn blobs(seed: u64, count: usize, rows: usize, scale: f32, place: impl Fn(usize)
     dataset(values, rows, DIM)
 }
 
+/// `f` on a CPU context for `data` under `settings` (no progress, never cancelled).
+fn with_context<R>(
+    data: &Dataset,
+    settings: &Settings,
+    f: impl FnOnce(&mut Context<'_, CpuBackend>) -> R,
+) -> R {
+    let never = AtomicBool::new(false);
+    let mut quiet = |_: &labelplan_select::Progress| {};
+    let mut ctx = pollster::block_on(Context::new(
+        &CpuBackend,
+        data,
+        settings,
+        Default::default(),
+        &mut quiet,
+        &never,
+        None,
+    ))
+    .expect("context");
+    f(&mut ctx)
+}
+
 fn assert_valid(plan: &Plan, labeled: &[bool]) {
     for b in &plan.budgets {
         let mut rows = b.rows.clone();
@@ -282,19 +303,8 @@ fn progress_reports_stages() {
 fn k_center_radius_never_grows() {
     let data = digits();
     let settings = quick(Method::KCenter, &[Budget::Count(5)]);
-    let never = AtomicBool::new(false);
-    let mut quiet = |_: &labelplan_select::Progress| {};
-    let mut ctx = pollster::block_on(Context::new(
-        &CpuBackend,
-        &data,
-        &settings,
-        Default::default(),
-        &mut quiet,
-        &never,
-        None,
-    ))
-    .expect("context");
-    let (order, radius) = pollster::block_on(kcenter::order(&mut ctx, 60)).expect("order");
+    let (order, radius) =
+        with_context(&data, &settings, |ctx| pollster::block_on(kcenter::order(ctx, 60))).expect("order");
     assert_eq!(order.len(), 60);
     assert!(radius.windows(2).all(|w| w[1] <= w[0] + 1e-6), "{radius:?}");
 }
@@ -341,20 +351,9 @@ fn a_small_budget_seeds_the_coarse_regions_not_their_detail() {
         .collect();
     let data = dataset(values, 14 * 40, DIM);
     let settings = quick(Method::Coverage, &[Budget::Count(3)]);
-    let never = AtomicBool::new(false);
-    let mut quiet = |_: &labelplan_select::Progress| {};
-    let mut ctx = pollster::block_on(Context::new(
-        &CpuBackend,
-        &data,
-        &settings,
-        Default::default(),
-        &mut quiet,
-        &never,
-        None,
-    ))
-    .expect("context");
     let similarity = coverage::seed_similarity(data.rows, 3);
-    let seeds = pollster::block_on(facility::order(&mut ctx, 3, similarity)).expect("order");
+    let seeds = with_context(&data, &settings, |ctx| pollster::block_on(facility::order(ctx, 3, similarity)))
+        .expect("order");
     let mut hit: Vec<usize> = seeds.iter().map(|&r| region_of(r)).collect();
     hit.sort_unstable();
     assert_eq!(hit, vec![0, 1, 2], "regions of the seeds {seeds:?}");
