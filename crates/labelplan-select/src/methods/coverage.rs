@@ -36,7 +36,11 @@ pub const KERNEL_SPAN: usize = 8;
 pub fn seed_similarity(n: usize, m: usize) -> Similarity {
     let span = (KERNEL_SPAN * n / m.max(1)).min(n / KERNEL_SPAN);
     let k = if n > DENSE_MAX { GRAPH_K } else { span.max(GRAPH_K) };
-    Similarity::Local { k, tau: 1.0 }
+    // Centred in proportion to the share of the pool the kernel spans (all of the mean
+    // at the widest kernel, n / KERNEL_SPAN rows): across far-apart rows the pool's shared
+    // direction dominates the raw cosine; between near neighbours it does not.
+    let centre = if n > DENSE_MAX { 0.0 } else { (k * KERNEL_SPAN) as f32 / n.max(1) as f32 };
+    Similarity::Local { k, tau: 1.0, centre: centre.min(1.0) }
 }
 
 /// The picks for budget `m` from the seeding order `seeds` (the facility-location order
