@@ -107,7 +107,8 @@ impl Sims {
 
 async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, similarity: Similarity) -> Result<Sims> {
     let n = ctx.n;
-    let mut dense = if n <= DENSE_MAX { Some(ctx.backend.dot(&ctx.points, &ctx.points).await?) } else { None };
+    let mut dense =
+        if n <= DENSE_MAX { Some(ctx.backend.dot(&ctx.points, &ctx.points).await?) } else { None };
     if let (Similarity::Local { centre, .. }, Some(cos)) = (similarity, dense.as_mut()) {
         if centre > 0.0 {
             centre_cosines(ctx, cos, centre).await?;
