@@ -359,6 +359,41 @@ fn a_small_budget_seeds_the_coarse_regions_not_their_detail() {
     assert_eq!(hit, vec![0, 1, 2], "regions of the seeds {seeds:?}");
 }
 
+#[test]
+fn a_centred_seed_similarity_is_the_cosine_of_the_centred_rows() {
+    // The seeds' similarity may remove a share of the pool's mean unit row from every row
+    // without building a centred copy; its order must be the one the uncentred similarity
+    // gives on rows centred by hand.
+    const DIM: usize = 6;
+    const ROWS: usize = 150;
+    let mut values = labelplan_testkit::blobs(43, ROWS, DIM, 5, 0.4);
+    for row in values.chunks_mut(DIM) {
+        row[0] += 1.5; // a shared direction, so the centring matters
+    }
+    let units: Vec<Vec<f32>> = values
+        .chunks(DIM)
+        .map(|row| {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            row.iter().map(|v| v / norm).collect()
+        })
+        .collect();
+    let mean: Vec<f32> = (0..DIM).map(|c| units.iter().map(|u| u[c]).sum::<f32>() / ROWS as f32).collect();
+    let settings = quick(Method::Coverage, &[Budget::Count(12)]);
+    let order = |data: &Dataset, centre: f32| {
+        let similarity = facility::Similarity::Local { k: 30, tau: 1.0, centre };
+        with_context(data, &settings, |ctx| pollster::block_on(facility::order(ctx, 12, similarity)))
+            .expect("order")
+    };
+    let raw = order(&dataset(values.clone(), ROWS, DIM), 0.0);
+    for a in [0.5f32, 1.0] {
+        let centred: Vec<f32> =
+            units.iter().flat_map(|u| u.iter().zip(&mean).map(move |(v, m)| v - a * m)).collect();
+        let by_hand = order(&dataset(centred, ROWS, DIM), 0.0);
+        assert_eq!(order(&dataset(values.clone(), ROWS, DIM), a), by_hand, "centre {a}");
+        assert_ne!(by_hand, raw, "centre {a} must change the order on this pool");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
