@@ -195,6 +195,24 @@ impl<'a, B: Backend> Context<'a, B> {
         })
     }
 
+    /// The normalised rows with `share` (0–1) of the pool's mean normalised row taken from
+    /// each, normalised again: the pool's shared direction removed in part, for the
+    /// default's dense similarities (docs/selection.md, "Centring that fades with the budget").
+    pub async fn centred_points(&self, share: f32) -> Result<B::Matrix> {
+        let dim = self.data.dim.max(1);
+        let all: Vec<u32> = (0..self.n as u32).collect();
+        let mut rows = self.backend.read_rows(&self.points, &all).await?;
+        let mut mean = vec![0.0f64; dim];
+        for row in rows.chunks(dim) {
+            mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
+        }
+        let shift: Vec<f32> = mean.iter().map(|m| share * (*m / self.n.max(1) as f64) as f32).collect();
+        for row in rows.chunks_mut(dim) {
+            row.iter_mut().zip(&shift).for_each(|(v, s)| *v -= s);
+        }
+        Ok(self.backend.upload_normalized_owned(rows, self.n, self.data.dim, self.settings.storage).await?)
+    }
+
     /// Cosine similarity, in f64 from the raw vectors, of each pair of rows: the same bits
     /// on every backend and target (the backends' f32 products round by platform).
     pub async fn exact_cosines(&self, pairs: &[(u32, u32)]) -> Result<Vec<f64>> {

@@ -361,9 +361,8 @@ fn a_small_budget_seeds_the_coarse_regions_not_their_detail() {
 
 #[test]
 fn a_centred_seed_similarity_is_the_cosine_of_the_centred_rows() {
-    // The seeds' similarity may remove a share of the pool's mean unit row from every row
-    // without building a centred copy; its order must be the one the uncentred similarity
-    // gives on rows centred by hand.
+    // The seeds' similarity may remove a share of the pool's mean normalised row from every
+    // row; its order must be the one the uncentred similarity gives on rows centred by hand.
     const DIM: usize = 6;
     const ROWS: usize = 150;
     let mut values = labelplan_testkit::blobs(43, ROWS, DIM, 5, 0.4);
@@ -392,6 +391,18 @@ fn a_centred_seed_similarity_is_the_cosine_of_the_centred_rows() {
         assert_eq!(order(&dataset(values.clone(), ROWS, DIM), a), by_hand, "centre {a}");
         assert_ne!(by_hand, raw, "centre {a} must change the order on this pool");
     }
+}
+
+#[test]
+fn the_centring_fades_as_the_picks_grow_and_stops_beyond_the_dense_pools() {
+    let centre = |n, m| match coverage::seed_similarity(n, m) {
+        facility::Similarity::Local { centre, .. } => centre,
+        other => panic!("the default seeds with a local kernel, not {other:?}"),
+    };
+    assert_eq!(centre(2_000, 20), 1.0, "few picks: all of the mean");
+    assert!((centre(2_000, 640) - 0.1).abs() < 0.01, "640 picks: 64/640 of it, not {}", centre(2_000, 640));
+    assert!(centre(2_000, 100) > centre(2_000, 400), "fades with the budget");
+    assert_eq!(centre(facility::DENSE_MAX + 1, 20), 0.0, "the kNN-graph path keeps the raw cosine");
 }
 
 proptest! {

@@ -1,9 +1,11 @@
 //! The default method. Facility-location seeds for the budget (a similarity scaled to each
 //! row's neighbourhood at the budget's own scale, so a spread-out region gets picks for
 //! its rows, not for its volume), then two spherical k-means steps with the seeds (and
-//! the already-labeled rows, held fixed) as centroids, then each moved centroid's most similar member. Coverage
-//! first, then one prototype per region; measured against every method on the quality
-//! suite in docs/quality.md, the choices in docs/selection.md.
+//! the already-labeled rows, held fixed) as centroids, then each moved centroid's most
+//! similar member. On pools of up to 4,096 rows the seeds and the steps see the rows with
+//! part of the pool's mean row removed, the more the fewer the picks. Coverage first, then
+//! one prototype per region; measured against every method on the quality suite in
+//! docs/quality.md, the choices in docs/selection.md.
 //!
 //! On large pools the k-means steps look only where a row's centroid can be: the first
 //! assignment goes to the nearest seed ([`nearest_in`]), later ones to the best of the
@@ -36,9 +38,11 @@ pub const KERNEL_SPAN: usize = 8;
 pub fn seed_similarity(n: usize, m: usize) -> Similarity {
     let span = (KERNEL_SPAN * n / m.max(1)).min(n / KERNEL_SPAN);
     let k = if n > DENSE_MAX { GRAPH_K } else { span.max(GRAPH_K) };
-    // Centred in proportion to the share of the pool the kernel spans (all of the mean
-    // at the widest kernel, n / KERNEL_SPAN rows): across far-apart rows the pool's shared
-    // direction dominates the raw cosine; between near neighbours it does not.
+    // Centred in proportion to the share of the pool the kernel spans: all of the mean at
+    // the widest kernel (n / KERNEL_SPAN rows, up to 64 picks), 64/m of it beyond. Across
+    // far-apart rows the pool's shared direction dominates the raw cosine (few picks lost
+    // up to 4 points to it on text); between near neighbours it does not, and centring
+    // cost many picks 0.5–2 points.
     let centre = if n > DENSE_MAX { 0.0 } else { (k * KERNEL_SPAN) as f32 / n.max(1) as f32 };
     Similarity::Local { k, tau: 1.0, centre: centre.min(1.0) }
 }
@@ -53,8 +57,14 @@ pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &
     let (assign, sim) = if ctx.approximate() {
         local_lloyd(ctx, &centers, &fixed, REFINE_STEPS).await?
     } else {
-        let start = ctx.backend.read_rows(&ctx.points, &centers).await?;
-        let km = lloyd(ctx.backend, &ctx.points, start, &fixed, REFINE_STEPS).await?;
+        // The steps see the rows as the seeds did: with the same share of the mean removed.
+        let centred = match seed_similarity(ctx.n, m) {
+            Similarity::Local { centre, .. } if centre > 0.0 => Some(ctx.centred_points(centre).await?),
+            _ => None,
+        };
+        let points = centred.as_ref().unwrap_or(&ctx.points);
+        let start = ctx.backend.read_rows(points, &centers).await?;
+        let km = lloyd(ctx.backend, points, start, &fixed, REFINE_STEPS).await?;
         (km.assign, km.sim)
     };
     // Most similar eligible member of each moved centroid.

@@ -28,9 +28,9 @@ pub enum Similarity {
         k: usize,
         /// Width of the kernel in units of σ.
         tau: f32,
-        /// Share (0–1) of the pool's mean unit row removed from every row before the
-        /// cosine (dense pools only): a pool's shared direction makes its generic rows
-        /// read as the most typical to a kernel that spans much of the pool.
+        /// Share (0–1) of the pool's mean normalised row removed from every row before
+        /// the cosine (dense pools only): a pool's shared direction makes its generic
+        /// rows read as the most typical to a kernel that spans much of the pool.
         centre: f32,
     },
 }
@@ -60,26 +60,6 @@ fn dense_scales(cos: &[f32], n: usize, k: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Turns the dense `n × n` cosines of the unit rows `u` into those of `u − a·μ`, μ the
-/// pool's mean unit row: `(c_ij − a·p_i − a·p_j + a²·|μ|²) / (r_i·r_j)` with `p_i = u_i·μ`
-/// and `r_i = |u_i − a·μ|`, so no centred copy of the matrix is kept.
-async fn centre_cosines<B: Backend>(ctx: &mut Context<'_, B>, cos: &mut [f32], a: f32) -> Result<()> {
-    let n = ctx.n;
-    let dim = ctx.backend.shape(&ctx.points).1;
-    let sums = ctx.backend.segment_sums(&ctx.points, &vec![0u32; n], 1).await?;
-    let mean: Vec<f32> = sums.iter().map(|v| v / n as f32).collect();
-    let mean_sq: f32 = mean.iter().map(|v| v * v).sum();
-    let mean_row = ctx.backend.upload(&mean, 1, dim).await?;
-    let p = ctx.backend.dot(&ctx.points, &mean_row).await?;
-    let r: Vec<f32> = p.iter().map(|&p| (1.0 - 2.0 * a * p + a * a * mean_sq).max(1e-12).sqrt()).collect();
-    for (i, row) in cos.chunks_mut(n).enumerate() {
-        for (j, c) in row.iter_mut().enumerate() {
-            *c = (*c - a * p[i] - a * p[j] + a * a * mean_sq) / (r[i] * r[j]);
-        }
-    }
-    Ok(())
-}
-
 /// Who each candidate would cover, with what similarity.
 enum Sims {
     Dense {
@@ -107,13 +87,14 @@ impl Sims {
 
 async fn similarities<B: Backend>(ctx: &mut Context<'_, B>, similarity: Similarity) -> Result<Sims> {
     let n = ctx.n;
-    let mut dense =
-        if n <= DENSE_MAX { Some(ctx.backend.dot(&ctx.points, &ctx.points).await?) } else { None };
-    if let (Similarity::Local { centre, .. }, Some(cos)) = (similarity, dense.as_mut()) {
-        if centre > 0.0 {
-            centre_cosines(ctx, cos, centre).await?;
+    let dense = match similarity {
+        _ if n > DENSE_MAX => None,
+        Similarity::Local { centre, .. } if centre > 0.0 => {
+            let centred = ctx.centred_points(centre).await?;
+            Some(ctx.backend.dot(&centred, &centred).await?)
         }
-    }
+        _ => Some(ctx.backend.dot(&ctx.points, &ctx.points).await?),
+    };
     let scales = match (similarity, &dense) {
         (Similarity::Cosine(_), _) => Vec::new(),
         (Similarity::Local { k, .. }, Some(cos)) => dense_scales(cos, n, k),
