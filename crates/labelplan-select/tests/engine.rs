@@ -405,6 +405,31 @@ fn the_centring_fades_as_the_picks_grow_and_stops_beyond_the_dense_pools() {
     assert_eq!(centre(facility::DENSE_MAX + 1, 20), 0.0, "the kNN-graph path keeps the raw cosine");
 }
 
+#[test]
+fn a_large_budget_takes_its_seeds_and_a_small_one_moves_them() {
+    // Above REFINE_MAX_SHARE of the pool the picks are the seeds in their order; below it
+    // the k-means steps move some seeds to their cluster's most central member.
+    const ROWS: usize = 200;
+    let data = dataset(labelplan_testkit::blobs(47, ROWS, 8, 4, 0.6), ROWS, 8);
+    let picks = |m: usize| {
+        let settings = quick(Method::Coverage, &[Budget::Count(m as u64)]);
+        with_context(&data, &settings, |ctx| {
+            pollster::block_on(async {
+                let seeds = facility::order(ctx, ROWS, coverage::seed_similarity(ROWS, m)).await?;
+                let picks = coverage::candidates(ctx, m, &seeds).await?;
+                Ok::<_, SelectError>((seeds, picks))
+            })
+        })
+        .expect("picks")
+    };
+    let large = (coverage::REFINE_MAX_SHARE * ROWS as f64) as usize + 1;
+    let (seeds, taken) = picks(large);
+    assert_eq!(taken, seeds, "{large} of {ROWS}: the seeding order itself");
+    let (seeds, moved) = picks(10);
+    assert_ne!(moved[..10], seeds[..10], "10 of {ROWS}: the steps move a seed");
+    assert_eq!(moved.len(), seeds.len(), "every row stays a candidate");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]

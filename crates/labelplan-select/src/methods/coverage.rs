@@ -1,11 +1,12 @@
 //! The default method. Facility-location seeds for the budget (a similarity scaled to each
 //! row's neighbourhood at the budget's own scale, so a spread-out region gets picks for
-//! its rows, not for its volume), then two spherical k-means steps with the seeds (and
-//! the already-labeled rows, held fixed) as centroids, then each moved centroid's most
-//! similar member. On pools of up to 4,096 rows the seeds and the steps see the rows with
-//! part of the pool's mean row removed, the more the fewer the picks. Coverage first, then
-//! one prototype per region; measured against every method on the quality suite in
-//! docs/quality.md, the choices in docs/selection.md.
+//! its rows, not for its volume), then, for budgets of up to 15% of the pool, two
+//! spherical k-means steps with the seeds (and the already-labeled rows, held fixed) as
+//! centroids, then each moved centroid's most similar member. On pools of up to 4,096
+//! rows the seeds and the steps see the rows with part of the pool's mean row removed,
+//! the more the fewer the picks. Coverage first, then one prototype per region; measured
+//! against every method on the quality suite in docs/quality.md, the choices in
+//! docs/selection.md.
 //!
 //! On large pools the k-means steps look only where a row's centroid can be: the first
 //! assignment goes to the nearest seed ([`nearest_in`]), later ones to the best of the
@@ -24,6 +25,11 @@ const NONE: u32 = u32::MAX;
 
 /// k-means steps after seeding.
 pub const REFINE_STEPS: usize = 2;
+
+/// Budgets above this share of the pool take the seeds as they are. A pick then stands
+/// for under seven rows, and a centroid of so few is noise around its seed: the steps
+/// cost spam and sotu about half a point at 20–30% of the pool (docs/selection.md).
+pub const REFINE_MAX_SHARE: f64 = 0.15;
 
 /// How many rows a seed's kernel spans, in multiples of the rows each pick stands for.
 pub const KERNEL_SPAN: usize = 8;
@@ -50,6 +56,9 @@ pub fn seed_similarity(n: usize, m: usize) -> Similarity {
 /// The picks for budget `m` from the seeding order `seeds` (the facility-location order
 /// with [`seed_similarity`]), followed by the rest of that order as fallback candidates.
 pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &[u32]) -> Result<Vec<u32>> {
+    if m as f64 > REFINE_MAX_SHARE * ctx.n as f64 {
+        return Ok(seeds.to_vec());
+    }
     let labeled = ctx.labeled_rows();
     let seeds_m = &seeds[..m.min(seeds.len())];
     let centers: Vec<u32> = labeled.iter().chain(seeds_m).copied().collect();
