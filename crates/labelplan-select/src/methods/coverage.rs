@@ -27,8 +27,9 @@ const NONE: u32 = u32::MAX;
 pub const REFINE_STEPS: usize = 2;
 
 /// Budgets above this share of the pool take the seeds as they are. A pick then stands
-/// for under seven rows, and a centroid of so few is noise around its seed: the steps
-/// cost spam and sotu about half a point at 20–30% of the pool (docs/selection.md).
+/// for under seven rows, and a centroid of so few is noise around its seed: without the
+/// steps the suite's 20–30% cells are as good (docs/selection.md) and the largest
+/// budgets, the steps' costliest, skip them.
 pub const REFINE_MAX_SHARE: f64 = 0.15;
 
 /// How many rows a seed's kernel spans, in multiples of the rows each pick stands for.
