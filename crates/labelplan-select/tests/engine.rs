@@ -403,6 +403,12 @@ fn the_centring_fades_as_the_picks_grow_and_stops_beyond_the_dense_pools() {
     assert!((centre(2_000, 640) - 0.1).abs() < 0.01, "640 picks: 64/640 of it, not {}", centre(2_000, 640));
     assert!(centre(2_000, 100) > centre(2_000, 400), "fades with the budget");
     assert_eq!(centre(facility::DENSE_MAX + 1, 20), 0.0, "the kNN-graph path keeps the raw cosine");
+    // The k-means steps through the index keep the raw rows, so every centred pool must
+    // take the exact steps, which centre as the seeds do.
+    assert!(
+        labelplan_select::Scale::default().exact_rows >= facility::DENSE_MAX,
+        "a centred pool would step through the index"
+    );
 }
 
 #[test]

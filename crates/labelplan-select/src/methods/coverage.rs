@@ -102,7 +102,9 @@ pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &
 /// emptied centroid falls back to its row), each row choosing among the centroids of
 /// itself and its kNN neighbours. Centroids are made and searched
 /// [`Scale::centroid_block`](crate::Scale) at a time. Returns each row's centroid and
-/// its similarity to it.
+/// its similarity to it. The rows are the raw ones: the centred pools (up to
+/// [`DENSE_MAX`] rows) take the exact steps unless a run forces the index (the quality
+/// harness's row "through the index").
 async fn local_lloyd<B: Backend>(
     ctx: &mut Context<'_, B>,
     centers: &[u32],
