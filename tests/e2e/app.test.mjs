@@ -463,10 +463,38 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     await screenshot(page, 'plan-map-cpu');
     await checkPicks(page, plan);
     await screenshot(page, 'plan-picks-cpu');
+    await checkCoverageBars(page);
     await checkCompare(page, plan);
     await screenshots(page, 'plan-compare-cpu');
   });
 });
+
+/**
+ * The coverage bars: each row's two bars sit inside its own row, pool share above pick
+ * share; every row's track is as wide as the others', so bars compare across rows; and
+ * the bars' lengths are in the proportion of the figures beside them.
+ */
+async function checkCoverageBars(page) {
+  const rows = await page.getByTestId('coverage-bar').evaluateAll((items) => items.map((li) => {
+    const box = (e) => e.getBoundingClientRect();
+    const [row, pool, pick, track] = [li, li.querySelector('[data-testid=pool-share-bar]'),
+      li.querySelector('[data-testid=pick-share-bar]'), li.querySelector('.bars')].map(box);
+    return { row, pool, pick, track, figures: li.querySelector('.figures').textContent };
+  }));
+  assert.ok(rows.length > 1, 'bars for more than one group');
+  for (const { row, pool, pick, track, figures } of rows) {
+    for (const bar of [pool, pick]) {
+      assert.ok(bar.top >= row.top && bar.bottom <= row.bottom, `a bar of "${figures}" lies outside its row`);
+    }
+    assert.ok(pick.top >= pool.bottom, `"${figures}": the pick share is drawn below the pool share`);
+    assert.ok(Math.abs(track.width - rows[0].track.width) < 1, `"${figures}": its track is ${track.width}px, the first row's ${rows[0].track.width}px`);
+    const [, poolShare, pickShare] = figures.match(/^([\d.]+)% of pool · \d+ picked \(([\d.]+)%\)/).map(Number);
+    if (poolShare > 1 && pickShare > 1) {
+      const drawn = pick.width / pool.width;
+      assert.ok(Math.abs(drawn / (pickShare / poolShare) - 1) < 0.05, `"${figures}": bars drawn in the ratio ${drawn.toFixed(3)}`);
+    }
+  }
+}
 
 /**
  * Compare methods: `method` planned beside the shown plan joins the chart and the

@@ -92,8 +92,8 @@ fn group_html(title: String, bars: Vec<Bar>) -> Html {
                             b.label, b.pool, 100.0 * b.pool_share, b.picked, 100.0 * b.pick_share)}>
                         <span class="label">{ &b.label }</span>
                         <span class="bars">
-                            <span class="bar pool" style={width(b.pool_share)}></span>
-                            <span class="bar picks" style={width(b.pick_share)}></span>
+                            <span class="bar pool-share" data-testid="pool-share-bar" style={width(b.pool_share)}></span>
+                            <span class="bar pick-share" data-testid="pick-share-bar" style={width(b.pick_share)}></span>
                         </span>
                         <span class="figures">
                             { format!("{:.1}% of pool · {} picked ({:.1}%)", 100.0 * b.pool_share, b.picked, 100.0 * b.pick_share) }
