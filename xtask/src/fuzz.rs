@@ -16,6 +16,9 @@ const FUZZ_DIR: &str = "tests/fuzz";
 const REGRESSIONS: &str = "tests/fixtures/fuzz";
 /// The fuzz build and its working corpora, kept between runs on one machine.
 const WORK: &str = "target/fuzz";
+/// The last run's summary with each finding's first lines, or its error: `cargo xtask
+/// test` prints it when the step fails, so the end of a CI log names the finding.
+pub const REPORT: &str = "target/fuzz/report.txt";
 /// Seconds per target when none are asked for.
 const DEFAULT_SECONDS: u64 = 60;
 /// One allocation above this is a finding: a reader must refuse a declared size it
@@ -48,6 +51,8 @@ struct Outcome {
     seconds: f64,
     executions: u64,
     findings: Vec<PathBuf>,
+    /// The log's first lines of the first finding (its panic or sanitizer report).
+    crash: Vec<String>,
 }
 
 /// `cargo xtask fuzz [--seconds N] [TARGET…]`.
@@ -57,13 +62,33 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
         return Err(format!("no fuzz target {unknown:?}; the targets are {}", TARGETS.join(", ")));
     }
     let targets = if names.is_empty() { TARGETS.iter().map(|t| t.to_string()).collect() } else { names };
+    let _ = std::fs::remove_file(root.join(REPORT));
+    let (summary, result) = match run_all(root, &targets, seconds) {
+        Ok(outcomes) => {
+            let summary = report(&outcomes);
+            print!("{summary}");
+            let found: usize = outcomes.iter().map(|o| o.findings.len()).sum();
+            let result = if found == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{found} finding(s): reproduce one with `cargo +nightly fuzz run --fuzz-dir {FUZZ_DIR} -O -a --codegen-units 16 --target-dir {WORK}/build TARGET FILE`, fix it, and keep the file in {REGRESSIONS}/TARGET/"
+                ))
+            };
+            (summary, result)
+        }
+        Err(e) => (String::new(), Err(e)),
+    };
+    let error = result.as_ref().err().map_or(String::new(), |e| format!("{e}\n"));
+    let _ = std::fs::write(root.join(REPORT), summary + &error);
+    result
+}
+
+/// Builds and runs every target in turn.
+fn run_all(root: &Path, targets: &[String], seconds: u64) -> Result<Vec<Outcome>, String> {
     install::cargo_fuzz()?;
     run(&mut fuzz_cargo(root, "build"))?;
-    let mut outcomes = Vec::new();
-    for target in &targets {
-        outcomes.push(run_target(root, target, seconds)?);
-    }
-    report(&outcomes)
+    targets.iter().map(|target| run_target(root, target, seconds)).collect()
 }
 
 fn parse_args(args: &[String]) -> Result<(u64, Vec<String>), String> {
@@ -128,12 +153,28 @@ fn run_target(root: &Path, target: &str, seconds: u64) -> Result<Outcome, String
         .filter_map(|n| n.trim().parse::<u64>().ok())
         .sum();
     let findings: Vec<PathBuf> = files(&artifacts).into_iter().filter(|f| !before.contains(f)).collect();
+    let crash = crash_lines(&text);
     if !status.success() && findings.is_empty() {
         let tail: Vec<&str> = text.lines().rev().take(30).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Err(format!("fuzz target {target} failed ({status}):\n{}", tail.join("\n")));
     }
-    Ok(Outcome { name: target.to_owned(), seconds: started.elapsed().as_secs_f64(), executions, findings })
+    Ok(Outcome {
+        name: target.to_owned(),
+        seconds: started.elapsed().as_secs_f64(),
+        executions,
+        findings,
+        crash,
+    })
+}
+
+/// The first lines of a libFuzzer log's first crash: a panic's message and assertion, or
+/// a sanitizer's or libFuzzer's own error (timeout, out-of-memory, leak).
+fn crash_lines(log: &str) -> Vec<String> {
+    let lines: Vec<&str> = log.lines().collect();
+    let start =
+        lines.iter().position(|l| l.contains("panicked at") || l.starts_with("==") && l.contains("ERROR"));
+    start.map_or_else(Vec::new, |i| lines[i..].iter().take(4).map(|l| l.to_string()).collect())
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -144,12 +185,15 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn report(outcomes: &[Outcome]) -> Result<(), String> {
-    println!("\n==== fuzz: summary ====");
-    println!("{:<18} {:>8} {:>14} {:>10} {:>9}", "target", "seconds", "executions", "exec/s", "findings");
+fn report(outcomes: &[Outcome]) -> String {
+    let mut out = String::from("\n==== fuzz: summary ====\n");
+    out += &format!(
+        "{:<18} {:>8} {:>14} {:>10} {:>9}\n",
+        "target", "seconds", "executions", "exec/s", "findings"
+    );
     for o in outcomes {
-        println!(
-            "{:<18} {:>8.0} {:>14} {:>10.0} {:>9}",
+        out += &format!(
+            "{:<18} {:>8.0} {:>14} {:>10.0} {:>9}\n",
             o.name,
             o.seconds,
             o.executions,
@@ -157,16 +201,14 @@ fn report(outcomes: &[Outcome]) -> Result<(), String> {
             o.findings.len()
         );
         for f in &o.findings {
-            println!("    finding: {}", f.display());
+            out += &format!("    finding: {}\n", f.display());
+        }
+        for line in &o.crash {
+            out += &format!("      {line}\n");
         }
     }
     let total: u64 = outcomes.iter().map(|o| o.executions).sum();
     let found: usize = outcomes.iter().map(|o| o.findings.len()).sum();
-    println!("total: {total} executions, {found} findings");
-    if found > 0 {
-        return Err(format!(
-            "{found} finding(s): reproduce one with `cargo +nightly fuzz run --fuzz-dir {FUZZ_DIR} -O -a --codegen-units 16 --target-dir {WORK}/build TARGET FILE`, fix it, and keep the file in {REGRESSIONS}/TARGET/"
-        ));
-    }
-    Ok(())
+    out += &format!("total: {total} executions, {found} findings\n");
+    out
 }

@@ -112,6 +112,10 @@ pub fn test() -> Result<(), String> {
     std::fs::write(&webdriver_path, webdriver).map_err(|e| e.to_string())?;
 
     let mut steps: Vec<(&str, Command)> = Vec::new();
+    // What a failed step wrote about its failure, shown again after the summary: a CI
+    // log is read from its end.
+    let fuzz_step = "fuzz smoke (every target, 10 s each)";
+    let details = [(fuzz_step, root.join(crate::fuzz::REPORT))];
     let mut fmt = cargo(&root);
     fmt.args(["fmt", "--all", "--check"]);
     steps.push(("rustfmt", fmt));
@@ -168,7 +172,7 @@ pub fn test() -> Result<(), String> {
     // are `cargo xtask fuzz` alone.
     let mut fuzz = cargo(&root);
     fuzz.args(["xtask", "fuzz", "--seconds", FUZZ_SMOKE_SECONDS]);
-    steps.push(("fuzz smoke (every target, 10 s each)", fuzz));
+    steps.push((fuzz_step, fuzz));
     let mut wasm = cargo(&root);
     wasm.args(["test", "--target", "wasm32-unknown-unknown", "-p", "labelplan-gpu", "-p", "labelplan-web"])
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
@@ -196,6 +200,12 @@ pub fn test() -> Result<(), String> {
     println!("\n==== xtask test: summary ====");
     for (name, ok, secs) in &report {
         println!("{:4}  {name} ({secs:.0} s)", if *ok { "ok" } else { "FAIL" });
+    }
+    for (name, path) in &details {
+        if report.iter().any(|(n, ok, _)| n == name && !ok) {
+            let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("{}: {e}\n", path.display()));
+            println!("\n==== xtask test: {name}: what failed ====\n{}", text.trim_end());
+        }
     }
     let failed = report.iter().filter(|(_, ok, _)| !ok).count();
     println!("steps: {} passed, {failed} failed", report.len() - failed);
