@@ -212,3 +212,23 @@ fn report(outcomes: &[Outcome]) -> String {
     out += &format!("total: {total} executions, {found} findings\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::crash_lines;
+
+    #[test]
+    fn a_finding_is_named_by_its_first_lines() {
+        let panic = "#1024\tpulse cov: 1\n\nthread '<unnamed>' panicked at fuzz_targets/manifest.rs:16:17:\nassertion `left == right` failed: settings survive\n  left: \"a\"\n right: \"b\"\nstack backtrace:\n";
+        assert_eq!(
+            crash_lines(panic)[..2],
+            [
+                "thread '<unnamed>' panicked at fuzz_targets/manifest.rs:16:17:",
+                "assertion `left == right` failed: settings survive"
+            ]
+        );
+        let timeout = "#5\tNEW cov: 2\n==4242== ERROR: libFuzzer: timeout after 11 seconds\n";
+        assert_eq!(crash_lines(timeout), ["==4242== ERROR: libFuzzer: timeout after 11 seconds"]);
+        assert!(crash_lines("#5\tDONE cov: 2\nDone 5 runs in 1 second(s)\n").is_empty());
+    }
+}
