@@ -168,13 +168,17 @@ fn run_target(root: &Path, target: &str, seconds: u64) -> Result<Outcome, String
     })
 }
 
-/// The first lines of a libFuzzer log's first crash: a panic's message and assertion, or
-/// a sanitizer's or libFuzzer's own error (timeout, out-of-memory, leak).
+/// What a libFuzzer log says of its crash: libFuzzer's or the sanitizer's error line,
+/// after the panic message that led to it (a panic the code under test caught prints its
+/// message too, so only the last one before the error counts). Empty when nothing crashed.
 fn crash_lines(log: &str) -> Vec<String> {
     let lines: Vec<&str> = log.lines().collect();
-    let start =
-        lines.iter().position(|l| l.contains("panicked at") || l.starts_with("==") && l.contains("ERROR"));
-    start.map_or_else(Vec::new, |i| lines[i..].iter().take(4).map(|l| l.to_string()).collect())
+    let Some(error) = lines.iter().position(|l| l.starts_with("==") && l.contains("ERROR")) else {
+        return Vec::new();
+    };
+    let panic = lines[..error].iter().rposition(|l| l.contains("panicked at"));
+    let message = panic.map_or(&[][..], |p| &lines[p..(p + 2).min(error)]);
+    message.iter().chain([&lines[error]]).map(|l| l.to_string()).collect()
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -218,17 +222,19 @@ mod tests {
     use super::crash_lines;
 
     #[test]
-    fn a_finding_is_named_by_its_first_lines() {
-        let panic = "#1024\tpulse cov: 1\n\nthread '<unnamed>' panicked at fuzz_targets/manifest.rs:16:17:\nassertion `left == right` failed: settings survive\n  left: \"a\"\n right: \"b\"\nstack backtrace:\n";
+    fn a_finding_is_named_by_its_panic_and_error_lines() {
+        let caught = "thread '<unnamed>' panicked at arrow-buffer/src/util/bit_chunk_iterator.rs:235:9:\noffset + len out of bounds\n";
+        let panic = "thread '<unnamed>' panicked at fuzz_targets/manifest.rs:16:17:\nassertion `left == right` failed: settings survive\n  left: \"a\"\n==77== ERROR: libFuzzer: deadly signal\n";
         assert_eq!(
-            crash_lines(panic)[..2],
+            crash_lines(&format!("#1024\tpulse cov: 1\n{caught}{panic}")),
             [
                 "thread '<unnamed>' panicked at fuzz_targets/manifest.rs:16:17:",
-                "assertion `left == right` failed: settings survive"
+                "assertion `left == right` failed: settings survive",
+                "==77== ERROR: libFuzzer: deadly signal"
             ]
         );
         let timeout = "#5\tNEW cov: 2\n==4242== ERROR: libFuzzer: timeout after 11 seconds\n";
         assert_eq!(crash_lines(timeout), ["==4242== ERROR: libFuzzer: timeout after 11 seconds"]);
-        assert!(crash_lines("#5\tDONE cov: 2\nDone 5 runs in 1 second(s)\n").is_empty());
+        assert!(crash_lines(&format!("{caught}#5\tDONE cov: 2\nDone 5 runs in 1 second(s)\n")).is_empty());
     }
 }
