@@ -57,12 +57,13 @@ struct Outcome {
 
 /// `cargo xtask fuzz [--seconds N] [TARGET…]`.
 pub fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
+    // A report left from an earlier run must not stand for this one.
+    let _ = std::fs::remove_file(root.join(REPORT));
     let (seconds, names) = parse_args(args)?;
     if let Some(unknown) = names.iter().find(|n| !TARGETS.contains(&n.as_str())) {
         return Err(format!("no fuzz target {unknown:?}; the targets are {}", TARGETS.join(", ")));
     }
     let targets = if names.is_empty() { TARGETS.iter().map(|t| t.to_string()).collect() } else { names };
-    let _ = std::fs::remove_file(root.join(REPORT));
     let (summary, result) = match run_all(root, &targets, seconds) {
         Ok(outcomes) => {
             let summary = report(&outcomes);
