@@ -51,7 +51,8 @@ struct Outcome {
     seconds: f64,
     executions: u64,
     findings: Vec<PathBuf>,
-    /// The log's first lines of the first finding (its panic or sanitizer report).
+    /// What the log says of its crash: the panic message and libFuzzer's or the
+    /// sanitizer's error line (empty when nothing crashed).
     crash: Vec<String>,
 }
 

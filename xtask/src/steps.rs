@@ -112,10 +112,7 @@ pub fn test() -> Result<(), String> {
     std::fs::write(&webdriver_path, webdriver).map_err(|e| e.to_string())?;
 
     let mut steps: Vec<(&str, Command)> = Vec::new();
-    // What a failed step wrote about its failure, shown again after the summary: a CI
-    // log is read from its end.
     let fuzz_step = "fuzz smoke (every target, 10 s each)";
-    let details = [(fuzz_step, root.join(crate::fuzz::REPORT))];
     let mut fmt = cargo(&root);
     fmt.args(["fmt", "--all", "--check"]);
     steps.push(("rustfmt", fmt));
@@ -201,11 +198,12 @@ pub fn test() -> Result<(), String> {
     for (name, ok, secs) in &report {
         println!("{:4}  {name} ({secs:.0} s)", if *ok { "ok" } else { "FAIL" });
     }
-    for (name, path) in &details {
-        if report.iter().any(|(n, ok, _)| n == name && !ok) {
-            let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("{}: {e}\n", path.display()));
-            println!("\n==== xtask test: {name}: what failed ====\n{}", text.trim_end());
-        }
+    // The fuzz step's findings, shown again after the summary: a CI log is read from its
+    // end, and the step's own summary scrolls by above the later steps.
+    if report.iter().any(|(name, ok, _)| *name == fuzz_step && !ok) {
+        let path = root.join(crate::fuzz::REPORT);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("{}: {e}\n", path.display()));
+        println!("\n==== xtask test: {fuzz_step}: what failed ====\n{}", text.trim_end());
     }
     let failed = report.iter().filter(|(_, ok, _)| !ok).count();
     println!("steps: {} passed, {failed} failed", report.len() - failed);
