@@ -24,10 +24,14 @@ pub struct Engine<'b, B: Backend> {
 
 /// Settings in range (the rules live beside each field: `labelplan_core::settings`) and
 /// a pool to pick from.
-fn check(settings: &Settings, rows: usize) -> Result<()> {
+fn check(settings: &Settings, data: &Dataset) -> Result<()> {
     settings.validate().map_err(|e| SelectError::setting(&format!("--{}", e.key), e.message))?;
-    if rows < 2 {
-        return Err(SelectError::setting("input", "a plan needs at least 2 rows"));
+    if data.rows < 2 {
+        let found = if data.rows == 1 { "1 row" } else { "no rows" };
+        return Err(SelectError::setting(
+            "input",
+            format!("{} has {found}; a plan needs at least 2", data.source_name),
+        ));
     }
     Ok(())
 }
@@ -67,7 +71,7 @@ impl<'b, B: Backend> Engine<'b, B> {
         progress: &mut dyn FnMut(&Progress),
         cancel: &AtomicBool,
     ) -> Result<Plan> {
-        check(settings, data.rows)?;
+        check(settings, data)?;
         Ok(self.plan(Pool::from(data), input, settings, progress, cancel, false).await?.0)
     }
 
@@ -81,7 +85,7 @@ impl<'b, B: Backend> Engine<'b, B> {
         progress: &mut dyn FnMut(&Progress),
         cancel: &AtomicBool,
     ) -> Result<(Plan, PoolMap)> {
-        check(settings, data.rows)?;
+        check(settings, data)?;
         let (plan, map) = self.plan(Pool::from(data), input, settings, progress, cancel, true).await?;
         Ok((plan, map.expect("asked for")))
     }
@@ -99,7 +103,7 @@ impl<'b, B: Backend> Engine<'b, B> {
         progress: &mut dyn FnMut(&Progress),
         cancel: &AtomicBool,
     ) -> Result<Plan> {
-        check(settings, data.rows)?;
+        check(settings, data)?;
         let pool = if data.rows <= self.scale.exact_rows {
             Pool::from(&*data)
         } else {
