@@ -147,8 +147,8 @@ fn bad_input_is_one_sentence_on_stderr_and_a_failing_exit() {
         assert!(stdout.is_empty());
     }
     let one_row = dir.join("one_row.csv");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(&one_row, "0.1,0.2,0.3\n").unwrap();
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    std::fs::write(&one_row, "0.1,0.2,0.3\n").expect("one-row file written");
     let out = labelplan(&["plan", path(&one_row), "--out", path(&dir)]);
     assert_eq!(out.status.code(), Some(1));
     let expect = "error: setting input: one_row.csv has 1 row; a plan needs at least 2";
