@@ -251,7 +251,7 @@ fn main() {
     let out = std::env::args().nth(1).unwrap_or_else(|| "docs/quality.md".into());
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
     let mut dirs: Vec<(String, PathBuf)> = vec![("digits".into(), fixtures.join("digits"))];
-    for name in ["mnist", "fashion", "spam", "sotu"] {
+    for name in ["mnist", "fashion", "spam", "sotu", "names"] {
         dirs.push((name.into(), fixtures.join("suite").join(name)));
     }
     let only_sets: Option<Vec<String>> =
