@@ -436,6 +436,37 @@ fn a_large_budget_takes_its_seeds_and_a_small_one_moves_them() {
     assert_eq!(moved.len(), seeds.len(), "every row stays a candidate");
 }
 
+#[test]
+fn a_large_budget_seeds_on_the_raw_cosine_only_where_the_rows_scales_are_even() {
+    const ROWS: usize = 400;
+    // Noise of one width everywhere: every row's neighbourhood is about as wide.
+    let even = blobs(31, 4, ROWS, 1.0, |i| (i % 4, 0.3));
+    // Half the rows in tight blobs, half in wide ones.
+    let mixed = blobs(31, 4, ROWS, 1.0, |i| (i % 4, if i < ROWS / 2 { 0.01 } else { 0.5 }));
+    let large = (coverage::REFINE_MAX_SHARE * ROWS as f64) as usize + 1;
+    let seeding = |data: &Dataset, m: usize| {
+        with_context(data, &quick(Method::Coverage, &[Budget::Count(m as u64)]), |ctx| {
+            pollster::block_on(async {
+                let spread = coverage::scale_spread(&*ctx.knn().await?, ctx.n);
+                Ok::<_, SelectError>((spread, coverage::seeding(ctx, m).await?))
+            })
+        })
+        .expect("seeding")
+    };
+    let (spread, similarity) = seeding(&even, large);
+    assert!(spread < coverage::EVEN_SPREAD, "one noise width reads as even, not {spread}");
+    assert_eq!(similarity, facility::Similarity::Cosine(1), "{large} of {ROWS} rows");
+    let (_, similarity) = seeding(&even, large - 1);
+    assert_eq!(similarity, coverage::seed_similarity(ROWS, large - 1), "at most 15%: the local kernel");
+    let (spread, similarity) = seeding(&mixed, large);
+    assert!(spread > coverage::EVEN_SPREAD, "two noise widths read as uneven, not {spread}");
+    assert_eq!(similarity, coverage::seed_similarity(ROWS, large), "uneven scales: the local kernel");
+    // On the even pool the default's large budget is facility location's pick.
+    let budget = [Budget::Count(large as u64)];
+    let picks = |method| plan(&even, &quick(method, &budget)).expect("plan").budgets[0].rows.clone();
+    assert_eq!(picks(Method::Coverage), picks(Method::FacilityLocation));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]

@@ -4,7 +4,9 @@
 //! spherical k-means steps with the seeds (and the already-labeled rows, held fixed) as
 //! centroids, then each moved centroid's most similar member. On pools of up to 4,096
 //! rows the seeds and the steps see the rows with part of the pool's mean row removed,
-//! the more the fewer the picks. Coverage first, then one prototype per region; measured
+//! the more the fewer the picks. Larger budgets on a pool whose rows' neighbourhoods are
+//! all about as wide seed on the raw cosine instead ([`seeding`]). Coverage first, then
+//! one prototype per region; measured
 //! against every method on the quality suite in docs/quality.md, the choices in
 //! docs/selection.md.
 //!
@@ -13,12 +15,12 @@
 //! centroids that the row and its kNN neighbours were assigned to, so a step costs
 //! about `n · 21` dot products instead of `n · m`.
 
-use labelplan_core::backend::Backend;
+use labelplan_core::backend::{Backend, Knn};
 
 use crate::context::{Context, GRAPH_K};
 use crate::error::Result;
 use crate::kmeans::{lloyd, normalize};
-use crate::methods::facility::{Similarity, DENSE_MAX};
+use crate::methods::facility::{graph_scales, Similarity, DENSE_MAX};
 use crate::nearest::nearest_in;
 
 const NONE: u32 = u32::MAX;
@@ -57,6 +59,37 @@ pub fn seed_similarity(n: usize, m: usize) -> Similarity {
     // cost many picks 0.5–2 points.
     let centre = if n > DENSE_MAX { 0.0 } else { (k * KERNEL_SPAN) as f32 / n.max(1) as f32 };
     Similarity::Local { k, tau: KERNEL_WIDTH, centre: centre.min(1.0) }
+}
+
+/// Pools whose rows' scales spread less than this read as even: the 95th percentile of σ
+/// (the distance to the [`GRAPH_K`]-th neighbour) over its 5th. The suite's text sets read
+/// 1.46–1.79, its image sets 2.97–5.57 (docs/selection.md).
+pub const EVEN_SPREAD: f32 = 2.3;
+
+/// How far the rows' scales spread: the 95th percentile of each row's distance to its
+/// [`GRAPH_K`]-th neighbour over the 5th.
+pub fn scale_spread(knn: &Knn, n: usize) -> f32 {
+    let mut scales = graph_scales(knn, n, GRAPH_K);
+    let mut at = |share: usize| *scales.select_nth_unstable_by(n * share / 100, f32::total_cmp).1;
+    let (low, high) = (at(5), at(95));
+    high / low
+}
+
+/// Similarity of the seeding for `m` picks: [`seed_similarity`], except that budgets
+/// above [`REFINE_MAX_SHARE`] of a pool with even scales ([`EVEN_SPREAD`]) take the raw
+/// cosine, `max(cos, 0)`. Where every row's neighbourhood is about as wide, the local
+/// kernel spreads the picks evenly over the rows; the raw cosine gives the sparser rows
+/// more weight, which at 30% of the suite's text sets is worth 0.4 and 0.9 points (at
+/// 20%, +0.2 and −0.5). Where scales vary, giving the sparser rows more weight
+/// over-samples the outlying ones (fashion lost up to 1.5 points), so those pools keep
+/// the local kernel.
+pub async fn seeding<B: Backend>(ctx: &mut Context<'_, B>, m: usize) -> Result<Similarity> {
+    let local = seed_similarity(ctx.n, m);
+    if m as f64 <= REFINE_MAX_SHARE * ctx.n as f64 {
+        return Ok(local);
+    }
+    let even = scale_spread(&*ctx.knn().await?, ctx.n) < EVEN_SPREAD;
+    Ok(if even { Similarity::Cosine(1) } else { local })
 }
 
 /// The picks for budget `m` from the seeding order `seeds` (the facility-location order

@@ -37,7 +37,7 @@ pub enum Similarity {
 
 /// Each row's cosine distance to its `k`-th neighbour in the kNN graph (the farthest it
 /// has, when fewer).
-fn graph_scales(knn: &labelplan_core::backend::Knn, n: usize, k: usize) -> Vec<f32> {
+pub(crate) fn graph_scales(knn: &labelplan_core::backend::Knn, n: usize, k: usize) -> Vec<f32> {
     (0..n)
         .map(|i| {
             let far = knn.of(i).take(k).filter(|p| p.0 != u32::MAX).last().map_or(1.0, |p| 1.0 - p.1);

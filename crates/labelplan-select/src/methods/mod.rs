@@ -115,7 +115,7 @@ impl Selector {
         let plain = |order: Vec<u32>| Candidates { order, beta: None };
         Ok(match method {
             Method::Coverage => {
-                let similarity = coverage::seed_similarity(ctx.n, m);
+                let similarity = coverage::seeding(ctx, m).await?;
                 let seeds = match self.seeds.take() {
                     Some((s, seeds)) if s == similarity => seeds,
                     _ => facility::order(ctx, self.want, similarity).await?,
