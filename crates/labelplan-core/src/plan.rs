@@ -74,7 +74,7 @@ impl Method {
     pub fn explain(self) -> &'static str {
         match self {
             Method::Coverage => {
-                "default: covers the data (facility-location seeds, refined by 2 spherical k-means steps up to 15% of the pool), one prototype per region"
+                "default: covers the data (facility-location seeds, refined by 2 spherical k-means steps up to 15% of the pool; larger budgets on evenly spread data seed on the plain cosine), one prototype per region"
             }
             Method::Elfs => {
                 "ELFS: hardest items by training dynamics on pseudo-labels, after dropping the hardest β share (β searched without labels)"

@@ -93,7 +93,8 @@ pub async fn seeding<B: Backend>(ctx: &mut Context<'_, B>, m: usize) -> Result<S
 }
 
 /// The picks for budget `m` from the seeding order `seeds` (the facility-location order
-/// with [`seed_similarity`]), followed by the rest of that order as fallback candidates.
+/// with [`seeding`]'s similarity), followed by the rest of that order as fallback
+/// candidates.
 pub async fn candidates<B: Backend>(ctx: &mut Context<'_, B>, m: usize, seeds: &[u32]) -> Result<Vec<u32>> {
     if m as f64 > REFINE_MAX_SHARE * ctx.n as f64 {
         return Ok(seeds.to_vec());
