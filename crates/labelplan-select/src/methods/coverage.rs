@@ -63,7 +63,7 @@ pub fn seed_similarity(n: usize, m: usize) -> Similarity {
 
 /// Pools whose rows' scales spread less than this read as even: the 95th percentile of σ
 /// (the distance to the [`GRAPH_K`]-th neighbour) over its 5th. The suite's text sets read
-/// 1.46–1.79, its image sets 2.97–5.57 (docs/selection.md).
+/// 1.34–1.79, its image sets 2.97–5.57 (docs/selection.md).
 pub const EVEN_SPREAD: f32 = 2.3;
 
 /// How far the rows' scales spread: the 95th percentile of each row's distance to its
@@ -79,9 +79,9 @@ pub fn scale_spread(knn: &Knn, n: usize) -> f32 {
 /// above [`REFINE_MAX_SHARE`] of a pool with even scales ([`EVEN_SPREAD`]) take the raw
 /// cosine, `max(cos, 0)`. Where every row's neighbourhood is about as wide, the local
 /// kernel spreads the picks evenly over the rows; the raw cosine gives the sparser rows
-/// more weight, which at 30% of the suite's text sets is worth 0.4 and 0.9 points (at
-/// 20%, +0.2 and −0.5). Where scales vary, giving the sparser rows more weight
-/// over-samples the outlying ones (fashion lost up to 1.5 points), so those pools keep
+/// more weight, which at 30% of spam and sotu is worth 0.4 and 0.9 points (at 20%, +0.2
+/// and −0.3). Where scales vary, that weight goes to the outlying rows (at 20–30% of
+/// fashion the raw cosine trails the local kernel by 2.0–2.9 points), so those pools keep
 /// the local kernel.
 pub async fn seeding<B: Backend>(ctx: &mut Context<'_, B>, m: usize) -> Result<Similarity> {
     let local = seed_similarity(ctx.n, m);
