@@ -16,6 +16,7 @@ mod records;
 mod safetensors;
 mod sidecar;
 pub mod source;
+mod thrift_check;
 
 use futures::io::{AsyncRead, AsyncSeek, BufReader};
 use serde::{Deserialize, Serialize};

@@ -19,6 +19,7 @@ use parquet::file::reader::{ChunkReader, Length};
 
 use super::builder::Builder;
 use super::delimited::ID_NAMES;
+use super::thrift_check::walk_struct;
 use crate::error::Location;
 use crate::{Error, Result, SourceDtype};
 
@@ -179,6 +180,8 @@ where
     reader.seek(SeekFrom::Start(file_len - 8 - meta_len)).await.map_err(io)?;
     let mut buf = vec![0u8; meta_len as usize];
     reader.read_exact(&mut buf).await.map_err(io)?;
+    walk_struct(&buf, None)
+        .map_err(|why| Error::malformed(file, format!("the Parquet footer does not decode: {why}")))?;
     guarded(file, || {
         ParquetMetaDataReader::decode_metadata(&buf)
             .map_err(|e| Error::malformed(file, format!("the Parquet footer does not decode: {e}")))
@@ -230,7 +233,36 @@ where
     reader.seek(SeekFrom::Start(start)).await.map_err(io)?;
     let mut buf = vec![0u8; (end - start) as usize];
     reader.read_exact(&mut buf).await.map_err(io)?;
+    for (c, col) in metadata.row_group(group).columns().iter().enumerate() {
+        let first = col.dictionary_page_offset().unwrap_or(col.data_page_offset()) as u64;
+        let chunk = &buf[(first - start) as usize..(first - start + col.compressed_size() as u64) as usize];
+        check_page_headers(chunk).map_err(|(at, why)| {
+            Error::malformed(
+                file,
+                format!(
+                    "row group {group}, column {c}: the page header at byte {} does not decode: {why}",
+                    first + at as u64
+                ),
+            )
+        })?;
+    }
     Ok(RowGroupBytes { file_len, offset: start, bytes: Bytes::from(buf) })
+}
+
+/// Walks the page headers of one column chunk (header, then `compressed_page_size` bytes
+/// of page, to the chunk's end) before the crate decodes them (see [`walk_struct`]); on a
+/// header that does not pass, its offset in the chunk and why.
+fn check_page_headers(chunk: &[u8]) -> std::result::Result<(), (usize, String)> {
+    /// PageHeader's `compressed_page_size`.
+    const PAGE_SIZE_FIELD: i16 = 3;
+    let mut at = 0;
+    while at < chunk.len() {
+        let (header, size) = walk_struct(&chunk[at..], Some(PAGE_SIZE_FIELD)).map_err(|why| (at, why))?;
+        // Without a usable size the crate refuses the page itself.
+        let Some(size) = size.and_then(|s| usize::try_from(s).ok()) else { return Ok(()) };
+        at = at.saturating_add(header).saturating_add(size);
+    }
+    Ok(())
 }
 
 /// Adds a decoded batch's rows.

@@ -1,0 +1,196 @@
+//! A walk over Parquet's Thrift structs (compact protocol) before the `parquet` crate
+//! decodes them. The crate skips fields it does not know generically, and its skipper
+//! reads a bool inside a list or map as zero bytes (the protocol writes one byte each), so a
+//! few hostile bytes declaring billions of such bools keep it spinning (a fuzz finding,
+//! tests/fixtures/fuzz/read_parquet/bools-in-a-page-header.parquet). This walk reads the
+//! struct as the protocol encodes it and refuses what only a hostile file holds: a list, set
+//! or map of bools (Parquet's footer and page headers have none), a collection longer than
+//! the bytes left, nesting deeper than the crate's limit.
+
+/// The crate's own skip depth.
+const MAX_DEPTH: usize = 64;
+
+/// Compact-protocol type codes (a field's low nibble, a collection's element type).
+const BOOL_TRUE: u8 = 1;
+const BOOL_FALSE: u8 = 2;
+const BYTE: u8 = 3;
+const I16: u8 = 4;
+const I32: u8 = 5;
+const I64: u8 = 6;
+const DOUBLE: u8 = 7;
+const BINARY: u8 = 8;
+const LIST: u8 = 9;
+const SET: u8 = 10;
+const MAP: u8 = 11;
+const STRUCT: u8 = 12;
+const UUID: u8 = 13;
+
+/// One struct at the start of `bytes`: its length in bytes, and the value of its own
+/// (top-level) integer field `field` if asked and present.
+pub(super) fn walk_struct(bytes: &[u8], field: Option<i16>) -> Result<(usize, Option<i64>), String> {
+    let mut walk = Walk { bytes, pos: 0 };
+    let found = walk.fields(MAX_DEPTH, field)?;
+    Ok((walk.pos, found))
+}
+
+struct Walk<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Walk<'_> {
+    fn byte(&mut self) -> Result<u8, String> {
+        let b = *self.bytes.get(self.pos).ok_or("it ends inside a struct")?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn skip(&mut self, n: u64) -> Result<(), String> {
+        let left = (self.bytes.len() - self.pos) as u64;
+        if n > left {
+            return Err(format!("a value of {n} bytes runs past its end"));
+        }
+        self.pos += n as usize;
+        Ok(())
+    }
+
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut value = 0u64;
+        for shift in (0..70).step_by(7) {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("a varint runs past 10 bytes".into())
+    }
+
+    fn zigzag(&mut self) -> Result<i64, String> {
+        let v = self.varint()?;
+        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+
+    /// A struct's fields up to its stop byte; the value of integer field `wanted`.
+    fn fields(&mut self, depth: usize, wanted: Option<i16>) -> Result<Option<i64>, String> {
+        if depth == 0 {
+            return Err(format!("it nests structs and lists deeper than {MAX_DEPTH}"));
+        }
+        let (mut id, mut found) = (0i16, None);
+        loop {
+            let header = self.byte()?;
+            // The stop byte is 0; the crate stops on any header of type 0, and so must
+            // this walk to stay in step with it.
+            if header & 0x0f == 0 {
+                return Ok(found);
+            }
+            let (delta, kind) = (header >> 4, header & 0x0f);
+            id = if delta == 0 { self.zigzag()? as i16 } else { id.wrapping_add(i16::from(delta)) };
+            if Some(id) == wanted && matches!(kind, I16 | I32 | I64) {
+                found = Some(self.zigzag()?);
+            } else if !matches!(kind, BOOL_TRUE | BOOL_FALSE) {
+                // A bool field's value is its type code.
+                self.value(kind, depth - 1)?;
+            }
+        }
+    }
+
+    /// Count and element type of a list or set.
+    fn collection(&mut self) -> Result<(u64, u8), String> {
+        let header = self.byte()?;
+        let size = match header >> 4 {
+            15 => self.varint()?,
+            n => u64::from(n),
+        };
+        Ok((size, header & 0x0f))
+    }
+
+    fn value(&mut self, kind: u8, depth: usize) -> Result<(), String> {
+        match kind {
+            BOOL_TRUE | BOOL_FALSE | BYTE => self.skip(1),
+            I16 | I32 | I64 => self.varint().map(drop),
+            DOUBLE => self.skip(8),
+            UUID => self.skip(16),
+            BINARY => {
+                let len = self.varint()?;
+                self.skip(len)
+            }
+            STRUCT => self.fields(depth, None).map(drop),
+            LIST | SET => {
+                let (size, element) = self.collection()?;
+                self.elements(size, &[element], depth)
+            }
+            MAP => {
+                let size = self.varint()?;
+                if size == 0 {
+                    return Ok(());
+                }
+                let types = self.byte()?;
+                self.elements(size, &[types >> 4, types & 0x0f], depth)
+            }
+            other => Err(format!("it holds a value of unknown type {other}")),
+        }
+    }
+
+    /// `size` elements (map entries: key and value) of the given types.
+    fn elements(&mut self, size: u64, types: &[u8], depth: usize) -> Result<(), String> {
+        if size > 0 && types.iter().any(|t| matches!(*t, BOOL_TRUE | BOOL_FALSE)) {
+            return Err(format!("it holds a collection of {size} booleans, which no Parquet struct has"));
+        }
+        // Every element takes at least one byte.
+        if size > (self.bytes.len() - self.pos) as u64 {
+            return Err(format!(
+                "it declares {size} elements in the {} bytes left",
+                self.bytes.len() - self.pos
+            ));
+        }
+        if depth == 0 {
+            return Err(format!("it nests structs and lists deeper than {MAX_DEPTH}"));
+        }
+        for _ in 0..size {
+            for &t in types {
+                self.value(t, depth - 1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_a_struct_and_reads_one_of_its_integer_fields() {
+        // Field 1 i32 (zigzag 7 = -4), field 3 i32 = 100 (zigzag 200 = 0xc8 0x01), field 4
+        // a list of two i64, field 5 a struct with a binary "ab", stop; then other bytes.
+        let bytes = [
+            0x15, 0x07, 0x25, 0xc8, 0x01, 0x19, 0x26, 0x02, 0x04, 0x1c, 0x18, 0x02, b'a', b'b', 0x00, 0x00,
+            0xff,
+        ];
+        assert_eq!(walk_struct(&bytes, Some(3)), Ok((bytes.len() - 1, Some(100))));
+        assert_eq!(walk_struct(&bytes, Some(9)), Ok((bytes.len() - 1, None)));
+    }
+
+    #[test]
+    fn refuses_a_list_of_booleans_however_short() {
+        // Field 1: a list of 2^31 booleans in six bytes (the crate's skipper reads none).
+        let bytes = [0x19, 0xf1, 0x80, 0x80, 0x80, 0x80, 0x08, 0x00];
+        let err = walk_struct(&bytes, Some(3)).expect_err("refused");
+        assert!(err.contains("collection of 2147483648 booleans"), "{err}");
+        // And a map with bool values.
+        let err = walk_struct(&[0x1b, 0x01, 0x51, 0x02, 0x01, 0x00], None).expect_err("refused");
+        assert!(err.contains("booleans"), "{err}");
+    }
+
+    #[test]
+    fn refuses_more_elements_than_bytes_and_nesting_past_the_limit() {
+        let err = walk_struct(&[0x19, 0xf5, 0xff, 0x01, 0x02, 0x00], None).expect_err("refused");
+        assert!(err.contains("declares 255 elements in the 2 bytes left"), "{err}");
+        let mut deep = vec![0x1c; MAX_DEPTH + 1];
+        deep.extend(vec![0x00; MAX_DEPTH + 2]);
+        let err = walk_struct(&deep, None).expect_err("refused");
+        assert!(err.contains("deeper than 64"), "{err}");
+        assert!(walk_struct(&[0x15], None).expect_err("cut").contains("ends inside"));
+    }
+}
