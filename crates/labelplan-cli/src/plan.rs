@@ -105,7 +105,7 @@ fn summary(plan: &Plan, backend_why: &str, dir: &Path) {
     for line in write::readings(plan) {
         println!("{line}");
     }
-    println!("{}", write::task_note(plan));
+    println!("{}", write::estimate_note(plan));
     println!("wrote {}/{{plan.json, ranked.csv, selected_ids.txt, labelstudio.json}}", dir.display());
 }
 

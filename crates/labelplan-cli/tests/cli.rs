@@ -280,11 +280,29 @@ fn the_markdown_summary_names_the_input_every_budget_and_the_recommendation() {
         md.contains(&format!("task of {} classes (the pseudo-label clusters)", plan.clustering.k)),
         "{md}"
     );
+    // And how far the recommendation was off on labelled data, in this plan's items.
+    let recommended = plan.recommended.as_ref().expect("small.npy's curve rises to a knee");
+    let (low, high) = labelplan_core::write::KNEE_OVER_RECOMMENDED.not_given;
+    let items = |f: f64| ((recommended.count as f64 * f).round() as usize).max(1);
+    assert!(
+        md.contains(&format!(
+            "the true knee lay at {low}–{high}× such a recommendation (earliest where the task has fewer classes than the data has clusters): here {}–{} items",
+            items(low),
+            items(high)
+        )),
+        "{md}"
+    );
     let given = scratch("summary-classes");
     let out = labelplan(&["plan", path(&fixture("small.npy")), "--task-classes", "2", "--out", path(&given)]);
     assert!(out.status.success(), "{}", text(&out).1);
     assert!(
         text(&out).0.contains("Estimated for a labeling task of 2 classes (as set)."),
+        "{}",
+        text(&out).0
+    );
+    let (low, high) = labelplan_core::write::KNEE_OVER_RECOMMENDED.given;
+    assert!(
+        text(&out).0.contains(&format!("the true knee lay at {low}–{high}× such a recommendation")),
         "{}",
         text(&out).0
     );

@@ -371,6 +371,20 @@ fn main() {
         if knee_ratio.is_none_or(|r| !(1.0 / KNEE_FACTOR..=KNEE_FACTOR).contains(&r)) {
             failures.push(format!("{name}: recommendation {recommended} vs true knee {true_knee}"));
         }
+        // Every plan states where the true knee lay against its recommendation on this
+        // suite; a set outside that range means the statement needs the new figures.
+        let stated = labelplan_core::write::KNEE_OVER_RECOMMENDED;
+        for (r, (low, high), how) in [
+            (knee_ratio, stated.given, "given"),
+            (ratio(unknown.recommended, unknown.true_knee), stated.not_given, "not_given"),
+        ] {
+            if let Some(r) = r.filter(|r| !(low..=high).contains(&(1.0 / r))) {
+                failures.push(format!(
+                    "{name}: true knee at {:.2}× the recommendation, outside write::KNEE_OVER_RECOMMENDED.{how}",
+                    1.0 / r
+                ));
+            }
+        }
         summary.push_str(&format!(
             "| {name} | {above} | {worst} | {true_knee} | {recommended} | {knee_ratio_text} | {without} \
              | {without_ratio} | {true_95} | {estimated_95} | {share_error} |\n",

@@ -176,7 +176,7 @@ pub fn PlanResult(props: &PlanResultProps) -> Html {
                 { for labelplan_core::write::readings(plan).into_iter().zip(["recommended", "reaches"]).map(|(line, testid)| html! {
                     <p class={testid} data-testid={testid} title={labelplan_core::write::SHARE_MEANING}>{ line }</p>
                 }) }
-                <p class="note" data-testid="task-note">{ labelplan_core::write::task_note(plan) }</p>
+                <p class="note" data-testid="task-note">{ labelplan_core::write::estimate_note(plan) }</p>
             }
             <div class="actions">
                 { for Export::ALL.into_iter().map(|export| {
