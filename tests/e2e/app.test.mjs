@@ -459,7 +459,7 @@ test('without WebGPU a plan runs on the CPU, shows its steps and can be cancelle
     // And how far such a recommendation was off on labelled data, in this plan's items
     // (write::KNEE_OVER_RECOMMENDED, without the class count).
     const knee = (f) => Math.max(1, Math.round(plan.recommended.count * f));
-    assert.match(await page.getByTestId('task-note').textContent(), new RegExp(`true knee lay at 0\\.25–1\\.13× such a recommendation .*: here ${knee(0.25)}–${knee(1.13)} items\\.$`));
+    assert.match(await page.getByTestId('task-note').textContent(), new RegExp(`knee of true accuracy lay at 0\\.25–1\\.13× such a recommendation .*: here ${knee(0.25)}–${knee(1.13)} items\\.$`));
     await screenshots(page, 'plan-cpu');
     await page.getByTestId('log-x').check();
     await screenshot(page, 'plan-curve-log');

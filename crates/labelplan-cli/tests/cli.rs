@@ -286,7 +286,7 @@ fn the_markdown_summary_names_the_input_every_budget_and_the_recommendation() {
     let items = |f: f64| ((recommended.count as f64 * f).round() as usize).max(1);
     assert!(
         md.contains(&format!(
-            "the true knee lay at {low}–{high}× such a recommendation (earliest where the task has fewer classes than the data has clusters): here {}–{} items",
+            "the knee of true accuracy lay at {low}–{high}× such a recommendation (earliest where the task has fewer classes than the data has clusters): here {}–{} items",
             items(low),
             items(high)
         )),
@@ -302,7 +302,9 @@ fn the_markdown_summary_names_the_input_every_budget_and_the_recommendation() {
     );
     let (low, high) = labelplan_core::write::KNEE_OVER_RECOMMENDED.given;
     assert!(
-        text(&out).0.contains(&format!("the true knee lay at {low}–{high}× such a recommendation")),
+        text(&out)
+            .0
+            .contains(&format!("the knee of true accuracy lay at {low}–{high}× such a recommendation")),
         "{}",
         text(&out).0
     );

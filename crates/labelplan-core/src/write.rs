@@ -126,7 +126,7 @@ pub fn estimate_note(plan: &Plan) -> String {
     };
     let items = |factor: f64| ((r.count as f64 * factor).round() as usize).max(1);
     format!(
-        "{task} On six labelled data sets the true knee lay at {low}–{high}× such a recommendation \
+        "{task} On six labelled data sets the knee of true accuracy lay at {low}–{high}× such a recommendation \
          (earliest {earliest}): here {}–{} items.",
         items(low),
         items(high)
