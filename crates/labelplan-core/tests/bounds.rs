@@ -217,3 +217,16 @@ fn a_parquet_page_header_the_crate_would_spin_on_is_refused_first() {
         "{text}"
     );
 }
+
+#[test]
+fn a_parquet_page_declaring_more_than_the_memory_limit_is_refused_before_it_is_allocated() {
+    // Found by the read_parquet fuzz target: a page header declaring 1.4 GB uncompressed,
+    // which the crate allocates before it decompresses.
+    let bytes =
+        std::fs::read(fixture("fuzz/read_parquet/page-larger-than-memory.parquet")).expect("the finding");
+    let limited = LoadOptions { memory_limit: 64 << 20, ..LoadOptions::default() };
+    let err = read("found.parquet", bytes, &limited).expect_err("a page past the limit");
+    let text = err.to_string();
+    assert!(text.starts_with("found.parquet: row group 0, column "), "{text}");
+    assert!(text.ends_with("MiB uncompressed, more than the memory limit (64 MiB)"), "{text}");
+}

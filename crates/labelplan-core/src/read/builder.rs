@@ -140,6 +140,11 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// The most bytes the load may hold (a reader bounds its own buffers by it too).
+    pub fn memory_limit(&self) -> u64 {
+        self.options.memory_limit
+    }
+
     fn check_memory(&self, rows: u64, dim: u64) -> Result<()> {
         let needed = rows.saturating_mul(dim).saturating_mul(4);
         // On wasm32 a usize cannot even index past 4 GiB.

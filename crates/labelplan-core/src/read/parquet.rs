@@ -124,7 +124,7 @@ where
 
     let mut row = 0u64;
     for group in 0..metadata.row_groups().len() {
-        let chunk = read_row_group(reader, &metadata, group, file_len, &file).await?;
+        let chunk = read_row_group(reader, &metadata, group, file_len, out.memory_limit(), &file).await?;
         guarded(&file, || {
             let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(chunk, arrow.clone())
                 .with_row_groups(vec![group])
@@ -180,7 +180,7 @@ where
     reader.seek(SeekFrom::Start(file_len - 8 - meta_len)).await.map_err(io)?;
     let mut buf = vec![0u8; meta_len as usize];
     reader.read_exact(&mut buf).await.map_err(io)?;
-    walk_struct(&buf, None)
+    walk_struct(&buf, [])
         .map_err(|why| Error::malformed(file, format!("the Parquet footer does not decode: {why}")))?;
     guarded(file, || {
         ParquetMetaDataReader::decode_metadata(&buf)
@@ -199,12 +199,14 @@ fn guarded<T>(file: &str, decode: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
-/// Fetches the bytes of one row group's column chunks.
+/// Fetches the bytes of one row group's column chunks, and checks their page headers
+/// (see [`check_page_headers`]).
 async fn read_row_group<R>(
     reader: &mut R,
     metadata: &ParquetMetaData,
     group: usize,
     file_len: u64,
+    memory_limit: u64,
     file: &str,
 ) -> Result<RowGroupBytes>
 where
@@ -236,7 +238,7 @@ where
     for (c, col) in metadata.row_group(group).columns().iter().enumerate() {
         let first = col.dictionary_page_offset().unwrap_or(col.data_page_offset()) as u64;
         let chunk = &buf[(first - start) as usize..(first - start + col.compressed_size() as u64) as usize];
-        check_page_headers(chunk).map_err(|(at, why)| {
+        check_page_headers(chunk, memory_limit).map_err(|(at, why)| {
             Error::malformed(
                 file,
                 format!(
@@ -251,13 +253,28 @@ where
 
 /// Walks the page headers of one column chunk (header, then `compressed_page_size` bytes
 /// of page, to the chunk's end) before the crate decodes them (see [`walk_struct`]); on a
-/// header that does not pass, its offset in the chunk and why.
-fn check_page_headers(chunk: &[u8]) -> std::result::Result<(), (usize, String)> {
-    /// PageHeader's `compressed_page_size`.
-    const PAGE_SIZE_FIELD: i16 = 3;
+/// header that does not pass, its offset in the chunk and why. A page must also fit in
+/// `memory_limit` uncompressed: the crate allocates what the header declares, before
+/// it decompresses (a 1.4 GB page in a few bytes was a fuzz finding).
+fn check_page_headers(chunk: &[u8], memory_limit: u64) -> std::result::Result<(), (usize, String)> {
+    /// PageHeader's `uncompressed_page_size` and `compressed_page_size`.
+    const SIZE_FIELDS: [i16; 2] = [2, 3];
     let mut at = 0;
     while at < chunk.len() {
-        let (header, size) = walk_struct(&chunk[at..], Some(PAGE_SIZE_FIELD)).map_err(|why| (at, why))?;
+        let (header, [uncompressed, size]) =
+            walk_struct(&chunk[at..], SIZE_FIELDS).map_err(|why| (at, why))?;
+        // Both are i32 fields, which the crate reads from their varint truncated, as here.
+        let (uncompressed, size) = (uncompressed.map(|u| u as i32), size.map(|s| s as i32));
+        if let Some(big) = uncompressed.filter(|&u| u > 0 && u as u64 > memory_limit) {
+            return Err((
+                at,
+                format!(
+                    "its page declares {} MiB uncompressed, more than the memory limit ({} MiB)",
+                    big as u64 >> 20,
+                    memory_limit >> 20
+                ),
+            ));
+        }
         // Without a usable size the crate refuses the page itself.
         let Some(size) = size.and_then(|s| usize::try_from(s).ok()) else { return Ok(()) };
         at = at.saturating_add(header).saturating_add(size);

@@ -25,11 +25,15 @@ const MAP: u8 = 11;
 const STRUCT: u8 = 12;
 const UUID: u8 = 13;
 
-/// One struct at the start of `bytes`: its length in bytes, and the value of its own
-/// (top-level) integer field `field` if asked and present.
-pub(super) fn walk_struct(bytes: &[u8], field: Option<i16>) -> Result<(usize, Option<i64>), String> {
+/// One struct at the start of `bytes`: its length in bytes, and the values of those of its
+/// own (top-level) integer fields asked for that it has.
+pub(super) fn walk_struct<const N: usize>(
+    bytes: &[u8],
+    fields: [i16; N],
+) -> Result<(usize, [Option<i64>; N]), String> {
     let mut walk = Walk { bytes, pos: 0 };
-    let found = walk.fields(MAX_DEPTH, field)?;
+    let mut found = [None; N];
+    walk.fields(MAX_DEPTH, &fields, &mut found)?;
     Ok((walk.pos, found))
 }
 
@@ -71,23 +75,24 @@ impl Walk<'_> {
         Ok((v >> 1) as i64 ^ -((v & 1) as i64))
     }
 
-    /// A struct's fields up to its stop byte; the value of integer field `wanted`.
-    fn fields(&mut self, depth: usize, wanted: Option<i16>) -> Result<Option<i64>, String> {
+    /// A struct's fields up to its stop byte, with the values of the integer fields `wanted`.
+    fn fields(&mut self, depth: usize, wanted: &[i16], found: &mut [Option<i64>]) -> Result<(), String> {
         if depth == 0 {
             return Err(format!("it nests structs and lists deeper than {MAX_DEPTH}"));
         }
-        let (mut id, mut found) = (0i16, None);
+        let mut id = 0i16;
         loop {
             let header = self.byte()?;
             // The stop byte is 0; the crate stops on any header of type 0, and so must
             // this walk to stay in step with it.
             if header & 0x0f == 0 {
-                return Ok(found);
+                return Ok(());
             }
             let (delta, kind) = (header >> 4, header & 0x0f);
             id = if delta == 0 { self.zigzag()? as i16 } else { id.wrapping_add(i16::from(delta)) };
-            if Some(id) == wanted && matches!(kind, I16 | I32 | I64) {
-                found = Some(self.zigzag()?);
+            let asked = wanted.iter().position(|&w| w == id);
+            if let Some(i) = asked.filter(|_| matches!(kind, I16 | I32 | I64)) {
+                found[i] = Some(self.zigzag()?);
             } else if !matches!(kind, BOOL_TRUE | BOOL_FALSE) {
                 // A bool field's value is its type code.
                 self.value(kind, depth - 1)?;
@@ -115,7 +120,7 @@ impl Walk<'_> {
                 let len = self.varint()?;
                 self.skip(len)
             }
-            STRUCT => self.fields(depth, None).map(drop),
+            STRUCT => self.fields(depth, &[], &mut []),
             LIST | SET => {
                 let (size, element) = self.collection()?;
                 self.elements(size, &[element], depth)
@@ -168,29 +173,28 @@ mod tests {
             0x15, 0x07, 0x25, 0xc8, 0x01, 0x19, 0x26, 0x02, 0x04, 0x1c, 0x18, 0x02, b'a', b'b', 0x00, 0x00,
             0xff,
         ];
-        assert_eq!(walk_struct(&bytes, Some(3)), Ok((bytes.len() - 1, Some(100))));
-        assert_eq!(walk_struct(&bytes, Some(9)), Ok((bytes.len() - 1, None)));
+        assert_eq!(walk_struct(&bytes, [3, 1, 9]), Ok((bytes.len() - 1, [Some(100), Some(-4), None])));
     }
 
     #[test]
     fn refuses_a_list_of_booleans_however_short() {
         // Field 1: a list of 2^31 booleans in six bytes (the crate's skipper reads none).
         let bytes = [0x19, 0xf1, 0x80, 0x80, 0x80, 0x80, 0x08, 0x00];
-        let err = walk_struct(&bytes, Some(3)).expect_err("refused");
+        let err = walk_struct(&bytes, []).expect_err("refused");
         assert!(err.contains("collection of 2147483648 booleans"), "{err}");
         // And a map with bool values.
-        let err = walk_struct(&[0x1b, 0x01, 0x51, 0x02, 0x01, 0x00], None).expect_err("refused");
+        let err = walk_struct(&[0x1b, 0x01, 0x51, 0x02, 0x01, 0x00], []).expect_err("refused");
         assert!(err.contains("booleans"), "{err}");
     }
 
     #[test]
     fn refuses_more_elements_than_bytes_and_nesting_past_the_limit() {
-        let err = walk_struct(&[0x19, 0xf5, 0xff, 0x01, 0x02, 0x00], None).expect_err("refused");
+        let err = walk_struct(&[0x19, 0xf5, 0xff, 0x01, 0x02, 0x00], []).expect_err("refused");
         assert!(err.contains("declares 255 elements in the 2 bytes left"), "{err}");
         let mut deep = vec![0x1c; MAX_DEPTH + 1];
         deep.extend(vec![0x00; MAX_DEPTH + 2]);
-        let err = walk_struct(&deep, None).expect_err("refused");
+        let err = walk_struct(&deep, []).expect_err("refused");
         assert!(err.contains("deeper than 64"), "{err}");
-        assert!(walk_struct(&[0x15], None).expect_err("cut").contains("ends inside"));
+        assert!(walk_struct(&[0x15], []).expect_err("cut").contains("ends inside"));
     }
 }
