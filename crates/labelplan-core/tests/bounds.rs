@@ -219,14 +219,21 @@ fn a_parquet_page_header_the_crate_would_spin_on_is_refused_first() {
 }
 
 #[test]
-fn a_parquet_page_declaring_more_than_the_memory_limit_is_refused_before_it_is_allocated() {
+fn a_parquet_page_or_dictionary_past_the_memory_limit_is_refused_before_it_is_allocated() {
     // Found by the read_parquet fuzz target: a page header declaring 1.4 GB uncompressed,
-    // which the crate allocates before it decompresses.
-    let bytes =
-        std::fs::read(fixture("fuzz/read_parquet/page-larger-than-memory.parquet")).expect("the finding");
+    // and a dictionary page declaring 671 million values, which the crate allocates for
+    // before it decodes them.
     let limited = LoadOptions { memory_limit: 64 << 20, ..LoadOptions::default() };
-    let err = read("found.parquet", bytes, &limited).expect_err("a page past the limit");
-    let text = err.to_string();
-    assert!(text.starts_with("found.parquet: row group 0, column "), "{text}");
-    assert!(text.ends_with("MiB uncompressed, more than the memory limit (64 MiB)"), "{text}");
+    for (finding, ending) in [
+        ("page-larger-than-memory", "MiB uncompressed, more than the memory limit (64 MiB)"),
+        ("dictionary-larger-than-memory", "values, more than the memory limit (64 MiB) holds"),
+    ] {
+        let bytes =
+            std::fs::read(fixture(&format!("fuzz/read_parquet/{finding}.parquet"))).expect("the finding");
+        let err = read("found.parquet", bytes, &limited).expect_err("past the limit");
+        let text = err.to_string();
+        assert!(text.starts_with("found.parquet: row group "), "{text}");
+        assert!(text.contains("the page header at byte"), "{text}");
+        assert!(text.ends_with(ending), "{text}");
+    }
 }

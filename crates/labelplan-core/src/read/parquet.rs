@@ -254,26 +254,36 @@ where
 /// Walks the page headers of one column chunk (header, then `compressed_page_size` bytes
 /// of page, to the chunk's end) before the crate decodes them (see [`walk_struct`]); on a
 /// header that does not pass, its offset in the chunk and why. A page must also fit in
-/// `memory_limit` uncompressed: the crate allocates what the header declares, before
-/// it decompresses (a 1.4 GB page in a few bytes was a fuzz finding).
+/// `memory_limit` once decoded: the crate allocates what the header declares before it
+/// decodes (fuzz findings: a 1.4 GB page, a dictionary of 671 million values, from a few
+/// bytes each).
 fn check_page_headers(chunk: &[u8], memory_limit: u64) -> std::result::Result<(), (usize, String)> {
-    /// PageHeader's `uncompressed_page_size` and `compressed_page_size`.
-    const SIZE_FIELDS: [i16; 2] = [2, 3];
+    // PageHeader's uncompressed_page_size and compressed_page_size, and the value count of
+    // its DictionaryPageHeader.
+    const SIZES: [&[i16]; 3] = [&[2], &[3], &[7, 1]];
+    // A decoded value takes at least 4 bytes (an i32, a float, a byte array's offset).
+    const VALUE_BYTES: u64 = 4;
+    let mib = |bytes: u64| bytes >> 20;
     let mut at = 0;
     while at < chunk.len() {
-        let (header, [uncompressed, size]) =
-            walk_struct(&chunk[at..], SIZE_FIELDS).map_err(|why| (at, why))?;
-        // Both are i32 fields, which the crate reads from their varint truncated, as here.
-        let (uncompressed, size) = (uncompressed.map(|u| u as i32), size.map(|s| s as i32));
-        if let Some(big) = uncompressed.filter(|&u| u > 0 && u as u64 > memory_limit) {
-            return Err((
-                at,
-                format!(
-                    "its page declares {} MiB uncompressed, more than the memory limit ({} MiB)",
-                    big as u64 >> 20,
-                    memory_limit >> 20
-                ),
-            ));
+        let (header, sizes) = walk_struct(&chunk[at..], SIZES).map_err(|why| (at, why))?;
+        // All three are i32 fields, which the crate reads from their varint truncated.
+        let [uncompressed, size, values] = sizes.map(|v| v.map(|v| v as i32));
+        let past = |v: Option<i32>, each: u64| v.filter(|&v| v > 0 && v as u64 * each > memory_limit);
+        if let Some(big) = past(uncompressed, 1) {
+            let why = format!(
+                "its page declares {} MiB uncompressed, more than the memory limit ({} MiB)",
+                mib(big as u64),
+                mib(memory_limit)
+            );
+            return Err((at, why));
+        }
+        if let Some(count) = past(values, VALUE_BYTES) {
+            let why = format!(
+                "its dictionary declares {count} values, more than the memory limit ({} MiB) holds",
+                mib(memory_limit)
+            );
+            return Err((at, why));
         }
         // Without a usable size the crate refuses the page itself.
         let Some(size) = size.and_then(|s| usize::try_from(s).ok()) else { return Ok(()) };

@@ -25,17 +25,22 @@ const MAP: u8 = 11;
 const STRUCT: u8 = 12;
 const UUID: u8 = 13;
 
-/// One struct at the start of `bytes`: its length in bytes, and the values of those of its
-/// own (top-level) integer fields asked for that it has.
+/// One struct at the start of `bytes`: its length in bytes, and the values of the integer
+/// fields asked for that it has, each named by its path of field ids (`[7, 1]`: field 1
+/// of the struct in field 7).
 pub(super) fn walk_struct<const N: usize>(
     bytes: &[u8],
-    fields: [i16; N],
+    paths: [&[i16]; N],
 ) -> Result<(usize, [Option<i64>; N]), String> {
     let mut walk = Walk { bytes, pos: 0 };
     let mut found = [None; N];
-    walk.fields(MAX_DEPTH, &fields, &mut found)?;
+    let mut wanted: Vec<(&[i16], &mut Option<i64>)> = paths.into_iter().zip(found.iter_mut()).collect();
+    walk.fields(MAX_DEPTH, &mut wanted)?;
     Ok((walk.pos, found))
 }
+
+/// Integer fields still sought below a struct: the rest of each path, and where its value goes.
+type Wanted<'p, 'f> = Vec<(&'p [i16], &'f mut Option<i64>)>;
 
 struct Walk<'a> {
     bytes: &'a [u8],
@@ -76,7 +81,7 @@ impl Walk<'_> {
     }
 
     /// A struct's fields up to its stop byte, with the values of the integer fields `wanted`.
-    fn fields(&mut self, depth: usize, wanted: &[i16], found: &mut [Option<i64>]) -> Result<(), String> {
+    fn fields(&mut self, depth: usize, wanted: &mut Wanted) -> Result<(), String> {
         if depth == 0 {
             return Err(format!("it nests structs and lists deeper than {MAX_DEPTH}"));
         }
@@ -90,9 +95,16 @@ impl Walk<'_> {
             }
             let (delta, kind) = (header >> 4, header & 0x0f);
             id = if delta == 0 { self.zigzag()? as i16 } else { id.wrapping_add(i16::from(delta)) };
-            let asked = wanted.iter().position(|&w| w == id);
-            if let Some(i) = asked.filter(|_| matches!(kind, I16 | I32 | I64)) {
-                found[i] = Some(self.zigzag()?);
+            let here = wanted.iter().position(|(path, _)| path == &[id]);
+            if let Some(i) = here.filter(|_| matches!(kind, I16 | I32 | I64)) {
+                *wanted[i].1 = Some(self.zigzag()?);
+            } else if kind == STRUCT {
+                let mut below: Wanted = wanted
+                    .iter_mut()
+                    .filter(|(path, _)| path.len() > 1 && path[0] == id)
+                    .map(|(path, slot)| (&path[1..], &mut **slot))
+                    .collect();
+                self.fields(depth - 1, &mut below)?;
             } else if !matches!(kind, BOOL_TRUE | BOOL_FALSE) {
                 // A bool field's value is its type code.
                 self.value(kind, depth - 1)?;
@@ -120,7 +132,7 @@ impl Walk<'_> {
                 let len = self.varint()?;
                 self.skip(len)
             }
-            STRUCT => self.fields(depth, &[], &mut []),
+            STRUCT => self.fields(depth, &mut Vec::new()),
             LIST | SET => {
                 let (size, element) = self.collection()?;
                 self.elements(size, &[element], depth)
@@ -173,7 +185,18 @@ mod tests {
             0x15, 0x07, 0x25, 0xc8, 0x01, 0x19, 0x26, 0x02, 0x04, 0x1c, 0x18, 0x02, b'a', b'b', 0x00, 0x00,
             0xff,
         ];
-        assert_eq!(walk_struct(&bytes, [3, 1, 9]), Ok((bytes.len() - 1, [Some(100), Some(-4), None])));
+        assert_eq!(
+            walk_struct(&bytes, [&[3], &[1], &[9], &[5, 1]]),
+            Ok((bytes.len() - 1, [Some(100), Some(-4), None, None]))
+        );
+        // Field 1 of the struct in field 5 is a binary, not an integer: not read as one.
+    }
+
+    #[test]
+    fn reads_an_integer_field_of_a_nested_struct() {
+        // Field 5: a struct whose field 1 is i32 5 (zigzag 10); field 6: i32 7 (zigzag 14).
+        let bytes = [0x5c, 0x15, 0x0a, 0x00, 0x15, 0x0e, 0x00];
+        assert_eq!(walk_struct(&bytes, [&[5, 1], &[6], &[1]]), Ok((bytes.len(), [Some(5), Some(7), None])));
     }
 
     #[test]
