@@ -5,7 +5,9 @@
 //! tests/fixtures/fuzz/read_parquet/bools-in-a-page-header.parquet). This walk reads the
 //! struct as the protocol encodes it and refuses what only a hostile file holds: a list, set
 //! or map of bools (Parquet's footer and page headers have none), a collection longer than
-//! the bytes left, nesting deeper than the crate's limit.
+//! the bytes left, nesting deeper than the crate's limit. On the way it reads the integer
+//! fields a caller asks for, so the Parquet reader can refuse a page whose declared sizes
+//! would make the crate allocate past the memory limit.
 
 /// The crate's own skip depth.
 const MAX_DEPTH: usize = 64;
