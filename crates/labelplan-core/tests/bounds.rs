@@ -190,14 +190,17 @@ fn every_kept_fuzz_finding_of_a_reader_reads_cleanly() {
     assert!(seen > 0, "tests/fixtures/fuzz holds the findings of the readers' fuzz targets");
 }
 
+/// The error that the kept read_parquet fuzz finding `finding` reads to, as "found.parquet".
+fn parquet_finding_error(finding: &str, options: &LoadOptions) -> String {
+    let bytes = std::fs::read(fixture(&format!("fuzz/read_parquet/{finding}.parquet"))).expect("the finding");
+    read("found.parquet", bytes, options).expect_err("a malformed file").to_string()
+}
+
 #[test]
 fn a_parquet_page_whose_levels_run_past_it_is_an_error_natively() {
     // Found by the read_parquet fuzz target: the parquet crate's level decoder panics on
     // it (an assert in arrow-buffer); the reader turns the panic into the file's error.
-    let bytes =
-        std::fs::read(fixture("fuzz/read_parquet/level-bits-past-page.parquet")).expect("the finding");
-    let err = read_unlimited("found.parquet", bytes).expect_err("a broken page");
-    let text = err.to_string();
+    let text = parquet_finding_error("level-bits-past-page", &LoadOptions::default());
     assert!(text.starts_with("found.parquet: Parquet: the decoder failed on a malformed page ("), "{text}");
 }
 
@@ -206,10 +209,7 @@ fn a_parquet_page_header_the_crate_would_spin_on_is_refused_first() {
     // Found by the read_parquet fuzz target: the parquet crate's Thrift skipper reads a
     // list's bools as zero bytes, so this 1.5 KB file kept it busy for 25 s in the fuzz
     // build. The reader walks each page header first and names the one it refuses.
-    let bytes =
-        std::fs::read(fixture("fuzz/read_parquet/bools-in-a-page-header.parquet")).expect("the finding");
-    let err = read_unlimited("found.parquet", bytes).expect_err("a hostile page header");
-    let text = err.to_string();
+    let text = parquet_finding_error("bools-in-a-page-header", &LoadOptions::default());
     assert!(
         text.starts_with(
             "found.parquet: row group 0, column 1: the page header at byte 96 does not decode: "
@@ -228,10 +228,7 @@ fn a_parquet_page_or_dictionary_past_the_memory_limit_is_refused_before_it_is_al
         ("page-larger-than-memory", "MiB uncompressed, more than the memory limit (64 MiB)"),
         ("dictionary-larger-than-memory", "values, more than the memory limit (64 MiB) holds"),
     ] {
-        let bytes =
-            std::fs::read(fixture(&format!("fuzz/read_parquet/{finding}.parquet"))).expect("the finding");
-        let err = read("found.parquet", bytes, &limited).expect_err("past the limit");
-        let text = err.to_string();
+        let text = parquet_finding_error(finding, &limited);
         assert!(text.starts_with("found.parquet: row group "), "{text}");
         assert!(text.contains("the page header at byte"), "{text}");
         assert!(text.ends_with(ending), "{text}");

@@ -213,6 +213,8 @@ where
     R: AsyncRead + AsyncSeek + Unpin,
 {
     let (mut start, mut end) = (u64::MAX, 0u64);
+    // Each column chunk's byte range, checked once here and walked below.
+    let mut chunks = Vec::new();
     for col in metadata.row_group(group).columns() {
         let first = col.dictionary_page_offset().unwrap_or(col.data_page_offset());
         let len = col.compressed_size();
@@ -225,8 +227,10 @@ where
                 found: file_len,
             });
         }
-        start = start.min(first as u64);
-        end = end.max(first as u64 + len as u64);
+        let range = first as u64..first as u64 + len as u64;
+        start = start.min(range.start);
+        end = end.max(range.end);
+        chunks.push(range);
     }
     if start >= end {
         return Ok(RowGroupBytes { file_len, offset: 0, bytes: Bytes::new() });
@@ -235,15 +239,14 @@ where
     reader.seek(SeekFrom::Start(start)).await.map_err(io)?;
     let mut buf = vec![0u8; (end - start) as usize];
     reader.read_exact(&mut buf).await.map_err(io)?;
-    for (c, col) in metadata.row_group(group).columns().iter().enumerate() {
-        let first = col.dictionary_page_offset().unwrap_or(col.data_page_offset()) as u64;
-        let chunk = &buf[(first - start) as usize..(first - start + col.compressed_size() as u64) as usize];
+    for (c, range) in chunks.into_iter().enumerate() {
+        let chunk = &buf[(range.start - start) as usize..(range.end - start) as usize];
         check_page_headers(chunk, memory_limit).map_err(|(at, why)| {
             Error::malformed(
                 file,
                 format!(
                     "row group {group}, column {c}: the page header at byte {} does not decode: {why}",
-                    first + at as u64
+                    range.start + at as u64
                 ),
             )
         })?;
