@@ -163,9 +163,9 @@ test('a panic in the worker reaches the page with a reload button; the loaded su
     await openApp(page, server.url);
     await page.getByTestId('load-sample').click();
     await waitForSummaryOf(page, 'digits.npy');
-    // A Parquet page the parquet crate panics on (found by fuzzing): natively the reader
+    // A Parquet page the parquet crate panics on (like the first fuzz finding): natively the reader
     // catches it; a wasm worker cannot unwind, so it stops.
-    await upload(page, 'fuzz/read_parquet/level-bits-past-page.parquet');
+    await upload(page, 'bad_level_length.parquet');
     const error = page.getByTestId('error');
     await error.filter({ hasText: 'stopped on an internal error' }).waitFor({ timeout: 30_000 });
     assert.match(await error.textContent(), /Reload the page to start it again/);

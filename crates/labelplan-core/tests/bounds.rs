@@ -197,11 +197,29 @@ fn parquet_finding_error(finding: &str, options: &LoadOptions) -> String {
 }
 
 #[test]
-fn a_parquet_page_whose_levels_run_past_it_is_an_error_natively() {
-    // Found by the read_parquet fuzz target: the parquet crate's level decoder panics on
-    // it (an assert in arrow-buffer); the reader turns the panic into the file's error.
-    let text = parquet_finding_error("level-bits-past-page", &LoadOptions::default());
-    assert!(text.starts_with("found.parquet: Parquet: the decoder failed on a malformed page ("), "{text}");
+fn a_parquet_page_whose_levels_run_past_their_length_is_an_error_natively() {
+    // The first read_parquet fuzz finding was such a page: the parquet crate's level
+    // decoder panics on it (arrow-buffer's "offset + len out of bounds"). This one is made
+    // by make_fixtures.py; the reader turns the panic into the file's error.
+    let bytes = std::fs::read(fixture("bad_level_length.parquet")).expect("the fixture");
+    let err = read("found.parquet", bytes, &LoadOptions::default()).expect_err("a broken page");
+    assert_eq!(
+        err.to_string(),
+        "found.parquet: Parquet: the decoder failed on a malformed page (offset + len out of bounds)"
+    );
+}
+
+#[test]
+fn a_parquet_page_header_without_sizes_is_refused_before_the_crate_reads_on() {
+    // Found by the read_parquet fuzz target: an empty page header (that finding's panic
+    // is kept above), and one without its compressed size that kept the crate skipping
+    // past its input for seconds. The size is required; the walk refuses its absence.
+    for (finding, at) in [("empty-page-header", 282), ("header-without-sizes-spins", 206)] {
+        let text = parquet_finding_error(finding, &LoadOptions::default());
+        let expected =
+            format!("the page header at byte {at} does not decode: it gives no compressed page size");
+        assert!(text.contains(&expected), "{finding}: {text}");
+    }
 }
 
 #[test]

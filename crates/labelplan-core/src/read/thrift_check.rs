@@ -98,7 +98,12 @@ impl Walk<'_> {
             let (delta, kind) = (header >> 4, header & 0x0f);
             id = if delta == 0 { self.zigzag()? as i16 } else { id.wrapping_add(i16::from(delta)) };
             let here = wanted.iter().position(|(path, _)| path == &[id]);
-            if let Some(i) = here.filter(|_| matches!(kind, I16 | I32 | I64)) {
+            if let Some(i) = here {
+                // The crate reads a field it knows as its schema's type, whatever the wire
+                // says; a false type would put it out of step with this walk.
+                if !matches!(kind, I16 | I32 | I64) {
+                    return Err(format!("its integer field {id} comes with wire type {kind}"));
+                }
                 *wanted[i].1 = Some(self.zigzag()?);
             } else if kind == STRUCT {
                 let mut below: Wanted = wanted
@@ -188,10 +193,12 @@ mod tests {
             0xff,
         ];
         assert_eq!(
-            walk_struct(&bytes, [&[3], &[1], &[9], &[5, 1]]),
-            Ok((bytes.len() - 1, [Some(100), Some(-4), None, None]))
+            walk_struct(&bytes, [&[3], &[1], &[9]]),
+            Ok((bytes.len() - 1, [Some(100), Some(-4), None]))
         );
-        // Field 1 of the struct in field 5 is a binary, not an integer: not read as one.
+        // Field 1 of the struct in field 5 is a binary: asked for as an integer, it is refused.
+        let err = walk_struct(&bytes, [&[5, 1]]).expect_err("a binary is no integer");
+        assert!(err.contains("integer field 1 comes with wire type 8"), "{err}");
     }
 
     #[test]
