@@ -193,7 +193,25 @@ where
 /// tracks them upstream). Natively the file then gets its message; a browser build
 /// aborts on any panic, and the page reports the stopped worker (docs/reliability.md).
 fn guarded<T>(file: &str, decode: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|panic| {
+    thread_local! { static CATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) }; }
+    static QUIET_WHILE_CATCHING: std::sync::Once = std::sync::Once::new();
+    // A caught panic is the file's error, so the panic hook's report ("thread panicked
+    // at …") would only confuse; panics anywhere else still reach the hook. Where panics
+    // abort (the browser), the hook is how the page learns of one: it stays as it is.
+    if cfg!(panic = "unwind") {
+        QUIET_WHILE_CATCHING.call_once(|| {
+            let report = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if !CATCHING.get() {
+                    report(info);
+                }
+            }));
+        });
+    }
+    CATCHING.set(true);
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    CATCHING.set(false);
+    decoded.unwrap_or_else(|panic| {
         let why = crate::error::panic_text(panic.as_ref());
         Err(Error::malformed(file, format!("Parquet: the decoder failed on a malformed page ({why})")))
     })
