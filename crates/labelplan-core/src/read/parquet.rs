@@ -263,7 +263,7 @@ where
             Error::malformed(
                 file,
                 format!(
-                    "row group {group}, column {c}: the page header at byte {} does not decode: {why}",
+                    "row group {group}, column {c}: the page header at byte {} {why}",
                     range.start + at as u64
                 ),
             )
@@ -277,23 +277,36 @@ where
 /// header that does not pass, its offset in the chunk and why. A page must also fit in
 /// `memory_limit` once decoded: the crate allocates what the header declares before it
 /// decodes (fuzz findings: a 1.4 GB page, a dictionary of 671 million values, from a few
-/// bytes each).
+/// bytes each). A dictionary-encoded data page needs the chunk's dictionary page before it,
+/// or the crate panics (fuzzing found that too).
 fn check_page_headers(chunk: &[u8], memory_limit: u64) -> std::result::Result<(), (usize, String)> {
-    // PageHeader's uncompressed_page_size and compressed_page_size, and the value count of
-    // its DictionaryPageHeader.
-    const SIZES: [&[i16]; 3] = [&[2], &[3], &[7, 1]];
-    // A decoded value takes at least 4 bytes (an i32, a float, a byte array's offset).
+    // PageHeader's uncompressed_page_size and compressed_page_size, the value count of its
+    // DictionaryPageHeader, its type, and the encoding of its DataPageHeader (v1, v2).
+    const FIELDS: [&[i16]; 6] = [&[2], &[3], &[7, 1], &[1], &[5, 2], &[8, 4]];
+    const DICTIONARY_PAGE: i32 = 2;
+    const DICTIONARY_ENCODINGS: [i32; 2] = [2, 8]; // PLAIN_DICTIONARY, RLE_DICTIONARY
+                                                   // A decoded value takes at least 4 bytes (an i32, a float, a byte array's offset).
     const VALUE_BYTES: u64 = 4;
     let mib = |bytes: u64| bytes >> 20;
-    let mut at = 0;
+    let (mut at, mut dictionary_seen) = (0, false);
     while at < chunk.len() {
-        let (header, sizes) = walk_struct(&chunk[at..], SIZES).map_err(|why| (at, why))?;
-        // All three are i32 fields, which the crate reads from their varint truncated.
-        let [uncompressed, size, values] = sizes.map(|v| v.map(|v| v as i32));
+        let (header, fields) =
+            walk_struct(&chunk[at..], FIELDS).map_err(|why| (at, format!("does not decode: {why}")))?;
+        // All are i32 fields, which the crate reads from their varint truncated.
+        let [uncompressed, size, values, kind, v1_encoding, v2_encoding] =
+            fields.map(|v| v.map(|v| v as i32));
+        dictionary_seen |= kind == Some(DICTIONARY_PAGE);
+        let encoding = v1_encoding.or(v2_encoding);
+        if !dictionary_seen && encoding.is_some_and(|e| DICTIONARY_ENCODINGS.contains(&e)) {
+            return Err((
+                at,
+                "is for a dictionary-encoded page, but no dictionary page comes before it".into(),
+            ));
+        }
         let past = |v: Option<i32>, each: u64| v.filter(|&v| v > 0 && v as u64 * each > memory_limit);
         if let Some(big) = past(uncompressed, 1) {
             let why = format!(
-                "its page declares {} MiB uncompressed, more than the memory limit ({} MiB)",
+                "declares a page of {} MiB uncompressed, more than the memory limit ({} MiB)",
                 mib(big as u64),
                 mib(memory_limit)
             );
@@ -301,7 +314,7 @@ fn check_page_headers(chunk: &[u8], memory_limit: u64) -> std::result::Result<()
         }
         if let Some(count) = past(values, VALUE_BYTES) {
             let why = format!(
-                "its dictionary declares {count} values, more than the memory limit ({} MiB) holds",
+                "declares a dictionary of {count} values, more than the memory limit ({} MiB) holds",
                 mib(memory_limit)
             );
             return Err((at, why));
@@ -309,7 +322,7 @@ fn check_page_headers(chunk: &[u8], memory_limit: u64) -> std::result::Result<()
         // A required field; without it the walk cannot find the next header, which the crate
         // (that does not insist on it) would still read.
         let Some(size) = size.and_then(|s| usize::try_from(s).ok()) else {
-            return Err((at, "it gives no compressed page size (a required field)".into()));
+            return Err((at, "gives no compressed page size (a required field)".into()));
         };
         at = at.saturating_add(header).saturating_add(size);
     }
