@@ -266,3 +266,14 @@ fn a_dictionary_encoded_parquet_page_without_a_dictionary_is_refused_before_the_
         "{text}"
     );
 }
+
+#[test]
+fn a_string_the_parquet_crate_left_unchecked_is_refused() {
+    // Found by the read_parquet fuzz target: the crate builds its arrays unchecked (in
+    // every build here, see Cargo.toml), so an id that is not UTF-8 reached the reader.
+    let text = parquet_finding_error("unchecked-utf8-in-an-id", &LoadOptions::default());
+    assert!(
+        text.starts_with(r#"found.parquet: Parquet: column "id" holds malformed values (Invalid argument error: Invalid UTF8"#),
+        "{text}"
+    );
+}

@@ -340,6 +340,16 @@ fn push_batch(
 ) -> Result<()> {
     let file = out.file.to_owned();
     let fmt_err = |e: arrow_schema::ArrowError| Error::malformed(&file, format!("Parquet: {e}"));
+    // Release builds of the crate build its arrays unchecked, and fuzzing found strings it
+    // had not checked for UTF-8; an array read here is validated first (offsets, UTF-8).
+    for i in std::iter::once(vector).chain(id).chain(meta.iter().copied()) {
+        batch.column(i).to_data().validate_full().map_err(|e| {
+            Error::malformed(
+                &file,
+                format!("Parquet: column {:?} holds malformed values ({e})", batch.schema().field(i).name()),
+            )
+        })?;
+    }
     let options = FormatOptions::default().with_null("");
     let formatters: Vec<ArrayFormatter> = meta
         .iter()
