@@ -257,13 +257,14 @@ where
     reader.seek(SeekFrom::Start(start)).await.map_err(io)?;
     let mut buf = vec![0u8; (end - start) as usize];
     reader.read_exact(&mut buf).await.map_err(io)?;
-    for (c, range) in chunks.into_iter().enumerate() {
+    for (range, col) in chunks.into_iter().zip(metadata.row_group(group).columns()) {
         let chunk = &buf[(range.start - start) as usize..(range.end - start) as usize];
         check_page_headers(chunk, memory_limit).map_err(|(at, why)| {
             Error::malformed(
                 file,
                 format!(
-                    "row group {group}, column {c}: the page header at byte {} {why}",
+                    "row group {group}, column {:?}: the page header at byte {} {why}",
+                    col.column_path().string(),
                     range.start + at as u64
                 ),
             )
