@@ -19,7 +19,7 @@ use parquet::file::reader::{ChunkReader, Length};
 
 use super::builder::Builder;
 use super::delimited::ID_NAMES;
-use super::thrift_check::walk_struct;
+use super::thrift_check::{walk_struct, PAGE_HEADER};
 use crate::error::Location;
 use crate::{Error, Result, SourceDtype};
 
@@ -180,7 +180,7 @@ where
     reader.seek(SeekFrom::Start(file_len - 8 - meta_len)).await.map_err(io)?;
     let mut buf = vec![0u8; meta_len as usize];
     reader.read_exact(&mut buf).await.map_err(io)?;
-    walk_struct(&buf, [])
+    walk_struct(&buf, &[], [])
         .map_err(|why| Error::malformed(file, format!("the Parquet footer does not decode: {why}")))?;
     guarded(file, || {
         ParquetMetaDataReader::decode_metadata(&buf)
@@ -291,8 +291,8 @@ fn check_page_headers(chunk: &[u8], memory_limit: u64) -> std::result::Result<()
     let mib = |bytes: u64| bytes >> 20;
     let (mut at, mut dictionary_seen) = (0, false);
     while at < chunk.len() {
-        let (header, fields) =
-            walk_struct(&chunk[at..], FIELDS).map_err(|why| (at, format!("does not decode: {why}")))?;
+        let (header, fields) = walk_struct(&chunk[at..], PAGE_HEADER, FIELDS)
+            .map_err(|why| (at, format!("does not decode: {why}")))?;
         // All are i32 fields, which the crate reads from their varint truncated.
         let [uncompressed, size, values, kind, v1_encoding, v2_encoding] =
             fields.map(|v| v.map(|v| v as i32));

@@ -8,6 +8,11 @@
 //! the bytes left, nesting deeper than the crate's limit. On the way it reads the integer
 //! fields a caller asks for, so the Parquet reader can refuse a page whose declared sizes
 //! would make the crate allocate past the memory limit.
+//!
+//! The crate reads a field it knows as its schema's type, whatever the wire type says, and
+//! skips the others by their wire type. Given the fields the crate knows (a [`Schema`]), the
+//! walk refuses a known field whose wire type says otherwise: reading it differently would put
+//! the crate out of step with the walk, on bytes the walk never checked (a fuzz finding).
 
 /// The crate's own skip depth.
 const MAX_DEPTH: usize = 64;
@@ -27,17 +32,56 @@ const MAP: u8 = 11;
 const STRUCT: u8 = 12;
 const UUID: u8 = 13;
 
-/// One struct at the start of `bytes`: its length in bytes, and the values of the integer
-/// fields asked for that it has, each named by its path of field ids (`[7, 1]`: field 1
-/// of the struct in field 7).
+/// What the crate reads a field it knows as.
+#[derive(Clone, Copy)]
+pub(super) enum Known {
+    /// A zigzag varint (i16, i32, i64 or an enum).
+    Int,
+    /// A bool, whose value is its field header's type.
+    Bool,
+    /// A struct with these known fields.
+    Struct(Schema),
+}
+
+/// The fields of one struct that the crate knows, by field id.
+pub(super) type Schema = &'static [(i16, Known)];
+
+/// Parquet's PageHeader as parquet 60.1 reads it (`read_thrift_without_stats`: page
+/// statistics are skipped like unknown fields).
+pub(super) const PAGE_HEADER: Schema = &[
+    (1, Known::Int), // type
+    (2, Known::Int), // uncompressed_page_size
+    (3, Known::Int), // compressed_page_size
+    (4, Known::Int), // crc
+    (5, Known::Struct(&[(1, Known::Int), (2, Known::Int), (3, Known::Int), (4, Known::Int)])), // DataPageHeader
+    (6, Known::Struct(&[])), // IndexPageHeader
+    (7, Known::Struct(&[(1, Known::Int), (2, Known::Int), (3, Known::Bool)])), // DictionaryPageHeader
+    (
+        8, // DataPageHeaderV2
+        Known::Struct(&[
+            (1, Known::Int),
+            (2, Known::Int),
+            (3, Known::Int),
+            (4, Known::Int),
+            (5, Known::Int),
+            (6, Known::Int),
+            (7, Known::Bool),
+        ]),
+    ),
+];
+
+/// One struct at the start of `bytes`, whose known fields are `schema`: its length in
+/// bytes, and the values of the integer fields asked for that it has, each named by its
+/// path of field ids (`[7, 1]`: field 1 of the struct in field 7).
 pub(super) fn walk_struct<const N: usize>(
     bytes: &[u8],
+    schema: Schema,
     paths: [&[i16]; N],
 ) -> Result<(usize, [Option<i64>; N]), String> {
     let mut walk = Walk { bytes, pos: 0 };
     let mut found = [None; N];
     let mut wanted: Vec<(&[i16], &mut Option<i64>)> = paths.into_iter().zip(found.iter_mut()).collect();
-    walk.fields(MAX_DEPTH, &mut wanted)?;
+    walk.fields(MAX_DEPTH, schema, &mut wanted)?;
     Ok((walk.pos, found))
 }
 
@@ -83,7 +127,7 @@ impl Walk<'_> {
     }
 
     /// A struct's fields up to its stop byte, with the values of the integer fields `wanted`.
-    fn fields(&mut self, depth: usize, wanted: &mut Wanted) -> Result<(), String> {
+    fn fields(&mut self, depth: usize, schema: Schema, wanted: &mut Wanted) -> Result<(), String> {
         if depth == 0 {
             return Err(format!("it nests structs and lists deeper than {MAX_DEPTH}"));
         }
@@ -98,23 +142,40 @@ impl Walk<'_> {
             let (delta, kind) = (header >> 4, header & 0x0f);
             id = if delta == 0 { self.zigzag()? as i16 } else { id.wrapping_add(i16::from(delta)) };
             let here = wanted.iter().position(|(path, _)| path == &[id]);
-            if let Some(i) = here {
-                // The crate reads a field it knows as its schema's type, whatever the wire
-                // says; a false type would put it out of step with this walk.
-                if !matches!(kind, I16 | I32 | I64) {
-                    return Err(format!("its integer field {id} comes with wire type {kind}"));
+            // A field asked for is an integer, whether the schema names it or not.
+            let known = schema.iter().find(|(known, _)| *known == id).map(|&(_, k)| k);
+            let mismatch =
+                |what: &str| format!("its field {id} comes with wire type {kind}, where Parquet has {what}");
+            match known.or(here.map(|_| Known::Int)) {
+                Some(Known::Int) => {
+                    if !matches!(kind, I16 | I32 | I64) {
+                        return Err(mismatch("an integer"));
+                    }
+                    let value = self.zigzag()?;
+                    if let Some(i) = here {
+                        *wanted[i].1 = Some(value);
+                    }
                 }
-                *wanted[i].1 = Some(self.zigzag()?);
-            } else if kind == STRUCT {
-                let mut below: Wanted = wanted
-                    .iter_mut()
-                    .filter(|(path, _)| path.len() > 1 && path[0] == id)
-                    .map(|(path, slot)| (&path[1..], &mut **slot))
-                    .collect();
-                self.fields(depth - 1, &mut below)?;
-            } else if !matches!(kind, BOOL_TRUE | BOOL_FALSE) {
                 // A bool field's value is its type code.
-                self.value(kind, depth - 1)?;
+                Some(Known::Bool) if !matches!(kind, BOOL_TRUE | BOOL_FALSE) => {
+                    return Err(mismatch("a bool"))
+                }
+                Some(Known::Bool) => {}
+                Some(Known::Struct(_)) | None if kind == STRUCT => {
+                    let inner = match known {
+                        Some(Known::Struct(inner)) => inner,
+                        _ => &[],
+                    };
+                    let mut below: Wanted = wanted
+                        .iter_mut()
+                        .filter(|(path, _)| path.len() > 1 && path[0] == id)
+                        .map(|(path, slot)| (&path[1..], &mut **slot))
+                        .collect();
+                    self.fields(depth - 1, inner, &mut below)?;
+                }
+                Some(Known::Struct(_)) => return Err(mismatch("a struct")),
+                None if matches!(kind, BOOL_TRUE | BOOL_FALSE) => {}
+                None => self.value(kind, depth - 1)?,
             }
         }
     }
@@ -139,7 +200,7 @@ impl Walk<'_> {
                 let len = self.varint()?;
                 self.skip(len)
             }
-            STRUCT => self.fields(depth, &mut Vec::new()),
+            STRUCT => self.fields(depth, &[], &mut Vec::new()),
             LIST | SET => {
                 let (size, element) = self.collection()?;
                 self.elements(size, &[element], depth)
@@ -193,40 +254,59 @@ mod tests {
             0xff,
         ];
         assert_eq!(
-            walk_struct(&bytes, [&[3], &[1], &[9]]),
+            walk_struct(&bytes, &[], [&[3], &[1], &[9]]),
             Ok((bytes.len() - 1, [Some(100), Some(-4), None]))
         );
         // Field 1 of the struct in field 5 is a binary: asked for as an integer, it is refused.
-        let err = walk_struct(&bytes, [&[5, 1]]).expect_err("a binary is no integer");
-        assert!(err.contains("integer field 1 comes with wire type 8"), "{err}");
+        let err = walk_struct(&bytes, &[], [&[5, 1]]).expect_err("a binary is no integer");
+        assert!(err.contains("its field 1 comes with wire type 8, where Parquet has an integer"), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_known_field_whose_wire_type_differs_from_the_schema() {
+        const SCHEMA: Schema = &[(1, Known::Int), (6, Known::Struct(&[(3, Known::Bool)]))];
+        // Field 6 as a struct holding bool field 3 (true): as the schema says.
+        assert_eq!(walk_struct(&[0x6c, 0x31, 0x00, 0x00], SCHEMA, []), Ok((4, [])));
+        // Field 6 as an empty set (0x6a, then size 0 of i32): a skipper would pass over it,
+        // the crate reads a struct there.
+        let err = walk_struct(&[0x6a, 0x05, 0x00], SCHEMA, []).expect_err("a set is no struct");
+        assert_eq!(err, "its field 6 comes with wire type 10, where Parquet has a struct");
+        // Field 1 as a binary, and field 3 of field 6 as an i32.
+        let err = walk_struct(&[0x18, 0x00, 0x00], SCHEMA, []).expect_err("a binary is no integer");
+        assert!(err.ends_with("where Parquet has an integer"), "{err}");
+        let err = walk_struct(&[0x6c, 0x35, 0x02, 0x00, 0x00], SCHEMA, []).expect_err("an i32 is no bool");
+        assert!(err.ends_with("where Parquet has a bool"), "{err}");
     }
 
     #[test]
     fn reads_an_integer_field_of_a_nested_struct() {
         // Field 5: a struct whose field 1 is i32 5 (zigzag 10); field 6: i32 7 (zigzag 14).
         let bytes = [0x5c, 0x15, 0x0a, 0x00, 0x15, 0x0e, 0x00];
-        assert_eq!(walk_struct(&bytes, [&[5, 1], &[6], &[1]]), Ok((bytes.len(), [Some(5), Some(7), None])));
+        assert_eq!(
+            walk_struct(&bytes, &[], [&[5, 1], &[6], &[1]]),
+            Ok((bytes.len(), [Some(5), Some(7), None]))
+        );
     }
 
     #[test]
     fn refuses_a_list_of_booleans_however_short() {
         // Field 1: a list of 2^31 booleans in six bytes (the crate's skipper reads none).
         let bytes = [0x19, 0xf1, 0x80, 0x80, 0x80, 0x80, 0x08, 0x00];
-        let err = walk_struct(&bytes, []).expect_err("refused");
+        let err = walk_struct(&bytes, &[], []).expect_err("refused");
         assert!(err.contains("collection of 2147483648 booleans"), "{err}");
         // And a map with bool values.
-        let err = walk_struct(&[0x1b, 0x01, 0x51, 0x02, 0x01, 0x00], []).expect_err("refused");
+        let err = walk_struct(&[0x1b, 0x01, 0x51, 0x02, 0x01, 0x00], &[], []).expect_err("refused");
         assert!(err.contains("booleans"), "{err}");
     }
 
     #[test]
     fn refuses_more_elements_than_bytes_and_nesting_past_the_limit() {
-        let err = walk_struct(&[0x19, 0xf5, 0xff, 0x01, 0x02, 0x00], []).expect_err("refused");
+        let err = walk_struct(&[0x19, 0xf5, 0xff, 0x01, 0x02, 0x00], &[], []).expect_err("refused");
         assert!(err.contains("declares 255 elements in the 2 bytes left"), "{err}");
         let mut deep = vec![0x1c; MAX_DEPTH + 1];
         deep.extend(vec![0x00; MAX_DEPTH + 2]);
-        let err = walk_struct(&deep, []).expect_err("refused");
+        let err = walk_struct(&deep, &[], []).expect_err("refused");
         assert!(err.contains("deeper than 64"), "{err}");
-        assert!(walk_struct(&[0x15], []).expect_err("cut").contains("ends inside"));
+        assert!(walk_struct(&[0x15], &[], []).expect_err("cut").contains("ends inside"));
     }
 }
