@@ -140,6 +140,7 @@ test('malformed files get clear messages and the loaded dataset stays', async ()
     ['bad_dup_ids.jsonl', 'bad_dup_ids.jsonl: id "d0002" appears in rows 2 and 7'],
     ['bad_no_vector.parquet', 'bad_no_vector.parquet: no column holds vectors; expected a FixedSizeList or List of floats'],
     ['bad_truncated.parquet', 'bad_truncated.parquet: the file does not end with PAR1'],
+    ['bad_brotli.parquet', 'bad_brotli.parquet: column "id" is compressed with Brotli, which labelplan does not read'],
     // The parquet crate panics on this page, which would stop the worker: refused first.
     ['bad_dictionary_missing.parquet', 'is for a dictionary-encoded page, but no dictionary page comes before it'],
   ];

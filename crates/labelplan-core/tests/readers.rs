@@ -142,6 +142,7 @@ fn malformed_files_get_clear_messages() {
         ("bad_dup_ids.jsonl", &["id \"d0002\" appears in rows 2 and 7"]),
         ("bad_no_vector.parquet", &["no column holds vectors", "id (Utf8), digit (Int64)"]),
         ("bad_truncated.parquet", &["does not end with PAR1"]),
+        ("bad_brotli.parquet", &["column \"id\" is compressed with Brotli", "zstd, snappy, gzip or lz4"]),
     ];
     for (name, words) in cases {
         let err = load(name).expect_err(name).to_string();
