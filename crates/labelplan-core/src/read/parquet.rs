@@ -308,8 +308,9 @@ fn check_page_headers(chunk: &[u8], memory_limit: u64) -> std::result::Result<()
     // DictionaryPageHeader, its type, and the encoding of its DataPageHeader (v1, v2).
     const FIELDS: [&[i16]; 6] = [&[2], &[3], &[7, 1], &[1], &[5, 2], &[8, 4]];
     const DICTIONARY_PAGE: i32 = 2;
-    const DICTIONARY_ENCODINGS: [i32; 2] = [2, 8]; // PLAIN_DICTIONARY, RLE_DICTIONARY
-                                                   // A decoded value takes at least 4 bytes (an i32, a float, a byte array's offset).
+    // PLAIN_DICTIONARY and RLE_DICTIONARY.
+    const DICTIONARY_ENCODINGS: [i32; 2] = [2, 8];
+    // A decoded value takes at least 4 bytes (an i32, a float, a byte array's offset).
     const VALUE_BYTES: u64 = 4;
     let mib = |bytes: u64| bytes >> 20;
     let (mut at, mut dictionary_seen) = (0, false);
@@ -429,8 +430,8 @@ mod tests {
 
     #[test]
     fn a_panic_in_the_crates_decoding_becomes_the_files_error() {
-        // The walk of the headers refuses the panics fuzzing found so far; this stays for
-        // the ones it does not foresee (natively; a browser build aborts instead).
+        // The walk of the headers refuses some of the panics fuzzing found; this catches the
+        // others, which lie in the pages' data (natively; a browser build aborts instead).
         let err = guarded("found.parquet", || -> Result<()> { panic!("slice must not be empty") })
             .expect_err("a panic is an error");
         assert_eq!(
