@@ -190,10 +190,15 @@ fn every_kept_fuzz_finding_of_a_reader_reads_cleanly() {
     assert!(seen > 0, "tests/fixtures/fuzz holds the findings of the readers' fuzz targets");
 }
 
-/// The error that the kept read_parquet fuzz finding `finding` reads to, as "found.parquet".
-fn parquet_finding_error(finding: &str, options: &LoadOptions) -> String {
-    let bytes = std::fs::read(fixture(&format!("fuzz/read_parquet/{finding}.parquet"))).expect("the finding");
+/// The error that the Parquet fixture at `path` (under tests/fixtures) reads to, as "found.parquet".
+fn parquet_fixture_error(path: &str, options: &LoadOptions) -> String {
+    let bytes = std::fs::read(fixture(path)).expect("the fixture");
     read("found.parquet", bytes, options).expect_err("a malformed file").to_string()
+}
+
+/// The error that the kept read_parquet fuzz finding `finding` reads to.
+fn parquet_finding_error(finding: &str, options: &LoadOptions) -> String {
+    parquet_fixture_error(&format!("fuzz/read_parquet/{finding}.parquet"), options)
 }
 
 #[test]
@@ -201,10 +206,8 @@ fn a_parquet_page_whose_levels_run_past_their_length_is_an_error_natively() {
     // The first read_parquet fuzz finding was such a page: the parquet crate's level
     // decoder panics on it (arrow-buffer's "offset + len out of bounds"). This one is made
     // by make_fixtures.py; the reader turns the panic into the file's error.
-    let bytes = std::fs::read(fixture("bad_level_length.parquet")).expect("the fixture");
-    let err = read("found.parquet", bytes, &LoadOptions::default()).expect_err("a broken page");
     assert_eq!(
-        err.to_string(),
+        parquet_fixture_error("bad_level_length.parquet", &LoadOptions::default()),
         "found.parquet: Parquet: the decoder failed on a malformed page (offset + len out of bounds)"
     );
 }
@@ -266,9 +269,7 @@ fn a_parquet_page_or_dictionary_past_the_memory_limit_is_refused_before_it_is_al
 fn a_dictionary_encoded_parquet_page_without_a_dictionary_is_refused_before_the_crate_panics() {
     // Fuzzing found the crate's panic ("Decoder for dict should have been set"): a browser
     // build cannot catch it and its worker stops. make_fixtures.py marks a plain page so.
-    let bytes = std::fs::read(fixture("bad_dictionary_missing.parquet")).expect("the fixture");
-    let err = read("found.parquet", bytes, &LoadOptions::default()).expect_err("no dictionary");
-    let text = err.to_string();
+    let text = parquet_fixture_error("bad_dictionary_missing.parquet", &LoadOptions::default());
     assert!(
         text.starts_with(r#"found.parquet: row group 0, column "digit": the page header at byte "#),
         "{text}"
