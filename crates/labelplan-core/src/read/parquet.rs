@@ -193,22 +193,24 @@ where
 /// Refuses a file with a column chunk in a codec this build does not decompress (valid
 /// Parquet; the crate would say only "Disabled feature at compile time").
 fn refuse_unread_codecs(metadata: &ParquetMetaData, file: &str) -> Result<()> {
-    for col in metadata.row_groups().iter().flat_map(|group| group.columns()) {
-        let codec = match col.compression() {
-            Compression::BROTLI(_) => "Brotli",
-            Compression::LZO => "LZO",
-            _ => continue,
-        };
-        return Err(Error::unsupported(
+    let unread = metadata.row_groups().iter().flat_map(|group| group.columns()).find_map(|col| {
+        match col.compression() {
+            Compression::BROTLI(_) => Some((col, "Brotli")),
+            Compression::LZO => Some((col, "LZO")),
+            _ => None,
+        }
+    });
+    match unread {
+        Some((col, codec)) => Err(Error::unsupported(
             file,
             format!(
                 "column {:?} is compressed with {codec}, which labelplan does not read; write the file again \
                  with zstd, snappy, gzip or lz4 (pyarrow: compression=\"zstd\")",
                 col.column_path().string()
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Runs the `parquet` crate's decoding of `file`, turning a panic into an error: it still
