@@ -225,6 +225,31 @@ fn a_parquet_page_header_without_sizes_is_refused_before_the_crate_reads_on() {
 }
 
 #[test]
+fn a_parquet_footer_field_under_another_wire_type_is_refused() {
+    // Two fuzz findings whose footers the crate read: it reads a field it knows as its
+    // schema's type whatever the wire says, where a skip by wire type reads other bytes.
+    // These two fell back into step by chance; one with a list of bools in between would
+    // keep the crate's skipper busy. The walk knows the footer's fields
+    // (`thrift_check::FILE_META_DATA`) and refuses them. The two findings after them
+    // (index-header-as-a-set-spins, unchecked-utf8-in-an-id) are these files with that one
+    // field header's wire type set to what the crate reads, so that they reach the hazard
+    // they were kept for.
+    for (finding, why) in [
+        (
+            "version-as-a-struct-in-the-footer",
+            "its field 1 comes with wire type 12, where Parquet has an integer",
+        ),
+        (
+            "precision-as-a-bool-in-the-footer",
+            "its field 8 comes with wire type 1, where Parquet has an integer",
+        ),
+    ] {
+        let text = parquet_finding_error(finding, &LoadOptions::default());
+        assert_eq!(text, format!("found.parquet: the Parquet footer does not decode: {why}"), "{finding}");
+    }
+}
+
+#[test]
 fn a_parquet_page_header_the_crate_would_spin_on_is_refused_first() {
     // Found by the read_parquet fuzz target. The crate's Thrift skipper reads a list's
     // bools as zero bytes, so the first file (1.5 KB) kept it busy for 25 s in the fuzz

@@ -20,7 +20,7 @@ use parquet::file::reader::{ChunkReader, Length};
 
 use super::builder::Builder;
 use super::delimited::ID_NAMES;
-use super::thrift_check::{walk_struct, PAGE_HEADER};
+use super::thrift_check::{walk_struct, FILE_META_DATA, PAGE_HEADER};
 use crate::error::Location;
 use crate::{Error, Result, SourceDtype};
 
@@ -182,7 +182,7 @@ where
     reader.seek(SeekFrom::Start(file_len - 8 - meta_len)).await.map_err(io)?;
     let mut buf = vec![0u8; meta_len as usize];
     reader.read_exact(&mut buf).await.map_err(io)?;
-    walk_struct(&buf, &[], [])
+    walk_struct(&buf, FILE_META_DATA, [])
         .map_err(|why| Error::malformed(file, format!("the Parquet footer does not decode: {why}")))?;
     guarded(file, || {
         ParquetMetaDataReader::decode_metadata(&buf)

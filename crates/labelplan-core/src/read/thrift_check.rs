@@ -13,6 +13,8 @@
 //! skips the others by their wire type. Given the fields the crate knows (a [`Schema`]), the
 //! walk refuses a known field whose wire type says otherwise: reading it differently would put
 //! the crate out of step with the walk, on bytes the walk never checked (a fuzz finding).
+//! [`PAGE_HEADER`] and [`FILE_META_DATA`] are those fields as parquet 60.1 reads them: a new
+//! version of the crate means reading its thrift code (`file/metadata/thrift`) again.
 
 /// The crate's own skip depth.
 const MAX_DEPTH: usize = 64;
@@ -37,10 +39,45 @@ const UUID: u8 = 13;
 pub(super) enum Known {
     /// A zigzag varint (i16, i32, i64 or an enum).
     Int,
+    /// An i8: one byte.
+    Byte,
     /// A bool, whose value is its field header's type.
     Bool,
-    /// A struct with these known fields.
+    /// Eight bytes.
+    Double,
+    /// A binary or a string: a varint length, then the bytes.
+    Binary,
+    /// A list of these.
+    List(&'static Known),
+    /// A struct (or a union) with these known fields.
     Struct(Schema),
+}
+
+impl Known {
+    /// The wire types under which the crate's reading and a skip by wire type agree.
+    fn wire_types(self) -> &'static [u8] {
+        match self {
+            Self::Int => &[I16, I32, I64],
+            Self::Byte => &[BYTE],
+            Self::Bool => &[BOOL_TRUE, BOOL_FALSE],
+            Self::Double => &[DOUBLE],
+            Self::Binary => &[BINARY],
+            Self::List(_) => &[LIST, SET],
+            Self::Struct(_) => &[STRUCT],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Int => "an integer",
+            Self::Byte => "a byte",
+            Self::Bool => "a bool",
+            Self::Double => "a double",
+            Self::Binary => "a binary",
+            Self::List(_) => "a list",
+            Self::Struct(_) => "a struct",
+        }
+    }
 }
 
 /// The fields of one struct that the crate knows, by field id.
@@ -68,6 +105,139 @@ pub(super) const PAGE_HEADER: Schema = &[
             (7, Known::Bool),
         ]),
     ),
+];
+
+/// A union member or struct without fields (the crate reads one stop byte).
+const EMPTY: Known = Known::Struct(&[]);
+
+/// TimeType and TimestampType: is_adjusted_to_u_t_c, and the TimeUnit union.
+const TIME_TYPE: Known =
+    Known::Struct(&[(1, Known::Bool), (2, Known::Struct(&[(1, EMPTY), (2, EMPTY), (3, EMPTY)]))]);
+
+/// The LogicalType union: empty members but for Decimal (5), Time (7), Timestamp (8),
+/// Integer (10: an i8 bit width and a bool), Variant (16), Geometry (17), Geography (18).
+const LOGICAL_TYPE: Known = Known::Struct(&[
+    (1, EMPTY),
+    (2, EMPTY),
+    (3, EMPTY),
+    (4, EMPTY),
+    (5, Known::Struct(&[(1, Known::Int), (2, Known::Int)])),
+    (6, EMPTY),
+    (7, TIME_TYPE),
+    (8, TIME_TYPE),
+    (10, Known::Struct(&[(1, Known::Byte), (2, Known::Bool)])),
+    (11, EMPTY),
+    (12, EMPTY),
+    (13, EMPTY),
+    (14, EMPTY),
+    (15, EMPTY),
+    (16, Known::Struct(&[(1, Known::Byte)])),
+    (17, Known::Struct(&[(1, Known::Binary)])),
+    (18, Known::Struct(&[(1, Known::Binary), (2, Known::Int)])),
+    (19, EMPTY),
+]);
+
+/// SchemaElement: type, type_length, repetition_type, name, num_children,
+/// converted_type, scale, precision, field_id, logical_type.
+const SCHEMA_ELEMENT: Known = Known::Struct(&[
+    (1, Known::Int),
+    (2, Known::Int),
+    (3, Known::Int),
+    (4, Known::Binary),
+    (5, Known::Int),
+    (6, Known::Int),
+    (7, Known::Int),
+    (8, Known::Int),
+    (9, Known::Int),
+    (10, LOGICAL_TYPE),
+]);
+
+/// Statistics: max, min, null_count, distinct_count, max_value, min_value, the two
+/// exactness bools, nan_count.
+const STATISTICS: Known = Known::Struct(&[
+    (1, Known::Binary),
+    (2, Known::Binary),
+    (3, Known::Int),
+    (4, Known::Int),
+    (5, Known::Binary),
+    (6, Known::Binary),
+    (7, Known::Bool),
+    (8, Known::Bool),
+    (9, Known::Int),
+]);
+
+/// GeospatialStatistics: a BoundingBox of eight doubles, and a list of geometry types.
+const GEOSPATIAL_STATISTICS: Known = Known::Struct(&[
+    (
+        1,
+        Known::Struct(&[
+            (1, Known::Double),
+            (2, Known::Double),
+            (3, Known::Double),
+            (4, Known::Double),
+            (5, Known::Double),
+            (6, Known::Double),
+            (7, Known::Double),
+            (8, Known::Double),
+        ]),
+    ),
+    (2, Known::List(&Known::Int)),
+]);
+
+/// ColumnMetaData as `read_column_metadata` reads it (path_in_schema, 3, and
+/// key_value_metadata, 8, it skips).
+const COLUMN_META_DATA: Known = Known::Struct(&[
+    (1, Known::Int),
+    (2, Known::List(&Known::Int)), // encodings
+    (4, Known::Int),
+    (5, Known::Int),
+    (6, Known::Int),
+    (7, Known::Int),
+    (9, Known::Int),
+    (10, Known::Int),
+    (11, Known::Int),
+    (12, STATISTICS),
+    (13, Known::List(&Known::Struct(&[(1, Known::Int), (2, Known::Int), (3, Known::Int)]))), // PageEncodingStats
+    (14, Known::Int),
+    (15, Known::Int),
+    (16, Known::Struct(&[(1, Known::Int), (2, Known::List(&Known::Int)), (3, Known::List(&Known::Int))])), // SizeStatistics
+    (17, GEOSPATIAL_STATISTICS),
+]);
+
+/// ColumnChunk without encryption (fields 8 and 9 skipped): file_path, file_offset,
+/// meta_data, and the offset and column index offsets and lengths.
+const COLUMN_CHUNK: Known = Known::Struct(&[
+    (1, Known::Binary),
+    (2, Known::Int),
+    (3, COLUMN_META_DATA),
+    (4, Known::Int),
+    (5, Known::Int),
+    (6, Known::Int),
+    (7, Known::Int),
+]);
+
+/// RowGroup: columns, total_byte_size, num_rows, sorting_columns (SortingColumn: an i32
+/// and two bools), file_offset, ordinal (total_compressed_size, 6, skipped).
+const ROW_GROUP: Known = Known::Struct(&[
+    (1, Known::List(&COLUMN_CHUNK)),
+    (2, Known::Int),
+    (3, Known::Int),
+    (4, Known::List(&Known::Struct(&[(1, Known::Int), (2, Known::Bool), (3, Known::Bool)]))),
+    (5, Known::Int),
+    (7, Known::Int),
+]);
+
+/// Parquet's FileMetaData (the footer) as parquet 60.1 reads it without encryption
+/// (`parquet_metadata_from_bytes`): version, schema, num_rows, row_groups,
+/// key_value_metadata, created_by, column_orders (a union of empty members).
+pub(super) const FILE_META_DATA: Schema = &[
+    (1, Known::Int),
+    (2, Known::List(&SCHEMA_ELEMENT)),
+    (3, Known::Int),
+    (4, Known::List(&ROW_GROUP)),
+    (5, Known::List(&Known::Struct(&[(1, Known::Binary), (2, Known::Binary)]))),
+    (6, Known::Binary),
+    (7, Known::List(&Known::Struct(&[(1, EMPTY), (2, EMPTY), (3, EMPTY)]))),
 ];
 
 /// One struct at the start of `bytes`, whose known fields are `schema`: its length in
@@ -142,30 +312,32 @@ impl Walk<'_> {
             let (delta, kind) = (header >> 4, header & 0x0f);
             id = if delta == 0 { self.zigzag()? as i16 } else { id.wrapping_add(i16::from(delta)) };
             let here = wanted.iter().position(|(path, _)| path == &[id]);
-            // A field asked for is an integer, whether the schema names it or not.
+            // A field asked for is an integer, whether the schema names it or not; an
+            // unknown struct is walked for the fields asked for below it.
             let known = schema.iter().find(|(known, _)| *known == id).map(|&(_, k)| k);
-            let mismatch =
-                |what: &str| format!("its field {id} comes with wire type {kind}, where Parquet has {what}");
-            match known.or(here.map(|_| Known::Int)) {
-                Some(Known::Int) => {
-                    if !matches!(kind, I16 | I32 | I64) {
-                        return Err(mismatch("an integer"));
-                    }
+            let unknown_struct = (kind == STRUCT).then_some(EMPTY);
+            let Some(known) = known.or(here.map(|_| Known::Int)).or(unknown_struct) else {
+                // A bool field's value is its type code; any other unknown field is skipped.
+                if !matches!(kind, BOOL_TRUE | BOOL_FALSE) {
+                    self.value(kind, depth - 1)?;
+                }
+                continue;
+            };
+            if !known.wire_types().contains(&kind) {
+                return Err(format!(
+                    "its field {id} comes with wire type {kind}, where Parquet has {}",
+                    known.name()
+                ));
+            }
+            match known {
+                Known::Int => {
                     let value = self.zigzag()?;
                     if let Some(i) = here {
                         *wanted[i].1 = Some(value);
                     }
                 }
-                // A bool field's value is its type code.
-                Some(Known::Bool) if !matches!(kind, BOOL_TRUE | BOOL_FALSE) => {
-                    return Err(mismatch("a bool"))
-                }
-                Some(Known::Bool) => {}
-                Some(Known::Struct(_)) | None if kind == STRUCT => {
-                    let inner = match known {
-                        Some(Known::Struct(inner)) => inner,
-                        _ => &[],
-                    };
+                Known::Bool => {}
+                Known::Struct(inner) => {
                     let mut below: Wanted = wanted
                         .iter_mut()
                         .filter(|(path, _)| path.len() > 1 && path[0] == id)
@@ -173,9 +345,36 @@ impl Walk<'_> {
                         .collect();
                     self.fields(depth - 1, inner, &mut below)?;
                 }
-                Some(Known::Struct(_)) => return Err(mismatch("a struct")),
-                None if matches!(kind, BOOL_TRUE | BOOL_FALSE) => {}
-                None => self.value(kind, depth - 1)?,
+                other => self.known_value(other, depth - 1)?,
+            }
+        }
+    }
+
+    /// A value the crate reads as `known` (a field's, or a list element's).
+    fn known_value(&mut self, known: Known, depth: usize) -> Result<(), String> {
+        match known {
+            Known::Int => self.varint().map(drop),
+            // In a list a bool takes a byte (no Parquet list has them).
+            Known::Byte | Known::Bool => self.skip(1),
+            Known::Double => self.skip(8),
+            Known::Binary => {
+                let len = self.varint()?;
+                self.skip(len)
+            }
+            Known::Struct(inner) => self.fields(depth, inner, &mut Vec::new()),
+            Known::List(element) => {
+                let (size, kind) = self.collection()?;
+                if size == 0 {
+                    return Ok(());
+                }
+                if !element.wire_types().contains(&kind) {
+                    return Err(format!(
+                        "its list elements come with wire type {kind}, where Parquet has {}",
+                        element.name()
+                    ));
+                }
+                self.check_elements(size, depth)?;
+                (0..size).try_for_each(|_| self.known_value(*element, depth - 1))
             }
         }
     }
@@ -217,21 +416,25 @@ impl Walk<'_> {
         }
     }
 
+    /// Refuses `size` elements where fewer bytes are left (each takes at least one), or
+    /// a collection past the nesting limit.
+    fn check_elements(&self, size: u64, depth: usize) -> Result<(), String> {
+        let left = self.bytes.len() - self.pos;
+        if size > left as u64 {
+            return Err(format!("it declares {size} elements in the {left} bytes left"));
+        }
+        if depth == 0 {
+            return Err(format!("it nests structs and lists deeper than {MAX_DEPTH}"));
+        }
+        Ok(())
+    }
+
     /// `size` elements (map entries: key and value) of the given types.
     fn elements(&mut self, size: u64, types: &[u8], depth: usize) -> Result<(), String> {
         if size > 0 && types.iter().any(|t| matches!(*t, BOOL_TRUE | BOOL_FALSE)) {
             return Err(format!("it holds a collection of {size} booleans, which no Parquet struct has"));
         }
-        // Every element takes at least one byte.
-        if size > (self.bytes.len() - self.pos) as u64 {
-            return Err(format!(
-                "it declares {size} elements in the {} bytes left",
-                self.bytes.len() - self.pos
-            ));
-        }
-        if depth == 0 {
-            return Err(format!("it nests structs and lists deeper than {MAX_DEPTH}"));
-        }
+        self.check_elements(size, depth)?;
         for _ in 0..size {
             for &t in types {
                 self.value(t, depth - 1)?;
@@ -276,6 +479,52 @@ mod tests {
         assert!(err.ends_with("where Parquet has an integer"), "{err}");
         let err = walk_struct(&[0x6c, 0x35, 0x02, 0x00, 0x00], SCHEMA, []).expect_err("an i32 is no bool");
         assert!(err.ends_with("where Parquet has a bool"), "{err}");
+    }
+
+    #[test]
+    fn a_footer_field_under_another_wire_type_is_refused_before_the_crate_falls_out_of_step() {
+        // FileMetaData's created_by (field 6, a string) sent as an i32 whose varint 0x0a
+        // the crate reads as a length of 10. A skip by wire type reads that one byte, then
+        // a binary field of 16 bytes; inside them, 10 bytes on, the crate would meet a field
+        // it does not know (8): a list of 2^31 - 1 bools, which its skipper reads as no
+        // bytes each, one at a time.
+        let mut bytes = vec![0x65, 0x0a, 0x18, 0x10];
+        bytes.extend([0u8; 8]);
+        bytes.extend([0x29, 0xf1, 0xff, 0xff, 0xff, 0xff, 0x07]); // the crate's field 8
+        bytes.extend([0x00, 0x00]); // the crate's stop, then the walk's
+        assert_eq!(
+            walk_struct(&bytes, &[], []),
+            Ok((bytes.len(), [])),
+            "without the schema the walk passes it"
+        );
+        let err = walk_struct(&bytes, FILE_META_DATA, []).expect_err("refused");
+        assert_eq!(err, "its field 6 comes with wire type 5, where Parquet has a binary");
+        // The row groups' list (field 4) holding i32s where the crate reads structs.
+        let err = walk_struct(&[0x49, 0x15, 0x02, 0x00], FILE_META_DATA, []).expect_err("refused");
+        assert_eq!(err, "its list elements come with wire type 5, where Parquet has a struct");
+        // A schema element's logical type (field 10 of field 2's elements) as Integer
+        // (10) whose bit width (an i8) comes as an i32 varint.
+        let bytes = [0x29, 0x1c, 0xac, 0xac, 0x15, 0x10, 0x00, 0x00, 0x00, 0x00];
+        let err = walk_struct(&bytes, FILE_META_DATA, []).expect_err("refused");
+        assert_eq!(err, "its field 1 comes with wire type 5, where Parquet has a byte");
+    }
+
+    #[test]
+    fn a_footer_as_pyarrow_writes_it_walks_to_its_end() {
+        // version 2, a schema of one element named "x" with an Integer logical type (i8
+        // bit width 32, signed), num_rows 3, no row groups, column_orders [TYPE_ORDER].
+        let bytes = [
+            0x15, 0x04, // version
+            0x19, 0x1c, // schema: one struct
+            0x48, 0x01, b'x', // name
+            0x6c, 0xac, 0x13, 0x20, 0x11, 0x00, 0x00, // logical_type: Integer { 32, true }
+            0x00, // end of the element
+            0x16, 0x06, // num_rows
+            0x19, 0x0c, // row_groups: none
+            0x39, 0x1c, 0x1c, 0x00, 0x00, // column_orders: [TYPE_ORDER {}]
+            0x00,
+        ];
+        assert_eq!(walk_struct(&bytes, FILE_META_DATA, []), Ok((bytes.len(), [])));
     }
 
     #[test]
