@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { openSync, readSync, writeFileSync, rmSync, closeSync } from 'node:fs';
+import { openSync, readSync, writeFileSync, rmSync, closeSync, statfsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { serveDist, withBrowser, screenshots, repo, recordTexts, seenTexts } from './harness.mjs';
 
@@ -50,7 +50,12 @@ test('on WebGPU the page downloads the model with progress, keeps it cached, and
     const info = await waitForModel(page);
     const progress = await seenTexts(page);
     assert.ok(progress.some((t) => /Downloading the model.*MiB of 93\.8 MiB/.test(t)), progress.join('\n'));
-    assert.match(info, /134\.5M parameters, 93\.8 MiB \(downloaded from this site\)/, info);
+    // The page says whether the browser kept a copy, and if not, why (a disk short of
+    // space makes Chromium refuse it with QuotaExceededError).
+    const storage = await page.evaluate(() => navigator.storage.estimate().then((e) => `${e.usage} of ${e.quota} bytes`));
+    const { bavail, bsize } = statfsSync(tmpdir());
+    const room = `${info}\nthe origin's storage: ${storage}; free on the profile's disk: ${bavail * bsize} bytes`;
+    assert.match(info, /134\.5M parameters, 93\.8 MiB \(downloaded from this site, kept in the browser's cache\)/, room);
     const origin = new URL(server.url).origin;
     assert.ok(requests.some((r) => r.startsWith(`${origin}/models/SmolLM2-135M-Instruct.Q4_1.gguf`)));
     assert.deepEqual(requests.filter((r) => !r.startsWith(origin) && !r.startsWith('blob:') && !r.startsWith('data:')), []);
@@ -62,7 +67,7 @@ test('on WebGPU the page downloads the model with progress, keeps it cached, and
     await screenshots(page, 'model-webgpu');
     // The next visit reads the model from the browser's cache storage.
     await page.reload();
-    assert.match(await waitForModel(page), /from the browser's cache/);
+    assert.match(await waitForModel(page), /93\.8 MiB \(from the browser's cache\)/);
   });
 });
 

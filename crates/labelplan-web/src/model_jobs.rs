@@ -24,7 +24,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::protocol::{
-    ExpertUse, Generate, Generated, Measure, ModelInfo, ModelSource, Response, SparsityChoice, SpeedReport,
+    ExpertUse, Generate, Generated, Measure, ModelInfo, ModelSource, Provenance, Response, SparsityChoice,
+    SpeedReport,
 };
 
 /// Tokens a conversation may hold (prompt and answers), on either pass.
@@ -71,18 +72,21 @@ fn js_error(e: wasm_bindgen::JsValue) -> String {
 }
 
 /// The bytes of `url`, from the cache storage when it holds them (else fetched and put
-/// there), with byte progress; and whether they came from the cache.
-async fn fetch_cached(url: &str, what: &str, job: &dyn Reporter) -> Result<(Vec<u8>, bool), String> {
+/// there), with byte progress; and where they came from.
+async fn fetch_cached(url: &str, what: &str, job: &dyn Reporter) -> Result<(Vec<u8>, Provenance), String> {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let fail = |e| format!("could not fetch {what} {url}: {}", js_error(e));
     // No cache storage (an insecure origin, a private window's quota): download only.
-    let cache: Option<web_sys::Cache> = match scope.caches() {
-        Ok(caches) => JsFuture::from(caches.open(CACHE_NAME)).await.ok().map(JsCast::unchecked_into),
-        Err(_) => None,
+    let cache: Result<web_sys::Cache, String> = match scope.caches() {
+        Ok(caches) => JsFuture::from(caches.open(CACHE_NAME))
+            .await
+            .map(JsCast::unchecked_into)
+            .map_err(|e| format!("its cache storage would not open: {}", js_error(e))),
+        Err(e) => Err(format!("this page has no cache storage: {}", js_error(e))),
     };
     let hit = match &cache {
-        Some(c) => JsFuture::from(c.match_with_str(url)).await.ok().filter(|v| !v.is_undefined()),
-        None => None,
+        Ok(c) => JsFuture::from(c.match_with_str(url)).await.ok().filter(|v| !v.is_undefined()),
+        Err(_) => None,
     };
     let from_cache = hit.is_some();
     let response: web_sys::Response = match hit {
@@ -93,8 +97,9 @@ async fn fetch_cached(url: &str, what: &str, job: &dyn Reporter) -> Result<(Vec<
         return Err(format!("could not fetch {what} {url}: HTTP {}", response.status()));
     }
     let stored = match (&cache, from_cache) {
-        (Some(c), false) => Some(c.put_with_str(url, &response.clone().map_err(fail)?)),
-        _ => None,
+        (_, true) => None,
+        (Ok(c), false) => Some(Ok(c.put_with_str(url, &response.clone().map_err(fail)?))),
+        (Err(why), false) => Some(Err(why.clone())),
     };
     let total = response
         .headers()
@@ -124,11 +129,26 @@ async fn fetch_cached(url: &str, what: &str, job: &dyn Reporter) -> Result<(Vec<
         bytes.extend(js_sys::Uint8Array::new(&value).to_vec());
         job.progress(&stage, Unit::Bytes, bytes.len() as u64, total.max(bytes.len() as u64));
     }
-    if let Some(put) = stored {
-        // A full quota only means the next visit downloads again.
-        let _ = JsFuture::from(put).await;
+    let Some(stored) = stored else {
+        return Ok((bytes, Provenance::Cache));
+    };
+    // A refused copy (a full quota, a disk short of space) only means the next visit
+    // downloads again; the page says so.
+    let kept = match stored {
+        Ok(put) => JsFuture::from(put).await.map(|_| ()).map_err(|e| storage_refusal(&e)),
+        Err(why) => Err(why),
+    };
+    Ok((bytes, Provenance::Downloaded(kept)))
+}
+
+/// Why the cache storage refused a copy, in the browser's words with the error's name
+/// (QuotaExceededError says the disk or the site's quota is full).
+fn storage_refusal(e: &wasm_bindgen::JsValue) -> String {
+    let name = js_sys::Reflect::get(e, &"name".into()).ok().and_then(|n| n.as_string());
+    match name {
+        Some(name) => format!("{name}: {}", js_error(e.clone())),
+        None => js_error(e.clone()),
     }
-    Ok((bytes, from_cache))
 }
 
 /// Loads the model `source` names; its info on success.
@@ -137,17 +157,17 @@ pub async fn load(
     gpu: Result<String, String>,
     job: &dyn Reporter,
 ) -> Result<(LanguageModel, ModelInfo), String> {
-    let (name, bytes, from_cache) = match source {
+    let (name, bytes, provenance) = match source {
         ModelSource::Url(url) => {
             let name = url.rsplit('/').next().unwrap_or(&url).to_owned();
-            let (bytes, from_cache) = fetch_cached(&url, "the model", job).await?;
-            (name, bytes, from_cache)
+            let (bytes, provenance) = fetch_cached(&url, "the model", job).await?;
+            (name, bytes, provenance)
         }
         ModelSource::File(file) => {
             let bytes = JsFuture::from(file.blob.array_buffer())
                 .await
                 .map_err(|e| format!("{}: could not read it ({})", file.name, js_error(e)))?;
-            (file.name, js_sys::Uint8Array::new(&bytes).to_vec(), false)
+            (file.name, js_sys::Uint8Array::new(&bytes).to_vec(), Provenance::File)
         }
     };
     job.progress("Reading the weights", Unit::Steps, 0, 0);
@@ -164,7 +184,7 @@ pub async fn load(
             "{} layers, width {}, FFN {}, {} heads ({} key/value), {} tokens",
             c.layers, c.dim, c.ff, c.heads, c.kv_heads, c.vocab
         ),
-        from_cache,
+        provenance,
         gpu,
     };
     let model = LanguageModel {

@@ -203,10 +203,36 @@ pub struct ModelInfo {
     pub bytes: u64,
     /// Transformer blocks, width and vocabulary, as one line.
     pub shape: String,
-    /// Whether it came from the browser's cache storage (no download).
-    pub from_cache: bool,
+    /// Where its bytes came from.
+    pub provenance: Provenance,
     /// The WebGPU adapter, or why there is none.
     pub gpu: Result<String, String>,
+}
+
+/// Where a fetched file's bytes came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Provenance {
+    /// The browser's cache storage (no download).
+    Cache,
+    /// Downloaded from the page's origin; `Err` says why the browser kept no copy (the
+    /// next visit downloads it again).
+    Downloaded(Result<(), String>),
+    /// A file the user chose.
+    File,
+}
+
+impl Provenance {
+    /// The words the page shows for it.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Cache => "from the browser's cache".into(),
+            Self::Downloaded(Ok(())) => "downloaded from this site, kept in the browser's cache".into(),
+            Self::Downloaded(Err(why)) => {
+                format!("downloaded from this site; the browser kept no copy ({why}), so the next visit downloads it again")
+            }
+            Self::File => "read from your file".into(),
+        }
+    }
 }
 
 /// How a generation went.
@@ -449,5 +475,19 @@ mod tests {
         assert_eq!(c.categories.last(), Some(&("other".to_string(), 3)), "v11, v12, v13 once each");
         assert!(c.codes.iter().all(|&k| (k as usize) < c.categories.len()));
         assert_eq!(c.codes[13], ColumnCodes::MOST as u32);
+    }
+
+    #[test]
+    fn a_download_the_browser_did_not_keep_says_why_and_what_it_means() {
+        let refused = Provenance::Downloaded(Err("QuotaExceededError: Quota exceeded.".into()));
+        assert_eq!(
+            refused.describe(),
+            "downloaded from this site; the browser kept no copy (QuotaExceededError: Quota exceeded.), so the next visit downloads it again"
+        );
+        assert_eq!(
+            Provenance::Downloaded(Ok(())).describe(),
+            "downloaded from this site, kept in the browser's cache"
+        );
+        assert_eq!(Provenance::File.describe(), "read from your file");
     }
 }

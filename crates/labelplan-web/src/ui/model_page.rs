@@ -305,7 +305,7 @@ pub fn ModelPage() -> Html {
                             " — {:.1}M parameters, {} ({})",
                             info.parameters as f64 / 1e6,
                             human_bytes(info.bytes),
-                            if info.from_cache { "from the browser's cache" } else { "downloaded from this site" },
+                            info.provenance.describe(),
                         ) }</span>
                         <div class="hint">{ &info.shape }</div>
                     } else {
