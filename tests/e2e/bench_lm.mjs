@@ -24,7 +24,7 @@ async function run(page, prompt, tokens) {
 const server = await serveDist();
 try {
   for (const webgpu of [true, false]) {
-    const { context, page } = await launch({ webgpu });
+    const { page, close } = await launch({ webgpu });
     try {
       await page.goto(`${server.url}?model`);
       await page.getByTestId('lm-model').filter({ hasText: 'parameters' }).waitFor({ timeout: 300_000 });
@@ -71,7 +71,7 @@ try {
           decode_tokens_per_s: +(await at('data-tokens-per-second')).toFixed(3), token_time_vs_dense: +(await at('data-token-ratio')).toFixed(2) }));
       }
     } finally {
-      await context.close();
+      await close();
     }
   }
 } finally {

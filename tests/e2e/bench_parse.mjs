@@ -40,7 +40,7 @@ function rssByType(userDataDir) {
 }
 
 const server = await serveDist();
-const { context, page, userDataDir } = await launch({ webgpu: true });
+const { page, userDataDir, close } = await launch({ webgpu: true });
 try {
   const backend = await openApp(page, `${server.url}#backend=gpu`);
   const before = rssByType(userDataDir);
@@ -79,6 +79,6 @@ try {
     rss_kib_before: before, rss_kib_peak: peak,
   }));
 } finally {
-  await context.close();
+  await close();
   await server.close();
 }

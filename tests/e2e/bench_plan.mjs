@@ -76,7 +76,7 @@ try {
       for (const method of c.methods) {
         const result = { input: c.name, method };
         for (const webgpu of backends) {
-          const { context, page } = await launch({ webgpu });
+          const { page, close } = await launch({ webgpu });
           try {
             // WebGPU forced: the probe would pick the CPU on a software adapter.
             await openApp(page, webgpu ? `${server.url}#backend=gpu` : server.url);
@@ -91,7 +91,7 @@ try {
             result[webgpu ? 'webgpu' : 'cpu'] = await planSeconds(page, method, trace);
             console.error(`${c.name} ${method} ${webgpu ? 'webgpu' : 'cpu'}: ${JSON.stringify(result[webgpu ? 'webgpu' : 'cpu'])}`);
           } finally {
-            await context.close();
+            await close();
           }
         }
         if (result.webgpu && result.cpu) result.webgpu_over_cpu = result.webgpu.seconds / result.cpu.seconds;

@@ -4,8 +4,7 @@ import { createServer } from 'node:http';
 import { readFile, mkdir } from 'node:fs/promises';
 import { extname, join, normalize, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -50,9 +49,18 @@ const WEBGPU_FLAGS = [
   '--use-webgpu-adapter=swiftshader',
 ];
 
-/** Launches Chromium; `webgpu: false` leaves WebGPU out to test the CPU fallback. */
+/** Where each Chromium's profile goes: on the build's disk, not in the system's temp
+ * folder, which may be a small tmpfs where Chromium grants the origin too little quota to
+ * keep the model in its cache storage. */
+export const profiles = join(repo, 'target', 'chromium-profiles');
+
+/**
+ * Launches Chromium in a fresh profile; `webgpu: false` leaves WebGPU out to test the CPU
+ * fallback. `close()` ends it and removes the profile (the model test's holds 94 MiB).
+ */
 export async function launch({ webgpu = true } = {}) {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'labelplan-chromium-'));
+  mkdirSync(profiles, { recursive: true });
+  const userDataDir = mkdtempSync(join(profiles, 'profile-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -66,7 +74,11 @@ export async function launch({ webgpu = true } = {}) {
   // Every request the page and its worker make, to check none leaves the origin.
   const requests = [];
   context.on('request', (r) => requests.push(r.url()));
-  return { context, page, logs, requests, userDataDir };
+  const close = async () => {
+    await context.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+  };
+  return { context, page, logs, requests, userDataDir, close };
 }
 
 /**
@@ -75,12 +87,12 @@ export async function launch({ webgpu = true } = {}) {
  * browser logs "Content Security Policy" for each) fails the test.
  */
 export async function withBrowser(options, body) {
-  const { context, page, logs, requests } = await launch(options);
+  const { page, logs, requests, close } = await launch(options);
   let out;
   try {
     out = await body({ page, logs, requests });
   } finally {
-    await context.close();
+    await close();
   }
   const refused = logs.filter((l) => l.includes('Content Security Policy'));
   if (refused.length) throw new Error(`the page's CSP refused something:\n${refused.join('\n')}`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { openSync, readSync, writeFileSync, rmSync, closeSync, statfsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { serveDist, withBrowser, screenshots, repo, recordTexts, seenTexts } from './harness.mjs';
+import { serveDist, withBrowser, screenshots, repo, recordTexts, seenTexts, profiles } from './harness.mjs';
 
 const MODEL = join(repo, 'web', 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const PROMPT = 'The capital of France is';
@@ -53,7 +53,7 @@ test('on WebGPU the page downloads the model with progress, keeps it cached, and
     // The page says whether the browser kept a copy, and if not, why (a disk short of
     // space makes Chromium refuse it with QuotaExceededError).
     const storage = await page.evaluate(() => navigator.storage.estimate().then((e) => `${e.usage} of ${e.quota} bytes`));
-    const { bavail, bsize } = statfsSync(tmpdir());
+    const { bavail, bsize } = statfsSync(profiles);
     const room = `${info}\nthe origin's storage: ${storage}; free on the profile's disk: ${bavail * bsize} bytes`;
     assert.match(info, /134\.5M parameters, 93\.8 MiB \(downloaded from this site, kept in the browser's cache\)/, room);
     const origin = new URL(server.url).origin;
