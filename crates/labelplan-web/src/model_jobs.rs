@@ -142,7 +142,8 @@ async fn fetch_cached(url: &str, what: &str, job: &dyn Reporter) -> Result<(Vec<
 }
 
 /// Why the cache storage refused a copy, in the browser's words with the error's name
-/// (QuotaExceededError says the disk or the site's quota is full).
+/// (Chromium on a disk short of space says "NetworkError: … Cache.put() encountered a
+/// network error"; a full quota, QuotaExceededError).
 fn storage_refusal(e: &wasm_bindgen::JsValue) -> String {
     let name = js_sys::Reflect::get(e, &"name".into()).ok().and_then(|n| n.as_string());
     match name {
