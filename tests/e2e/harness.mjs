@@ -50,8 +50,8 @@ const WEBGPU_FLAGS = [
 ];
 
 /** Where each Chromium's profile goes: on the build's disk, not in the system's temp
- * folder, which may be a small tmpfs where Chromium grants the origin too little quota to
- * keep the model in its cache storage. */
+ * folder, which may be small (on a 150 MB tmpfs Chromium's Cache.put of the 94 MiB model
+ * fails, though its quota estimate says 1 GiB). */
 export const profiles = join(repo, 'target', 'chromium-profiles');
 
 /**
