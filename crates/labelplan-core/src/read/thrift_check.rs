@@ -345,22 +345,15 @@ impl Walk<'_> {
                         .collect();
                     self.fields(depth - 1, inner, &mut below)?;
                 }
-                other => self.known_value(other, depth - 1)?,
+                other => self.known_value(other, kind, depth - 1)?,
             }
         }
     }
 
-    /// A value the crate reads as `known` (a field's, or a list element's).
-    fn known_value(&mut self, known: Known, depth: usize) -> Result<(), String> {
+    /// A value the crate reads as `known` (a field's, or a list element's), which came
+    /// with wire type `kind`, one of `known`'s.
+    fn known_value(&mut self, known: Known, kind: u8, depth: usize) -> Result<(), String> {
         match known {
-            Known::Int => self.varint().map(drop),
-            // In a list a bool takes a byte (no Parquet list has them).
-            Known::Byte | Known::Bool => self.skip(1),
-            Known::Double => self.skip(8),
-            Known::Binary => {
-                let len = self.varint()?;
-                self.skip(len)
-            }
             Known::Struct(inner) => self.fields(depth, inner, &mut Vec::new()),
             Known::List(element) => {
                 let (size, kind) = self.collection()?;
@@ -374,8 +367,10 @@ impl Walk<'_> {
                     ));
                 }
                 self.check_elements(size, depth)?;
-                (0..size).try_for_each(|_| self.known_value(*element, depth - 1))
+                (0..size).try_for_each(|_| self.known_value(*element, kind, depth - 1))
             }
+            // A scalar under its own wire type reads as the skip of that type.
+            _ => self.value(kind, depth),
         }
     }
 
