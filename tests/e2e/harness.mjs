@@ -78,7 +78,7 @@ export async function launch({ webgpu = true } = {}) {
     await context.close();
     rmSync(userDataDir, { recursive: true, force: true });
   };
-  return { context, page, logs, requests, userDataDir, close };
+  return { page, logs, requests, userDataDir, close };
 }
 
 /**

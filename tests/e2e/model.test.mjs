@@ -52,7 +52,8 @@ test('on WebGPU the page downloads the model with progress, keeps it cached, and
     assert.ok(progress.some((t) => /Downloading the model.*MiB of 93\.8 MiB/.test(t)), progress.join('\n'));
     // The page says whether the browser kept a copy, and if not, why: with its profile on
     // a 150 MB tmpfs, Chromium's Cache.put fails ("NetworkError: … Cache.put() encountered
-    // a network error"), as it did on a CI machine whose temp folder held the profiles.
+    // a network error"), which is our reading of a CI failure when the profiles were in
+    // the temp folder.
     const storage = await page.evaluate(() => navigator.storage.estimate().then((e) => `${e.usage} of ${e.quota} bytes`));
     const { bavail, bsize } = statfsSync(profiles);
     const room = `${info}\nthe origin's storage: ${storage}; free on the profile's disk: ${bavail * bsize} bytes`;
